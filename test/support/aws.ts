@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import type { Pluggable } from '@smithy/types';
+import { createAwsClients, type AwsClients } from '../../lib/aws/clients';
+import { readAwsSettings } from '../../lib/aws/settings';
+
+/** Clients for one isolated emulator account: the service's own, plus what fixtures need. */
+export interface TestAws extends AwsClients {
+  readonly accountId: string;
+  readonly iam: IAMClient;
+  readonly elb: ElasticLoadBalancingV2Client;
+}
+
+/**
+ * A 12-digit account id derived from `key` (use `import.meta.url`, plus a suffix for
+ * a per-test account), so each test file gets the same account run after run and
+ * never shares one with another file. Never moto's default, 123456789012.
+ */
+export function testAccountId(key: string): string {
+  const digest = createHash('sha256').update(key).digest();
+  const digits = Array.from(digest.subarray(0, 11), (byte) => String(byte % 10)).join('');
+  return `9${digits}`;
+}
+
+/**
+ * moto keeps one state per account and picks the account from this request header.
+ * The middleware never looks at a command's input or output, so it fits every client.
+ */
+function accountHeader<Input extends object, Output extends object>(
+  accountId: string,
+): Pluggable<Input, Output> {
+  return {
+    applyToStack(stack) {
+      stack.add(
+        (next) => (args) => {
+          const request = args.request as { headers?: Record<string, string> };
+          if (request.headers) request.headers['x-moto-account-id'] = accountId;
+          return next(args);
+        },
+        { step: 'build', name: 'motoAccountHeader' },
+      );
+    },
+  };
+}
+
+/** AWS clients bound to an isolated emulator account; see `testAccountId`. */
+export function awsForTest(key: string): TestAws {
+  const accountId = testAccountId(key);
+  const settings = readAwsSettings();
+  const clients = createAwsClients(settings, {
+    instrument: (client) => {
+      client.middlewareStack.use(accountHeader(accountId));
+    },
+  });
+  const config = { region: settings.region, maxAttempts: settings.maxAttempts };
+  const iam = new IAMClient(config);
+  iam.middlewareStack.use(accountHeader(accountId));
+  const elb = new ElasticLoadBalancingV2Client(config);
+  elb.middlewareStack.use(accountHeader(accountId));
+  return Object.assign(Object.create(clients) as AwsClients, { accountId, iam, elb });
+}

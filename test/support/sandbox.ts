@@ -1,0 +1,250 @@
+import {
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateLaunchTemplateCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  AddRoleToInstanceProfileCommand,
+  AttachRolePolicyCommand,
+  CreateInstanceProfileCommand,
+  CreateRoleCommand,
+} from '@aws-sdk/client-iam';
+import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import type { TestAws } from './aws';
+
+/** The public parameter AWS keeps pointing at the newest Amazon Linux 2023 AMI. */
+export const AL2023_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
+
+/** A fleet like the ones ami-bakery serves: a Node.js app behind an ALB, in an ASG. */
+export interface Sandbox {
+  readonly name: string;
+  readonly vpcId: string;
+  readonly subnetIds: readonly [string, string];
+  readonly securityGroupId: string;
+  readonly roleName: string;
+  readonly instanceProfileName: string;
+  readonly instanceProfileArn: string;
+  readonly baseImageId: string;
+  readonly launchTemplateId: string;
+  readonly launchTemplateName: string;
+  readonly loadBalancerArn: string;
+  readonly targetGroupArn: string;
+  readonly autoScalingGroupName: string;
+  readonly topicArn: string;
+  readonly queueUrl: string;
+}
+
+export interface SandboxOptions {
+  /** Prefix of every resource name; unique within the test's account. */
+  readonly name: string;
+  readonly desiredCapacity?: number;
+}
+
+/** The fleet's user data: start the app under PM2 (what a baked image would hold). */
+export const FLEET_USER_DATA = [
+  '#!/bin/bash',
+  'set -euo pipefail',
+  'cd /opt/app && pm2 start ecosystem.config.js --env production',
+  'pm2 save',
+].join('\n');
+
+const EC2_TRUST_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+});
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`the emulator returned no ${what}`);
+  return value;
+}
+
+/**
+ * Creates the sandbox through the real AWS SDK clients: VPC with two subnets in two
+ * zones, a security group, an instance role and profile (SSM core), a launch template
+ * with user data and tags, an ALB with a target group, an ASG attached to it with ELB
+ * health checks, and an SNS topic with an SQS subscription to read notifications from.
+ */
+export async function createSandbox(aws: TestAws, options: SandboxOptions): Promise<Sandbox> {
+  const { name } = options;
+  const region = await aws.ec2.config.region();
+  const tags: { Key: string; Value: string }[] = [
+    { Key: 'Name', Value: name },
+    { Key: 'app', Value: 'web' },
+  ];
+
+  const baseImage = await aws.ssm.send(new GetParameterCommand({ Name: AL2023_PARAMETER }));
+  const baseImageId = required(baseImage.Parameter?.Value, 'base image parameter');
+
+  const vpc = await aws.ec2.send(
+    new CreateVpcCommand({
+      CidrBlock: '10.42.0.0/16',
+      TagSpecifications: [{ ResourceType: 'vpc', Tags: tags }],
+    }),
+  );
+  const vpcId = required(vpc.Vpc?.VpcId, 'VPC id');
+  const subnetIds = await Promise.all(
+    (['a', 'b'] as const).map(async (zone, index) => {
+      const subnet = await aws.ec2.send(
+        new CreateSubnetCommand({
+          VpcId: vpcId,
+          CidrBlock: `10.42.${index}.0/24`,
+          AvailabilityZone: `${region}${zone}`,
+          TagSpecifications: [{ ResourceType: 'subnet', Tags: tags }],
+        }),
+      );
+      return required(subnet.Subnet?.SubnetId, 'subnet id');
+    }),
+  );
+  const subnetPair = [required(subnetIds[0], 'subnet'), required(subnetIds[1], 'subnet')] as const;
+
+  const group = await aws.ec2.send(
+    new CreateSecurityGroupCommand({
+      GroupName: `${name}-app`,
+      Description: 'app instances: HTTP from inside the VPC only',
+      VpcId: vpcId,
+    }),
+  );
+  const securityGroupId = required(group.GroupId, 'security group id');
+  await aws.ec2.send(
+    new AuthorizeSecurityGroupIngressCommand({
+      GroupId: securityGroupId,
+      IpPermissions: [
+        { IpProtocol: 'tcp', FromPort: 3000, ToPort: 3000, IpRanges: [{ CidrIp: '10.42.0.0/16' }] },
+      ],
+    }),
+  );
+
+  const roleName = `${name}-instance`;
+  await aws.iam.send(
+    new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: EC2_TRUST_POLICY }),
+  );
+  await aws.iam.send(
+    new AttachRolePolicyCommand({
+      RoleName: roleName,
+      PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+    }),
+  );
+  const profile = await aws.iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: roleName }));
+  await aws.iam.send(
+    new AddRoleToInstanceProfileCommand({ InstanceProfileName: roleName, RoleName: roleName }),
+  );
+  const instanceProfileArn = required(profile.InstanceProfile?.Arn, 'instance profile ARN');
+
+  const launchTemplateName = `${name}-app`;
+  const template = await aws.ec2.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: launchTemplateName,
+      VersionDescription: 'initial',
+      LaunchTemplateData: {
+        ImageId: baseImageId,
+        InstanceType: 't3.micro',
+        IamInstanceProfile: { Arn: instanceProfileArn },
+        SecurityGroupIds: [securityGroupId],
+        UserData: Buffer.from(FLEET_USER_DATA).toString('base64'),
+        MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
+        TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
+      },
+      TagSpecifications: [{ ResourceType: 'launch-template', Tags: tags }],
+    }),
+  );
+  const launchTemplateId = required(template.LaunchTemplate?.LaunchTemplateId, 'launch template id');
+
+  const balancer = await aws.elb.send(
+    new CreateLoadBalancerCommand({
+      Name: `${name}-alb`,
+      Type: 'application',
+      Scheme: 'internal',
+      Subnets: [...subnetPair],
+      SecurityGroups: [securityGroupId],
+      Tags: tags,
+    }),
+  );
+  const loadBalancerArn = required(balancer.LoadBalancers?.[0]?.LoadBalancerArn, 'load balancer ARN');
+  const targets = await aws.elb.send(
+    new CreateTargetGroupCommand({
+      Name: `${name}-app`,
+      Protocol: 'HTTP',
+      Port: 3000,
+      VpcId: vpcId,
+      TargetType: 'instance',
+      HealthCheckPath: '/health',
+      Tags: tags,
+    }),
+  );
+  const targetGroupArn = required(targets.TargetGroups?.[0]?.TargetGroupArn, 'target group ARN');
+  await aws.elb.send(
+    new CreateListenerCommand({
+      LoadBalancerArn: loadBalancerArn,
+      Protocol: 'HTTP',
+      Port: 80,
+      DefaultActions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
+    }),
+  );
+
+  const autoScalingGroupName = `${name}-app`;
+  const capacity = options.desiredCapacity ?? 2;
+  await aws.autoScaling.send(
+    new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: autoScalingGroupName,
+      LaunchTemplate: { LaunchTemplateId: launchTemplateId, Version: '$Default' },
+      MinSize: capacity,
+      MaxSize: capacity * 2,
+      DesiredCapacity: capacity,
+      VPCZoneIdentifier: subnetPair.join(','),
+      TargetGroupARNs: [targetGroupArn],
+      HealthCheckType: 'ELB',
+      HealthCheckGracePeriod: 60,
+      Tags: tags.map((tag) => ({ ...tag, PropagateAtLaunch: true })),
+    }),
+  );
+
+  const topic = await aws.sns.send(new CreateTopicCommand({ Name: `${name}-notifications` }));
+  const topicArn = required(topic.TopicArn, 'topic ARN');
+  const queue = await aws.sqs.send(new CreateQueueCommand({ QueueName: `${name}-notifications` }));
+  const queueUrl = required(queue.QueueUrl, 'queue URL');
+  const queueArn = required(
+    (await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes?.QueueArn,
+    'queue ARN',
+  );
+  await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
+
+  return {
+    name,
+    vpcId,
+    subnetIds: subnetPair,
+    securityGroupId,
+    roleName,
+    instanceProfileName: roleName,
+    instanceProfileArn,
+    baseImageId,
+    launchTemplateId,
+    launchTemplateName,
+    loadBalancerArn,
+    targetGroupArn,
+    autoScalingGroupName,
+    topicArn,
+    queueUrl,
+  };
+}
+
+/** The group as the emulator sees it now. */
+export async function describeGroup(aws: TestAws, groupName: string) {
+  const groups = await aws.autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+  );
+  return required(groups.AutoScalingGroups?.[0], `Auto Scaling group ${groupName}`);
+}
