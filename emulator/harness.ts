@@ -52,7 +52,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   if (options.detachFromStdin) args.push('--no-stdin-watch');
 
   const child = spawn(python, args, {
-    env: { ...(options.env ?? process.env), PYTHONUNBUFFERED: '1' },
+    env: { ...emulatorEnvironment(options.env ?? process.env), PYTHONUNBUFFERED: '1' },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];
@@ -78,6 +78,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     pid: child.pid ?? -1,
     stop: () => stopChild(child),
   };
+}
+
+/**
+ * The caller's AWS settings (a profile, an endpoint pointing at the emulator itself) mean
+ * nothing to moto and can break its botocore, so none of them reach the emulator.
+ */
+function emulatorEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('AWS_')));
 }
 
 async function firstStatusLine(child: ChildProcess): Promise<LauncherStatus> {

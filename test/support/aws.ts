@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import type { Pluggable } from '@smithy/types';
+import { inject } from 'vitest';
+import { EmulatorControl } from '../../emulator/control';
 import { createAwsClients, type AwsClients } from '../../lib/aws/clients';
 import { readAwsSettings } from '../../lib/aws/settings';
 
@@ -59,4 +61,23 @@ export function awsForTest(key: string): TestAws {
   const elb = new ElasticLoadBalancingV2Client(config);
   elb.middlewareStack.use(accountHeader(accountId));
   return Object.assign(Object.create(clients) as AwsClients, { accountId, iam, elb });
+}
+
+/** The extension's control API for the test's account. */
+export function controlFor(aws: TestAws): EmulatorControl {
+  return new EmulatorControl(inject('emulatorEndpoint'), aws.accountId);
+}
+
+/** Polls `probe` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  { timeoutMs = 10_000, intervalMs = 50, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }

@@ -1,0 +1,82 @@
+"""Checks, before patching, that every moto internal the extension touches exists.
+
+The extension is written against moto 5.2.1 (pinned by the launcher); if moto's internals
+move, this fails at start with the list of what is missing rather than half-way through a test.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+REQUIRED = {
+    "moto.core.responses": ["ActionResult", "EmptyResult", "BaseResponse"],
+    "moto.core.exceptions": ["ServiceException"],
+    "moto.ec2.models": ["ec2_backends"],
+    "moto.ec2.models.instances": ["Instance", "InstanceBackend", "InstanceState"],
+    "moto.ec2.models.instances.Instance": ["__init__", "start", "stop", "terminate", "reboot"],
+    "moto.ec2.models.instances.InstanceBackend": ["run_instances", "_get_template_from_args", "all_instances"],
+    "moto.ec2.models.amis.AmiBackend": ["create_image", "copy_image", "deregister_image"],
+    "moto.ec2.responses.instances.InstanceResponse": ["run_instances"],
+    "moto.ec2.responses.amis.AmisResponse": ["create_image"],
+    "moto.ssm.models": ["Command"],
+    "moto.ssm.models.Command": ["__init__", "invocation_response"],
+    "moto.ssm.responses": ["SimpleSystemManagerResponse"],
+    "moto.autoscaling.models": [
+        "ASG_NAME_TAG",
+        "AutoScalingBackend",
+        "FakeAutoScalingGroup",
+        "InstanceState",
+        "LifecycleHook",
+        "TerminateInstanceActivity",
+        "autoscaling_backends",
+    ],
+    "moto.autoscaling.models.FakeAutoScalingGroup": [
+        "set_desired_capacity",
+        "active_instances",
+        "_set_launch_configuration",
+        "get_propagated_tags",
+    ],
+    "moto.autoscaling.models.AutoScalingBackend": [
+        "terminate_instance",
+        "update_attached_elbs",
+        "update_attached_target_groups",
+    ],
+    "moto.autoscaling.responses.AutoScalingResponse": ["put_lifecycle_hook"],
+    "moto.autoscaling.exceptions": ["AutoscalingClientError"],
+    "moto.sns.models": ["sns_backends"],
+    "moto.sqs.models": ["sqs_backends"],
+    "moto.cloudwatch.models": ["cloudwatch_backends"],
+    "moto.moto_server.werkzeug_app": ["DomainDispatcherApplication", "create_backend_app"],
+}
+
+
+class MotoInternalsChanged(RuntimeError):
+    pass
+
+
+def _resolve(path: str):
+    parts = path.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            target = getattr(target, attribute)
+        return target
+    raise ImportError(path)
+
+
+def check() -> None:
+    missing = []
+    for path, names in REQUIRED.items():
+        try:
+            target = _resolve(path)
+        except (ImportError, AttributeError):
+            missing.append(path)
+            continue
+        missing.extend(f"{path}.{name}" for name in names if not hasattr(target, name))
+    if missing:
+        raise MotoInternalsChanged(
+            "the emulator extension is written for moto 5.2.1 and cannot find: " + ", ".join(missing)
+        )

@@ -1,0 +1,265 @@
+"""EC2: timed instance and image states, CreateImage fixes, idempotent RunInstances.
+
+Instance states and their codes follow
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_InstanceState.html ;
+the state-change events follow
+https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-instance-state-changes.html ;
+AMI State Change events follow
+https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitor-ami-events.html .
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ec2.models.amis import AmiBackend
+from moto.ec2.models.instances import Instance, InstanceBackend, InstanceState
+from moto.ec2.responses.amis import AmisResponse
+from moto.ec2.responses.instances import InstanceResponse
+
+from . import core
+
+# moto's RunInstances handler passes this when the request carried no ClientToken.
+MOTO_DEFAULT_CLIENT_TOKEN = "ABCDE"
+
+STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
+
+
+def _account(instance: Instance) -> str:
+    return instance.ec2_backend.account_id
+
+
+def _region(instance: Instance) -> str:
+    return instance.ec2_backend.region_name
+
+
+def set_state(instance: Instance, name: str) -> None:
+    instance._state.name = name
+    instance._state.code = STATE_CODES[name]
+    if name == "running":
+        instance._bakery_running_since = core.time.monotonic()
+    core.emit(
+        _account(instance),
+        _region(instance),
+        "aws.ec2",
+        "EC2 Instance State-change Notification",
+        [f"arn:aws:ec2:{_region(instance)}:{_account(instance)}:instance/{instance.id}"],
+        {"instance-id": instance.id, "state": name},
+    )
+
+
+def _image_arn(ami) -> str:
+    return f"arn:aws:ec2:{ami.ec2_backend.region_name}::image/{ami.id}"
+
+
+def _emit_image(ami, state: str, error: str = "") -> None:
+    core.emit(
+        ami.ec2_backend.account_id,
+        ami.ec2_backend.region_name,
+        "aws.ec2",
+        "EC2 AMI State Change",
+        [_image_arn(ami)],
+        {"RequestId": str(uuid.uuid4()), "ImageId": ami.id, "State": state, "ErrorMessage": error},
+    )
+
+
+def start_image_transition(ami) -> None:
+    """A new image is pending until the account's delay passes, then available or failed by rule."""
+    account = core.settings(ami.ec2_backend.account_id)
+    rule = next(
+        (rule for rule in account.image_rules if re.search(rule.get("namePattern", ".*"), ami.name or "")),
+        None,
+    )
+    final = (rule or {}).get("state", "available")
+    reason = (rule or {}).get("reason", "Image creation failed (emulated).") if final == "failed" else ""
+
+    def finish() -> None:
+        if ami.id not in ami.ec2_backend.amis:
+            return  # deregistered while pending
+        ami.state = final
+        if final == "failed":
+            ami.state_reason = {"Code": "Server.InternalError", "Message": reason}
+        _emit_image(ami, final, reason)
+
+    ami.state = "pending"
+    core.SCHEDULER.after(account.delay("ec2.image.pending"), finish)
+    if account.delay("ec2.image.pending") <= 0:
+        core.SCHEDULER.run_due()
+
+
+def install() -> None:
+    original_init = Instance.__init__
+
+    def init(self, ec2_backend, image_id, user_data, security_groups, **kwargs):
+        original_init(self, ec2_backend, image_id, user_data, security_groups, **kwargs)
+        self._bakery_reboots = 0
+        self._bakery_running_since = None
+        delay = core.settings(ec2_backend.account_id).delay("ec2.instance.pending")
+        self._state = InstanceState("pending", 0)
+        set_state(self, "pending")
+        if delay > 0:
+            core.SCHEDULER.after(delay, lambda: self._state.name == "pending" and set_state(self, "running"))
+        else:
+            set_state(self, "running")
+
+    Instance.__init__ = init
+
+    original_stop = Instance.stop
+
+    def stop(self):
+        previous = InstanceState(self._state.name, self._state.code)
+        if self._state.name not in ("pending", "running"):
+            return previous
+        delay = core.settings(_account(self)).delay("ec2.instance.stopping")
+
+        def finish() -> None:
+            if self._state.name == "stopping":
+                original_stop(self)
+                set_state(self, "stopped")
+
+        set_state(self, "stopping")
+        core.SCHEDULER.after(delay, finish)
+        if delay <= 0:
+            core.SCHEDULER.run_due()
+        return previous
+
+    Instance.stop = stop
+
+    original_start = Instance.start
+
+    def start(self):
+        previous = InstanceState(self._state.name, self._state.code)
+        if self._state.name != "stopped":
+            return previous
+        original_start(self)
+        delay = core.settings(_account(self)).delay("ec2.instance.pending")
+        set_state(self, "pending")
+        if delay > 0:
+            core.SCHEDULER.after(delay, lambda: self._state.name == "pending" and set_state(self, "running"))
+        else:
+            set_state(self, "running")
+        return previous
+
+    Instance.start = start
+
+    original_terminate = Instance.terminate
+
+    def terminate(self):
+        previous = InstanceState(self._state.name, self._state.code)
+        if self._state.name in ("shutting-down", "terminated"):
+            return previous
+        delay = core.settings(_account(self)).delay("ec2.instance.shutting-down")
+
+        def finish() -> None:
+            if self._state.name == "shutting-down":
+                original_terminate(self)
+                set_state(self, "terminated")
+
+        set_state(self, "shutting-down")
+        core.SCHEDULER.after(delay, finish)
+        if delay <= 0:
+            core.SCHEDULER.run_due()
+        return previous
+
+    Instance.terminate = terminate
+
+    # --- RunInstances: launch-template data moto ignores, and ClientToken idempotency ---
+
+    original_run = InstanceBackend.run_instances
+
+    def run_instances(self, image_id, count, user_data, security_group_names, **kwargs):
+        template_data: dict[str, Any] = {}
+        if kwargs.get("launch_template"):
+            template_data = self._get_template_from_args(kwargs["launch_template"]).data
+            # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RequestLaunchTemplateData.html
+            if not kwargs.get("metadata_options") and template_data.get("MetadataOptions"):
+                kwargs["metadata_options"] = template_data["MetadataOptions"]
+            if not image_id and template_data.get("ImageId"):
+                image_id = template_data["ImageId"]
+        reservation = original_run(self, image_id, count, user_data, security_group_names, **kwargs)
+        profile = template_data.get("IamInstanceProfile") or {}
+        if profile and not (kwargs.get("iam_instance_profile_name") or kwargs.get("iam_instance_profile_arn")):
+            for instance in reservation.instances:
+                self.associate_iam_instance_profile(
+                    instance_id=instance.id,
+                    iam_instance_profile_name=profile.get("Name"),
+                    iam_instance_profile_arn=profile.get("Arn"),
+                )
+        return reservation
+
+    InstanceBackend.run_instances = run_instances
+
+    original_run_response = InstanceResponse.run_instances
+
+    def run_instances_response(self):
+        # https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html :
+        # a retried RunInstances with the same ClientToken returns the original instances.
+        token = self._get_param("ClientToken")
+        if token and token != MOTO_DEFAULT_CLIENT_TOKEN:
+            for reservation in self.ec2_backend.reservations.values():
+                if reservation.instances and all(i.client_token == token for i in reservation.instances):
+                    return ActionResult(reservation)
+        return original_run_response(self)
+
+    InstanceResponse.run_instances = run_instances_response
+
+    # --- images ---
+
+    def create_image_response(self):
+        # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
+        name = self._get_param("Name")
+        description = self._get_param("Description", "")
+        instance_id = self._get_param("InstanceId")
+        specifications = self._get_param("TagSpecifications", [])
+        no_reboot = self._get_bool_param("NoReboot", False)
+        self.error_on_dryrun()
+
+        image_specs = [spec for spec in specifications if spec["ResourceType"] != "snapshot"]
+        snapshot_tags = [tag for spec in specifications if spec["ResourceType"] == "snapshot" for tag in spec["Tags"]]
+        instance = self.ec2_backend.get_instance(instance_id)
+        image = self.ec2_backend.create_image(instance_id, name, description, tag_specifications=image_specs)
+        for tag in snapshot_tags:
+            image.ebs_snapshot.add_tag(tag["Key"], tag["Value"])
+        # "By default, Amazon EC2 shuts down and reboots the instance before creating the AMI."
+        if not no_reboot and instance._state.name == "running":
+            instance._bakery_reboots += 1
+            instance.reboot()
+        start_image_transition(image)
+        return ActionResult({"ImageId": image.id})
+
+    AmisResponse.create_image = create_image_response
+
+    original_copy = AmiBackend.copy_image
+
+    def copy_image(self, source_image_id, source_region, name=None, description=None):
+        image = original_copy(self, source_image_id, source_region, name, description)
+        start_image_transition(image)
+        return image
+
+    AmiBackend.copy_image = copy_image
+
+    original_deregister = AmiBackend.deregister_image
+
+    def deregister_image(self, ami_id):
+        ami = self.amis.get(ami_id)
+        result = original_deregister(self, ami_id)
+        if ami is not None:
+            _emit_image(ami, "deregistered")
+        return result
+
+    AmiBackend.deregister_image = deregister_image
+
+
+def reboots(account_id: str) -> dict[str, int]:
+    """Instances CreateImage rebooted, by id (AWS shows this only as a reboot of the guest)."""
+    from moto.ec2.models import ec2_backends
+
+    counts: dict[str, int] = {}
+    for backend in ec2_backends[account_id].values():
+        for instance in backend.all_instances():
+            if getattr(instance, "_bakery_reboots", 0):
+                counts[instance.id] = instance._bakery_reboots
+    return counts
