@@ -19,7 +19,7 @@ REQUIRED = {
     "moto.ec2.responses.instances.InstanceResponse": ["run_instances"],
     "moto.ec2.responses.amis.AmisResponse": ["create_image"],
     "moto.ssm.models": ["Command"],
-    "moto.ssm.models.Command": ["__init__", "invocation_response"],
+    "moto.ssm.models.Command": ["__init__", "invocation_response", "_get_instance_ids_from_targets"],
     "moto.ssm.responses": ["SimpleSystemManagerResponse"],
     "moto.autoscaling.models": [
         "ASG_NAME_TAG",

@@ -145,6 +145,14 @@ def start(command: Command) -> None:
 
 
 def install() -> None:
+    def instance_ids_from_targets(self):
+        # moto turns an empty Targets list into an empty EC2 filter, which matches every
+        # instance of the account: a command for one builder ran on the whole fleet.
+        return [] if not self.targets else original_targets(self)
+
+    original_targets = Command._get_instance_ids_from_targets
+    Command._get_instance_ids_from_targets = instance_ids_from_targets
+
     original_init = Command.__init__
 
     def init(self, *args, **kwargs):
@@ -197,7 +205,7 @@ def agent_information(account_id: str, region: str, wanted: set[str]) -> list[di
                 "PlatformVersion": "2023",
                 "ResourceType": "EC2Instance",
                 "IPAddress": instance.private_ip,
-                "ComputerName": f"{instance.private_dns}",
+                "ComputerName": instance.private_dns_name,
             }
         )
     return listed

@@ -46,10 +46,13 @@ function accountHeader<Input extends object, Output extends object>(
   };
 }
 
-/** AWS clients bound to an isolated emulator account; see `testAccountId`. */
-export function awsForTest(key: string): TestAws {
+/**
+ * AWS clients bound to an isolated emulator account; see `testAccountId`.
+ * `env` overrides the environment the clients' settings are read from (e.g. `AWS_MAX_ATTEMPTS`).
+ */
+export function awsForTest(key: string, env: NodeJS.ProcessEnv = {}): TestAws {
   const accountId = testAccountId(key);
-  const settings = readAwsSettings();
+  const settings = readAwsSettings({ ...process.env, ...env });
   const clients = createAwsClients(settings, {
     instrument: (client) => {
       client.middlewareStack.use(accountHeader(accountId));
