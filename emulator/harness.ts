@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -56,7 +57,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];
+  const log = process.env.AMI_BAKERY_EMULATOR_LOG
+    ? createWriteStream(process.env.AMI_BAKERY_EMULATOR_LOG)
+    : undefined;
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    log?.write(chunk);
     stderr.push(chunk);
     if (stderr.length > 200) stderr.shift();
   });

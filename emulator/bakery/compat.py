@@ -17,6 +17,8 @@ REQUIRED = {
     "moto.ec2.models.instances.InstanceBackend": ["run_instances", "_get_template_from_args", "all_instances"],
     "moto.ec2.models.amis.AmiBackend": ["create_image", "copy_image", "deregister_image"],
     "moto.ec2.responses.instances.InstanceResponse": ["run_instances"],
+    "moto.ec2.models.launch_templates.LaunchTemplate": ["create_version", "get_version"],
+    "moto.ec2.utils": ["Base64EncodedString", "parse_user_data"],
     "moto.ec2.responses.amis.AmisResponse": ["create_image"],
     "moto.ssm.models": ["Command"],
     "moto.ssm.models.Command": ["__init__", "invocation_response", "_get_instance_ids_from_targets"],

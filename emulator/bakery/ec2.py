@@ -17,6 +17,8 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.ec2.models.amis import AmiBackend
 from moto.ec2.models.instances import Instance, InstanceBackend, InstanceState
+from moto.ec2.models.launch_templates import LaunchTemplate
+from moto.ec2.utils import Base64EncodedString, parse_user_data
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.instances import InstanceResponse
 
@@ -165,6 +167,20 @@ def install() -> None:
         return previous
 
     Instance.terminate = terminate
+
+    # --- launch templates ---
+
+    original_create_version = LaunchTemplate.create_version
+
+    def create_version(self, data, description):
+        # CreateLaunchTemplateVersion stores UserData as a plain string, which moto's own
+        # LaunchTemplateVersion.user_data asserts against: every launch from it answered 500.
+        user_data = data.get("UserData")
+        if user_data is not None and not isinstance(user_data, Base64EncodedString):
+            data = {**data, "UserData": parse_user_data(user_data)}
+        return original_create_version(self, data, description)
+
+    LaunchTemplate.create_version = create_version
 
     # --- RunInstances: launch-template data moto ignores, and ClientToken idempotency ---
 

@@ -173,6 +173,41 @@ def install() -> None:
 
     SimpleSystemManagerResponse.describe_instance_information = describe_instance_information
 
+    def list_command_invocations(self):
+        # https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListCommandInvocations.html
+        command_id = self._get_param("CommandId")
+        instance_id = self._get_param("InstanceId")
+        details = self._get_param("Details", False)
+        commands = self.ssm_backend.list_commands(command_id, instance_id)
+        listed = []
+        for command in commands:
+            for invocation in command.invocations:
+                if instance_id and invocation["InstanceId"] != instance_id:
+                    continue
+                item = {
+                    "CommandId": command.command_id,
+                    "InstanceId": invocation["InstanceId"],
+                    "Comment": command.comment,
+                    "DocumentName": command.document_name,
+                    "RequestedDateTime": command.requested_date_time,
+                    "Status": invocation["Status"],
+                    "StatusDetails": invocation["StatusDetails"],
+                }
+                if details:
+                    item["CommandPlugins"] = [
+                        {
+                            "Name": invocation["PluginName"],
+                            "Status": invocation["Status"],
+                            "StatusDetails": invocation["StatusDetails"],
+                            "ResponseCode": invocation["ResponseCode"],
+                            "Output": invocation["StandardOutputContent"],
+                        }
+                    ]
+                listed.append(item)
+        return ActionResult({"CommandInvocations": listed})
+
+    SimpleSystemManagerResponse.list_command_invocations = list_command_invocations
+
 
 def agent_information(account_id: str, region: str, wanted: set[str]) -> list[dict[str, Any]]:
     """Instances with an instance profile run the SSM agent: Online once running for the agent delay."""

@@ -1,0 +1,164 @@
+import { DescribeAutoScalingInstancesCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  CreateImageCommand,
+  CreateLaunchTemplateVersionCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  ModifyLaunchTemplateCommand,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  GetCommandInvocationCommand,
+  ListCommandInvocationsCommand,
+  SendCommandCommand,
+} from '@aws-sdk/client-ssm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { awsForTest, controlFor } from '../support/aws';
+import { createSandbox, describeGroup, type Sandbox } from '../support/sandbox';
+
+// moto 5.2.1 defects that block real flows, fixed by the extension (part h).
+const aws = awsForTest(import.meta.url);
+const control = controlFor(aws);
+let sandbox: Sandbox;
+
+async function runBuilder(token?: string): Promise<string[]> {
+  const run = await aws.ec2.send(
+    new RunInstancesCommand({
+      ImageId: sandbox.baseImageId,
+      InstanceType: 't3.micro',
+      MinCount: 1,
+      MaxCount: 1,
+      ClientToken: token,
+      IamInstanceProfile: { Arn: sandbox.instanceProfileArn },
+    }),
+  );
+  return run.Instances?.map((instance) => instance.InstanceId ?? '') ?? [];
+}
+
+beforeAll(async () => {
+  sandbox = await createSandbox(aws, { name: 'fixes', desiredCapacity: 1 });
+});
+
+describe('moto defects fixed by the extension', () => {
+  it('launches group instances from a launch template version with UserData', async () => {
+    const version = await aws.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: sandbox.launchTemplateId,
+        SourceVersion: '1',
+        LaunchTemplateData: {
+          ImageId: sandbox.baseImageId,
+          InstanceType: 't3.micro',
+          UserData: Buffer.from('#!/bin/bash\necho v2').toString('base64'),
+          IamInstanceProfile: { Arn: sandbox.instanceProfileArn },
+          MetadataOptions: { HttpTokens: 'required' },
+        },
+      }),
+    );
+    const number = version.LaunchTemplateVersion?.VersionNumber;
+    await aws.ec2.send(
+      new ModifyLaunchTemplateCommand({
+        LaunchTemplateId: sandbox.launchTemplateId,
+        DefaultVersion: String(number),
+      }),
+    );
+
+    await aws.autoScaling.send(
+      new SetDesiredCapacityCommand({
+        AutoScalingGroupName: sandbox.autoScalingGroupName,
+        DesiredCapacity: 2,
+      }),
+    );
+
+    const group = await describeGroup(aws, sandbox.autoScalingGroupName);
+    expect(group.Instances).toHaveLength(2);
+    // ...and each instance reports the version it was launched from, not the template's default.
+    const versions = group.Instances?.map((instance) => instance.LaunchTemplate?.Version).sort();
+    expect(versions).toEqual(['1', String(number)]);
+    const newest = group.Instances?.find((instance) => instance.LaunchTemplate?.Version === String(number));
+    const described = await aws.autoScaling.send(
+      new DescribeAutoScalingInstancesCommand({ InstanceIds: [newest?.InstanceId ?? ''] }),
+    );
+    expect(described.AutoScalingInstances?.[0]?.LaunchTemplate?.Version).toBe(String(number));
+
+    // The template's instance profile and metadata options reach the instance.
+    const instances = await aws.ec2.send(
+      new DescribeInstancesCommand({ InstanceIds: [newest?.InstanceId ?? ''] }),
+    );
+    const instance = instances.Reservations?.[0]?.Instances?.[0];
+    expect(instance?.IamInstanceProfile?.Arn).toBe(sandbox.instanceProfileArn);
+    expect(instance?.MetadataOptions?.HttpTokens).toBe('required');
+  });
+
+  it('spreads group instances over the group subnets', async () => {
+    const group = await describeGroup(aws, sandbox.autoScalingGroupName);
+    const zones = new Set(group.Instances?.map((instance) => instance.AvailabilityZone));
+
+    expect(zones.size).toBe(2);
+  });
+
+  it('tags the snapshots of CreateImage from a snapshot TagSpecification', async () => {
+    const [builder] = await runBuilder();
+
+    const { ImageId } = await aws.ec2.send(
+      new CreateImageCommand({
+        InstanceId: builder,
+        Name: 'fixes-snapshot-tags',
+        NoReboot: true,
+        TagSpecifications: [
+          { ResourceType: 'image', Tags: [{ Key: 'ami-bakery:bake-id', Value: 'b-1' }] },
+          { ResourceType: 'snapshot', Tags: [{ Key: 'ami-bakery:bake-id', Value: 'b-1' }] },
+        ],
+      }),
+    );
+
+    const image = (await aws.ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId ?? ''] }))).Images?.[0];
+    const snapshotId = image?.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? '';
+    const snapshot = await aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+    expect(image?.Tags).toEqual([{ Key: 'ami-bakery:bake-id', Value: 'b-1' }]);
+    expect(snapshot.Snapshots?.[0]?.Tags).toEqual([{ Key: 'ami-bakery:bake-id', Value: 'b-1' }]);
+  });
+
+  it('reboots a running instance for CreateImage unless NoReboot', async () => {
+    const [rebooted] = await runBuilder();
+    const [kept] = await runBuilder();
+
+    await aws.ec2.send(new CreateImageCommand({ InstanceId: rebooted, Name: 'fixes-reboot' }));
+    await aws.ec2.send(new CreateImageCommand({ InstanceId: kept, Name: 'fixes-no-reboot', NoReboot: true }));
+
+    const reboots = await control.reboots();
+    expect(reboots[rebooted ?? '']).toBe(1);
+    expect(reboots[kept ?? '']).toBeUndefined();
+  });
+
+  it('returns the same instance for a retried RunInstances with the same ClientToken', async () => {
+    const first = await runBuilder('bake-42-launch');
+    const retried = await runBuilder('bake-42-launch');
+    const other = await runBuilder('bake-43-launch');
+
+    expect(retried).toEqual(first);
+    expect(other).not.toEqual(first);
+  });
+
+  it('sends a command only to the instances it names', async () => {
+    const [builder] = await runBuilder();
+
+    const sent = await aws.ssm.send(
+      new SendCommandCommand({
+        DocumentName: 'AWS-RunShellScript',
+        InstanceIds: [builder ?? ''],
+        Parameters: { commands: ['echo one'] },
+      }),
+    );
+    const invocations = await aws.ssm.send(
+      new ListCommandInvocationsCommand({ CommandId: sent.Command?.CommandId }),
+    );
+    const invocation = await aws.ssm.send(
+      new GetCommandInvocationCommand({ CommandId: sent.Command?.CommandId, InstanceId: builder }),
+    );
+
+    expect(sent.Command?.TargetCount).toBe(1);
+    expect(invocations.CommandInvocations?.map((item) => item.InstanceId)).toEqual([builder]);
+    expect(invocation.Status).toBe('Success');
+  });
+});
