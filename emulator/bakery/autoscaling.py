@@ -276,6 +276,7 @@ def begin_termination(group: FakeAutoScalingGroup, state: InstanceState) -> None
     for action in actions_of(state):  # a launch still waiting is cut short
         ACTIONS.pop(action.token, None)
     state.lifecycle_state = "Terminating"
+    refresh_target_groups(group)  # deregistered before the terminate hooks run
     if not start_actions(group, state, TERMINATING):
         finish_termination(group, state)
 
@@ -680,6 +681,36 @@ def install() -> None:
         return {"LaunchTemplateId": template[0], "LaunchTemplateName": template[1], "Version": str(template[2])}
 
     InstanceState.launch_template = property(launch_template)
+
+    original_update_target_groups = AutoScalingBackend.update_attached_target_groups
+
+    def update_attached_target_groups(self, group_name):
+        # Auto Scaling registers an instance with its target groups when it enters InService
+        # (after launch hooks) and deregisters it before termination (before terminate hooks):
+        # https://docs.aws.amazon.com/autoscaling/ec2/userguide/attach-load-balancer-asg.html
+        group = self.autoscaling_groups[group_name]
+        if not group.ec2_launch_template:
+            return original_update_target_groups(self, group_name)
+        if not group.target_group_arns:
+            return
+        in_service = {state.instance.id for state in group.active_instances()}
+        for target_group in self.elbv2_backend.describe_target_groups(
+            target_group_arns=group.target_group_arns, load_balancer_arn=None, names=None
+        ):
+            registered = set(target_group.targets)
+            owned = {
+                instance_id
+                for instance_id in registered
+                if getattr(group.ec2_backend.get_instance(instance_id), "autoscaling_group", None) is group
+            }
+            if in_service - registered:
+                self.elbv2_backend.register_targets(
+                    target_group.arn, [{"Id": i, "Port": target_group.port} for i in sorted(in_service - registered)]
+                )
+            if owned - in_service:
+                self.elbv2_backend.deregister_targets(target_group.arn, [{"Id": i} for i in sorted(owned - in_service)])
+
+    AutoScalingBackend.update_attached_target_groups = update_attached_target_groups
 
     original_terminate = AutoScalingBackend.terminate_instance
 

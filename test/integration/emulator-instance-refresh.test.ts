@@ -1,0 +1,303 @@
+import {
+  CancelInstanceRefreshCommand,
+  CompleteLifecycleActionCommand,
+  DescribeInstanceRefreshesCommand,
+  PutLifecycleHookCommand,
+  RollbackInstanceRefreshCommand,
+  StartInstanceRefreshCommand,
+  type InstanceRefresh,
+  type RefreshPreferences,
+} from '@aws-sdk/client-auto-scaling';
+import { CreateLaunchTemplateVersionCommand } from '@aws-sdk/client-ec2';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { describe, expect, it } from 'vitest';
+import { awsForTest, controlFor, eventually, type TestAws } from '../support/aws';
+import { startEventReceiver } from '../support/event-receiver';
+import { receiveNotifications } from '../support/notifications';
+import { createSandbox, describeGroup, type Sandbox } from '../support/sandbox';
+
+// Instance Refresh (part a): batches that respect MinHealthyPercentage / MaxHealthyPercentage,
+// SkipMatching, explicit versions, progress over time, checkpoints, cancel, rollback, hooks.
+
+const AL2_PARAMETER = '/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2';
+const TERMINAL = ['Successful', 'Failed', 'Cancelled', 'RollbackSuccessful', 'RollbackFailed'];
+
+interface Fleet {
+  aws: TestAws;
+  sandbox: Sandbox;
+  /** The launch template version that carries the "new" AMI. */
+  next: string;
+  nextImageId: string;
+}
+
+async function fleet(key: string, capacity: number): Promise<Fleet> {
+  const aws = awsForTest(`${import.meta.url}#${key}`);
+  const sandbox = await createSandbox(aws, { name: key, desiredCapacity: capacity });
+  // 300 s of warm-up run in 0.3 s.
+  await controlFor(aws).configure({ timeScale: 0.001 });
+  const parameter = await aws.ssm.send(new GetParameterCommand({ Name: AL2_PARAMETER }));
+  const nextImageId = parameter.Parameter?.Value ?? '';
+  const version = await aws.ec2.send(
+    new CreateLaunchTemplateVersionCommand({
+      LaunchTemplateId: sandbox.launchTemplateId,
+      SourceVersion: '1',
+      VersionDescription: 'baked',
+      LaunchTemplateData: { ImageId: nextImageId, InstanceType: 't3.micro' },
+    }),
+  );
+  return { aws, sandbox, next: String(version.LaunchTemplateVersion?.VersionNumber), nextImageId };
+}
+
+/** `version: null` starts a refresh with no desired configuration. */
+function start(f: Fleet, preferences: RefreshPreferences, version: string | null = f.next) {
+  return f.aws.autoScaling.send(
+    new StartInstanceRefreshCommand({
+      AutoScalingGroupName: f.sandbox.autoScalingGroupName,
+      DesiredConfiguration: version
+        ? { LaunchTemplate: { LaunchTemplateId: f.sandbox.launchTemplateId, Version: version } }
+        : undefined,
+      Preferences: preferences,
+    }),
+  );
+}
+
+async function refresh(f: Fleet, id: string | undefined): Promise<InstanceRefresh> {
+  const described = await f.aws.autoScaling.send(
+    new DescribeInstanceRefreshesCommand({
+      AutoScalingGroupName: f.sandbox.autoScalingGroupName,
+      InstanceRefreshIds: id ? [id] : undefined,
+    }),
+  );
+  const found = described.InstanceRefreshes?.[0];
+  if (!found) throw new Error('no refresh');
+  return found;
+}
+
+/** Polls the refresh to a terminal status, recording what the group looked like meanwhile. */
+async function follow(f: Fleet, id: string | undefined, onTick?: () => Promise<void>) {
+  const seen = {
+    statuses: new Set<string>(),
+    percentages: new Set<number>(),
+    minInService: Infinity,
+    maxCounted: 0,
+  };
+  const final = await eventually(
+    async () => {
+      await onTick?.();
+      const group = await describeGroup(f.aws, f.sandbox.autoScalingGroupName);
+      const instances = group.Instances ?? [];
+      seen.minInService = Math.min(
+        seen.minInService,
+        instances.filter((i) => i.LifecycleState === 'InService').length,
+      );
+      seen.maxCounted = Math.max(
+        seen.maxCounted,
+        instances.filter((i) => !i.LifecycleState?.startsWith('Terminat')).length,
+      );
+      const current = await refresh(f, id);
+      seen.statuses.add(current.Status ?? '');
+      seen.percentages.add(current.PercentageComplete ?? -1);
+      return TERMINAL.includes(current.Status ?? '') ? current : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 20, what: 'refresh to finish' },
+  );
+  return { final, seen };
+}
+
+async function versions(f: Fleet): Promise<string[]> {
+  const group = await describeGroup(f.aws, f.sandbox.autoScalingGroupName);
+  return (group.Instances ?? []).map((instance) => instance.LaunchTemplate?.Version ?? '').sort();
+}
+
+describe('instance refresh', () => {
+  it('replaces every instance in batches that keep MinHealthyPercentage in service', async () => {
+    const f = await fleet('batches', 4);
+    const receiver = await startEventReceiver();
+    await controlFor(f.aws).configure({ eventsUrl: receiver.url });
+
+    const { InstanceRefreshId } = await start(f, { MinHealthyPercentage: 50, InstanceWarmup: 300 });
+    const { final, seen } = await follow(f, InstanceRefreshId);
+
+    expect(final).toMatchObject({ Status: 'Successful', PercentageComplete: 100, InstancesToUpdate: 0 });
+    expect(final.DesiredConfiguration?.LaunchTemplate?.Version).toBe(f.next);
+    expect(seen.minInService).toBeGreaterThanOrEqual(2);
+    expect([...seen.percentages]).toEqual(expect.arrayContaining([0, 50, 100]));
+    expect(await versions(f)).toEqual([f.next, f.next, f.next, f.next]);
+    const group = await describeGroup(f.aws, f.sandbox.autoScalingGroupName);
+    expect(group.LaunchTemplate?.Version).toBe(f.next);
+    const types = receiver.events.map((event) => event['detail-type']);
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'EC2 Auto Scaling Instance Refresh Started',
+        'EC2 Auto Scaling Instance Refresh Succeeded',
+      ]),
+    );
+    await receiver.close();
+  });
+
+  it('launches before terminating when MaxHealthyPercentage is above 100', async () => {
+    const f = await fleet('surge', 2);
+
+    const { InstanceRefreshId } = await start(f, {
+      MinHealthyPercentage: 100,
+      MaxHealthyPercentage: 150,
+      InstanceWarmup: 300,
+    });
+    const { final, seen } = await follow(f, InstanceRefreshId);
+
+    expect(final.Status).toBe('Successful');
+    expect(seen.minInService).toBeGreaterThanOrEqual(2);
+    expect(seen.maxCounted).toBe(3);
+    expect(await versions(f)).toEqual([f.next, f.next]);
+  });
+
+  it('leaves matching instances alone with SkipMatching', async () => {
+    const f = await fleet('skip', 2);
+    const first = await start(f, { MinHealthyPercentage: 50, InstanceWarmup: 0 });
+    await follow(f, first.InstanceRefreshId);
+    const before = (await describeGroup(f.aws, f.sandbox.autoScalingGroupName)).Instances?.map(
+      (i) => i.InstanceId,
+    );
+
+    const again = await start(f, { MinHealthyPercentage: 50, SkipMatching: true });
+    const { final } = await follow(f, again.InstanceRefreshId);
+
+    expect(final).toMatchObject({ Status: 'Successful', PercentageComplete: 100 });
+    const after = (await describeGroup(f.aws, f.sandbox.autoScalingGroupName)).Instances?.map(
+      (i) => i.InstanceId,
+    );
+    expect(after?.sort()).toEqual(before?.sort());
+  });
+
+  it('refuses a second refresh while one is active, and cancels on request', async () => {
+    const f = await fleet('cancel', 2);
+    const { InstanceRefreshId } = await start(f, { MinHealthyPercentage: 50, InstanceWarmup: 3600 });
+
+    await expect(start(f, {})).rejects.toMatchObject({ name: 'InstanceRefreshInProgressFault' });
+    const cancelled = await f.aws.autoScaling.send(
+      new CancelInstanceRefreshCommand({ AutoScalingGroupName: f.sandbox.autoScalingGroupName }),
+    );
+    const { final } = await follow(f, InstanceRefreshId);
+
+    expect(cancelled.InstanceRefreshId).toBe(InstanceRefreshId);
+    expect(final.Status).toBe('Cancelled');
+    await expect(
+      f.aws.autoScaling.send(
+        new CancelInstanceRefreshCommand({ AutoScalingGroupName: f.sandbox.autoScalingGroupName }),
+      ),
+    ).rejects.toMatchObject({ name: 'ActiveInstanceRefreshNotFoundFault' });
+  });
+
+  it('rolls back to the previous configuration on request', async () => {
+    const f = await fleet('rollback', 2);
+    const { InstanceRefreshId } = await start(f, { MinHealthyPercentage: 50, InstanceWarmup: 600 });
+    await eventually(async () => ((await versions(f)).includes(f.next) ? true : undefined));
+
+    await f.aws.autoScaling.send(
+      new RollbackInstanceRefreshCommand({ AutoScalingGroupName: f.sandbox.autoScalingGroupName }),
+    );
+    const { final } = await follow(f, InstanceRefreshId);
+
+    expect(final.Status).toBe('RollbackSuccessful');
+    expect(final.RollbackDetails?.RollbackReason).toBe('Rollback requested by the user.');
+    expect(await versions(f)).toEqual(['1', '1']);
+    expect((await describeGroup(f.aws, f.sandbox.autoScalingGroupName)).LaunchTemplate?.Version).toBe(
+      '$Default',
+    );
+  });
+
+  it('cannot roll back a refresh without a desired configuration', async () => {
+    const f = await fleet('irreversible', 1);
+    await start(f, { InstanceWarmup: 3600 }, null);
+
+    await expect(
+      f.aws.autoScaling.send(
+        new RollbackInstanceRefreshCommand({ AutoScalingGroupName: f.sandbox.autoScalingGroupName }),
+      ),
+    ).rejects.toMatchObject({ name: 'IrreversibleInstanceRefreshFault' });
+  });
+
+  it('pauses at a checkpoint for its delay', async () => {
+    const f = await fleet('checkpoint', 2);
+    const receiver = await startEventReceiver();
+    await controlFor(f.aws).configure({ eventsUrl: receiver.url });
+
+    const startedAt = Date.now();
+    const { InstanceRefreshId } = await start(f, {
+      MinHealthyPercentage: 50,
+      InstanceWarmup: 0,
+      CheckpointPercentages: [50, 100],
+      CheckpointDelay: 1000, // 1 s at this time scale
+    });
+    const { final } = await follow(f, InstanceRefreshId);
+
+    expect(final.Status).toBe('Successful');
+    expect(Date.now() - startedAt).toBeGreaterThan(1000);
+    const checkpoint = receiver.events.find(
+      (e) => e['detail-type'] === 'EC2 Auto Scaling Instance Refresh Checkpoint Reached',
+    );
+    expect(checkpoint?.detail).toMatchObject({ CheckpointPercentage: '50', CheckpointDelay: '1000' });
+    await receiver.close();
+  });
+
+  it('replaces through launch hooks, and rolls back automatically when a replacement is abandoned', async () => {
+    const f = await fleet('hooks', 2);
+    await f.aws.autoScaling.send(
+      new PutLifecycleHookCommand({
+        AutoScalingGroupName: f.sandbox.autoScalingGroupName,
+        LifecycleHookName: 'ready',
+        LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        NotificationTargetARN: f.sandbox.topicArn,
+        HeartbeatTimeout: 3600,
+      }),
+    );
+    await receiveNotifications(f.aws, f.sandbox.queueUrl, { count: 1 }); // test notification
+    const decisions: string[] = [];
+
+    const { InstanceRefreshId } = await start(f, {
+      MinHealthyPercentage: 50,
+      InstanceWarmup: 0,
+      AutoRollback: true,
+    });
+    // Answer each launch hook: the first replacement is abandoned, every later launch continues.
+    const { final } = await follow(f, InstanceRefreshId, async () => {
+      const arrived = await receiveNotifications(f.aws, f.sandbox.queueUrl, { count: 10, timeoutMs: 1 });
+      for (const notification of arrived) {
+        const message = notification.message as { LifecycleActionToken: string };
+        const result = decisions.length === 0 ? 'ABANDON' : 'CONTINUE';
+        decisions.push(result);
+        await f.aws.autoScaling
+          .send(
+            new CompleteLifecycleActionCommand({
+              AutoScalingGroupName: f.sandbox.autoScalingGroupName,
+              LifecycleHookName: 'ready',
+              LifecycleActionToken: message.LifecycleActionToken,
+              LifecycleActionResult: result,
+            }),
+          )
+          .catch((error: unknown) => {
+            // The rollback may terminate a replacement before its hook is answered.
+            if (!(error instanceof Error && error.message.startsWith('No active Lifecycle Action')))
+              throw error;
+          });
+      }
+    });
+
+    expect(decisions[0]).toBe('ABANDON');
+    expect(final.Status).toBe('RollbackSuccessful');
+    expect(final.RollbackDetails?.RollbackReason).toMatch(/abandoned/);
+    expect(await versions(f)).toEqual(['1', '1']);
+  });
+
+  it('answers AWS validation errors for bad requests', async () => {
+    const f = await fleet('invalid', 1);
+
+    await expect(start(f, { AutoRollback: true }, '$Latest')).rejects.toMatchObject({
+      name: 'ValidationError',
+    });
+    await expect(start(f, { MinHealthyPercentage: 150 })).rejects.toMatchObject({ name: 'ValidationError' });
+    await expect(
+      f.aws.autoScaling.send(new StartInstanceRefreshCommand({ AutoScalingGroupName: 'no-such-group' })),
+    ).rejects.toMatchObject({ name: 'ValidationError' });
+  });
+});
