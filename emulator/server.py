@@ -77,7 +77,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--no-stdin-watch", action="store_true")
-    parser.add_argument("--plain", action="store_true", help="serve moto without ami-bakery's extension")
     args = parser.parse_args(argv)
 
     # Before moto loads: the service attaches AWS managed policies (AmazonSSMManagedInstanceCore
@@ -85,17 +84,19 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     check_moto()
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bakery import compat
+
+    try:
+        compat.check()
+    except compat.MotoInternalsChanged as error:
+        fail(f"{error}. Install the pinned version with: {INSTALL_HINT}")
+
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    app = DomainDispatcherApplication(create_backend_app)
-    if not args.plain:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import bakery
+    import bakery
 
-        try:
-            app = bakery.install(app)
-        except bakery.compat.MotoInternalsChanged as error:
-            fail(f"{error}. Install the pinned version with: {INSTALL_HINT}")
+    app = bakery.install(DomainDispatcherApplication(create_backend_app))
     server = bind(args.host, args.port, app)
     # moto builds some ARNs and URLs (SQS queue URLs among them) from this.
     os.environ.setdefault("MOTO_PORT", str(server.server_port))

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 
 def install(app):
-    """Patches moto's models and wraps its WSGI app; returns the app to serve."""
-    from . import compat
+    """Patches moto's models and wraps its WSGI app; returns the app to serve.
 
-    compat.check()
-
-    from . import autoscaling, ec2, ssm, core
+    Call ``compat.check()`` first: it names every missing moto internal at once.
+    """
+    from . import autoscaling, core, ec2, ssm
     from .wsgi import BakeryMiddleware
 
     ec2.install()

@@ -491,7 +491,8 @@ def step_refresh(refresh: Refresh) -> None:
         return
     if time.monotonic() < refresh.checkpoint_until:
         return
-    alarm = alarm_in_alarm(refresh)
+    # Alarms guard the forward refresh; a rollback is not stopped by the alarm that caused it.
+    alarm = alarm_in_alarm(refresh) if refresh.status == "InProgress" else None
     if alarm:
         fail_refresh(refresh, f"The alarm {alarm} is in ALARM state.")
         return

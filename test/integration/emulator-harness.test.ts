@@ -54,6 +54,18 @@ describe('the emulator harness', () => {
     await expect(start).rejects.toThrow(INSTRUCTION);
   });
 
+  it('names the moto internals it cannot find when moto 5.2.1 is not the real one', async () => {
+    // A package that claims to be moto 5.2.1 but has none of moto's modules.
+    const dir = await scratchDir();
+    await mkdir(join(dir, 'moto'));
+    await writeFile(join(dir, 'moto', '__init__.py'), '__version__ = "5.2.1"\n');
+
+    const start = startEmulator({ env: { ...process.env, PYTHONPATH: dir } });
+
+    await expect(start).rejects.toThrow(/written for moto 5\.2\.1 and cannot find: moto\.core\.responses/);
+    await expect(start).rejects.toThrow(INSTRUCTION);
+  });
+
   it('fails with the install instruction when Python itself is missing', async () => {
     const start = startEmulator({ python: '/nonexistent/python3' });
 

@@ -7,6 +7,7 @@ import {
   SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsForTest, controlFor, eventually, type TestAws } from '../support/aws';
 import { receiveNotifications } from '../support/notifications';
@@ -65,6 +66,13 @@ async function lifecycleMessages(aws: TestAws, sandbox: Sandbox, count: number):
 async function states(aws: TestAws, sandbox: Sandbox): Promise<Record<string, string>> {
   const group = await describeGroup(aws, sandbox.autoScalingGroupName);
   return Object.fromEntries((group.Instances ?? []).map((i) => [i.InstanceId ?? '', i.LifecycleState ?? '']));
+}
+
+async function registeredTargets(aws: TestAws, sandbox: Sandbox): Promise<string[]> {
+  const health = await aws.elb.send(
+    new DescribeTargetHealthCommand({ TargetGroupArn: sandbox.targetGroupArn }),
+  );
+  return health.TargetHealthDescriptions?.map((target) => target.Target?.Id ?? '') ?? [];
 }
 
 describe('launch hooks', () => {
@@ -132,6 +140,8 @@ describe('launch hooks', () => {
     expect(described.AutoScalingInstances?.[0]?.LifecycleState).toBe('Pending:Wait');
     // Still one instance launched: a waiting instance counts toward desired capacity.
     expect(Object.keys(await states(aws, sandbox))).toHaveLength(2);
+    // ...and it is not registered with the load balancer until it is InService.
+    expect(await registeredTargets(aws, sandbox)).not.toContain(waiting);
 
     await aws.autoScaling.send(
       new CompleteLifecycleActionCommand({
@@ -143,6 +153,7 @@ describe('launch hooks', () => {
     );
 
     await eventually(async () => ((await states(aws, sandbox))[waiting] === 'InService' ? true : undefined));
+    expect(await registeredTargets(aws, sandbox)).toContain(waiting);
   });
 
   it('rejects completing an action twice, and an unknown token or instance', async () => {

@@ -29,7 +29,7 @@ export function testAccountId(key: string): string {
  * moto keeps one state per account and picks the account from this request header.
  * The middleware never looks at a command's input or output, so it fits every client.
  */
-function accountHeader<Input extends object, Output extends object>(
+export function accountHeader<Input extends object, Output extends object>(
   accountId: string,
 ): Pluggable<Input, Output> {
   return {
