@@ -45,7 +45,15 @@ export interface Sandbox {
   readonly autoScalingGroupName: string;
   readonly topicArn: string;
   readonly queueUrl: string;
+  /** Where builders run: the names config/pipelines.ts uses. */
+  readonly builderSubnetId: string;
+  readonly builderSecurityGroupId: string;
 }
+
+/** Names the checked-in pipelines give the builder network and profile (config/pipelines.ts). */
+export const BUILDER_SUBNET_NAME = 'ami-bakery-builders';
+export const BUILDER_GROUP_NAME = 'ami-bakery-builder';
+export const BUILDER_PROFILE_NAME = 'ami-bakery-builder';
 
 export interface SandboxOptions {
   /** Prefix of every resource name; unique within the test's account. */
@@ -222,8 +230,43 @@ export async function createSandbox(aws: TestAws, options: SandboxOptions): Prom
   );
   await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
 
+  const builderSubnet = await aws.ec2.send(
+    new CreateSubnetCommand({
+      VpcId: vpcId,
+      CidrBlock: '10.42.9.0/24',
+      AvailabilityZone: `${region}a`,
+      TagSpecifications: [{ ResourceType: 'subnet', Tags: [{ Key: 'Name', Value: BUILDER_SUBNET_NAME }] }],
+    }),
+  );
+  // The builder takes no inbound traffic at all: SSM's agent dials out.
+  const builderGroup = await aws.ec2.send(
+    new CreateSecurityGroupCommand({
+      GroupName: BUILDER_GROUP_NAME,
+      Description: 'ami-bakery builders: no inbound',
+      VpcId: vpcId,
+    }),
+  );
+  await aws.iam.send(
+    new CreateRoleCommand({ RoleName: BUILDER_PROFILE_NAME, AssumeRolePolicyDocument: EC2_TRUST_POLICY }),
+  );
+  await aws.iam.send(
+    new AttachRolePolicyCommand({
+      RoleName: BUILDER_PROFILE_NAME,
+      PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+    }),
+  );
+  await aws.iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: BUILDER_PROFILE_NAME }));
+  await aws.iam.send(
+    new AddRoleToInstanceProfileCommand({
+      InstanceProfileName: BUILDER_PROFILE_NAME,
+      RoleName: BUILDER_PROFILE_NAME,
+    }),
+  );
+
   return {
     name,
+    builderSubnetId: required(builderSubnet.Subnet?.SubnetId, 'builder subnet'),
+    builderSecurityGroupId: required(builderGroup.GroupId, 'builder security group'),
     vpcId,
     subnetIds: subnetPair,
     securityGroupId,

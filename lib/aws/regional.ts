@@ -1,0 +1,40 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { AnyAwsClient, AwsClients, AwsClientOptions } from './clients';
+import type { AwsSettings } from './settings';
+
+/** EC2 and SSM clients per region (copies, per-region parameters), built once each. */
+export interface RegionalClients {
+  readonly ec2In: (region: string) => EC2Client;
+  readonly ssmIn: (region: string) => SSMClient;
+}
+
+/** Regional clients that reuse the home region's clients and build the others on first use. */
+export function createRegionalClients(
+  home: AwsClients,
+  settings: AwsSettings,
+  options: AwsClientOptions = {},
+): RegionalClients {
+  const ec2 = new Map<string, EC2Client>();
+  const ssm = new Map<string, SSMClient>();
+  function build<T extends AnyAwsClient>(cache: Map<string, T>, region: string, make: () => T): T {
+    let client = cache.get(region);
+    if (!client) {
+      client = make();
+      options.instrument?.(client);
+      cache.set(region, client);
+    }
+    return client;
+  }
+  const config = (region: string) => ({
+    region,
+    retryMode: settings.retryMode,
+    maxAttempts: settings.maxAttempts,
+  });
+  return {
+    ec2In: (region) =>
+      region === settings.region ? home.ec2 : build(ec2, region, () => new EC2Client(config(region))),
+    ssmIn: (region) =>
+      region === settings.region ? home.ssm : build(ssm, region, () => new SSMClient(config(region))),
+  };
+}

@@ -1,0 +1,274 @@
+import {
+  CopyImageCommand,
+  CreateImageCommand,
+  CreateTagsCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  ModifyImageAttributeCommand,
+  RunInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import {
+  AddTagsToResourceCommand,
+  PutParameterCommand,
+  SendCommandCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { describeError, isTransient } from '../errors';
+import type { Pipeline } from '../pipeline/schema';
+import type { Action, ActionResult, BakeRecord } from './model';
+import { commandComment, serviceTags, TAG_RECIPE, TAG_ROLE, TAG_STATUS } from './tags';
+
+export interface ActClients {
+  readonly ec2In: (region: string) => Pick<EC2Client, 'send'>;
+  readonly ssmIn: (region: string) => Pick<SSMClient, 'send'>;
+}
+
+/** Resolves the builder's subnet and security groups, given by id or by Name tag / group name. */
+async function network(
+  ec2: Pick<EC2Client, 'send'>,
+  pipeline: Pipeline,
+): Promise<{ subnetId: string; groupIds: string[] }> {
+  const { subnet, securityGroups } = pipeline.builder;
+  let subnetId = subnet;
+  let vpcId: string | undefined;
+  if (!subnet.startsWith('subnet-')) {
+    const found = await ec2.send(
+      new DescribeSubnetsCommand({ Filters: [{ Name: 'tag:Name', Values: [subnet] }] }),
+    );
+    const match = found.Subnets?.[0];
+    if (!match?.SubnetId)
+      throw Object.assign(new Error(`No subnet tagged Name=${subnet}`), { name: 'SubnetNotFound' });
+    subnetId = match.SubnetId;
+    vpcId = match.VpcId;
+  }
+  const names = securityGroups.filter((group) => !group.startsWith('sg-'));
+  const groupIds = securityGroups.filter((group) => group.startsWith('sg-'));
+  if (names.length > 0) {
+    const filters = [
+      { Name: 'group-name', Values: names },
+      ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : []),
+    ];
+    const found = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: filters }));
+    const ids = found.SecurityGroups?.map((group) => group.GroupId ?? '') ?? [];
+    if (ids.length < names.length) {
+      throw Object.assign(new Error(`Security groups not found: ${names.join(', ')}`), {
+        name: 'SecurityGroupNotFound',
+      });
+    }
+    groupIds.push(...ids);
+  }
+  return { subnetId, groupIds };
+}
+
+async function launch(
+  clients: ActClients,
+  bake: BakeRecord,
+  pipeline: Pipeline,
+  action: Extract<Action, { kind: 'launch' }>,
+): Promise<ActionResult> {
+  const ec2 = clients.ec2In(bake.region);
+  const { subnetId, groupIds } = await network(ec2, pipeline);
+  const tags = [
+    ...serviceTags(pipeline.name, bake.id),
+    { Key: TAG_ROLE, Value: action.role },
+    { Key: 'Name', Value: `ami-bakery-${action.role}-${pipeline.name}` },
+  ];
+  const volume = pipeline.builder.rootVolume;
+  try {
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: action.imageId,
+        InstanceType: action.instanceType as never,
+        MinCount: 1,
+        MaxCount: 1,
+        // EC2 returns the instance of the first call for a retried token: a crash between
+        // launch and commit never starts a second builder.
+        ClientToken: action.clientToken,
+        IamInstanceProfile: { Name: pipeline.builder.instanceProfile },
+        // IMDSv2 only, and no hop for containers: the builder's credentials stay on the builder.
+        MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
+        NetworkInterfaces: [
+          {
+            DeviceIndex: 0,
+            SubnetId: subnetId,
+            Groups: groupIds,
+            AssociatePublicIpAddress: pipeline.builder.associatePublicIp,
+          },
+        ],
+        BlockDeviceMappings: [
+          {
+            DeviceName: bake.rootDeviceName,
+            Ebs: {
+              VolumeSize: volume.sizeGiB,
+              VolumeType: volume.type,
+              Encrypted: true,
+              KmsKeyId: volume.kmsKeyId,
+              DeleteOnTermination: true,
+            },
+          },
+        ],
+        InstanceMarketOptions:
+          pipeline.builder.spot && action.role === 'builder' ? { MarketType: 'spot' } : undefined,
+        TagSpecifications: [
+          { ResourceType: 'instance', Tags: tags },
+          { ResourceType: 'volume', Tags: tags },
+        ],
+      }),
+    );
+    return { kind: 'launched', role: action.role, instanceId: run.Instances?.[0]?.InstanceId ?? '' };
+  } catch (error) {
+    if ((error as Error).name === 'InsufficientInstanceCapacity')
+      return { kind: 'no-capacity', instanceType: action.instanceType };
+    throw error;
+  }
+}
+
+async function run(
+  clients: ActClients,
+  bake: BakeRecord,
+  pipeline: Pipeline,
+  action: Action,
+): Promise<ActionResult> {
+  const ec2 = clients.ec2In(bake.region);
+  const tags = serviceTags(pipeline.name, bake.id);
+  switch (action.kind) {
+    case 'launch':
+      return launch(clients, bake, pipeline, action);
+    case 'send-command': {
+      const sent = await clients.ssmIn(bake.region).send(
+        new SendCommandCommand({
+          InstanceIds: [action.instanceId],
+          DocumentName: 'AWS-RunShellScript',
+          Comment: commandComment(bake.id, action.stage, action.step),
+          Parameters: { commands: [...action.commands], executionTimeout: [String(action.timeoutSeconds)] },
+        }),
+      );
+      return {
+        kind: 'command-sent',
+        stage: action.stage,
+        step: action.step,
+        commandId: sent.Command?.CommandId ?? '',
+      };
+    }
+    case 'stop':
+      await ec2.send(new StopInstancesCommand({ InstanceIds: [action.instanceId] }));
+      return { kind: 'done' };
+    case 'terminate':
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [...action.instanceIds] }));
+      return { kind: 'done' };
+    case 'create-image': {
+      const imageTags = [
+        ...tags,
+        { Key: TAG_RECIPE, Value: bake.recipeHash },
+        ...Object.entries(pipeline.image.tags).map(([Key, Value]) => ({ Key, Value })),
+      ];
+      const created = await ec2.send(
+        new CreateImageCommand({
+          InstanceId: action.instanceId,
+          Name: action.name,
+          Description: pipeline.image.description ?? `${pipeline.name}, baked by ami-bakery (${bake.id})`,
+          NoReboot: true, // the builder is already stopped: a consistent file system without a reboot
+          TagSpecifications: [
+            { ResourceType: 'image', Tags: imageTags },
+            { ResourceType: 'snapshot', Tags: imageTags },
+          ],
+        }),
+      );
+      return { kind: 'image-created', imageId: created.ImageId ?? '', name: action.name };
+    }
+    case 'mark-image-failed':
+      await ec2.send(
+        new CreateTagsCommand({ Resources: [action.imageId], Tags: [{ Key: TAG_STATUS, Value: 'failed' }] }),
+      );
+      return { kind: 'done' };
+    case 'copy-image': {
+      const target = clients.ec2In(action.region);
+      const copied = await target.send(
+        new CopyImageCommand({
+          SourceImageId: action.sourceImageId,
+          SourceRegion: bake.region,
+          Name: action.name,
+          ClientToken: `${bake.id}-${action.region}`,
+          Encrypted: true,
+        }),
+      );
+      const imageId = copied.ImageId ?? '';
+      await target.send(
+        new CreateTagsCommand({
+          Resources: [imageId],
+          Tags: [...tags, { Key: TAG_RECIPE, Value: bake.recipeHash }],
+        }),
+      );
+      return { kind: 'image-copied', region: action.region, imageId };
+    }
+    case 'share-image': {
+      const { accounts, organizationalUnits } = pipeline.distribute;
+      await clients.ec2In(action.region).send(
+        new ModifyImageAttributeCommand({
+          ImageId: action.imageId,
+          LaunchPermission: {
+            Add: [
+              ...accounts.map((UserId) => ({ UserId })),
+              ...organizationalUnits.map((OrganizationalUnitArn) => ({ OrganizationalUnitArn })),
+            ],
+          },
+        }),
+      );
+      return { kind: 'done' };
+    }
+    case 'publish': {
+      const ssm = clients.ssmIn(action.region);
+      await ssm.send(
+        new PutParameterCommand({
+          Name: action.parameter,
+          Value: action.imageId,
+          Type: 'String',
+          DataType: 'aws:ec2:image',
+          Overwrite: true,
+        }),
+      );
+      await ssm.send(
+        new AddTagsToResourceCommand({
+          ResourceType: 'Parameter',
+          ResourceId: action.parameter,
+          Tags: tags.slice(0, 2),
+        }),
+      );
+      return {
+        kind: 'published',
+        region: action.region,
+        parameter: action.parameter,
+        imageId: action.imageId,
+      };
+    }
+  }
+}
+
+/**
+ * Carries out a decision's actions in order. A transient failure (throttling, 5xx, network)
+ * is thrown, so the pass commits nothing and runs again; a final one (a 4xx) becomes a
+ * `rejected` result that fails the bake with AWS's own words.
+ */
+export async function act(
+  clients: ActClients,
+  bake: BakeRecord,
+  pipeline: Pipeline,
+  actions: readonly Action[],
+): Promise<ActionResult[]> {
+  const results: ActionResult[] = [];
+  for (const action of actions) {
+    try {
+      results.push(await run(clients, bake, pipeline, action));
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      // A terminate of an instance that is already gone has nothing left to do.
+      if (action.kind === 'terminate' && (error as Error).name === 'InvalidInstanceID.NotFound') continue;
+      const { code, message } = describeError(error);
+      results.push({ kind: 'rejected', action: action.kind, code, message });
+    }
+  }
+  return results;
+}

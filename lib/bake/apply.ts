@@ -1,0 +1,85 @@
+import type { ActionResult, BakeRecord, CreatedResource, StepRecord } from './model';
+
+function withResource(bake: BakeRecord, resource: CreatedResource): BakeRecord {
+  const known = bake.resources.some(
+    (r) => r.kind === resource.kind && r.id === resource.id && r.region === resource.region,
+  );
+  return known ? bake : { ...bake, resources: [...bake.resources, resource] };
+}
+
+/** Folds what the actions returned (ids of what they created, capacity misses, rejections) into the record. */
+export function applyResults(next: BakeRecord, results: readonly ActionResult[]): BakeRecord {
+  let bake = next;
+  for (const result of results) {
+    switch (result.kind) {
+      case 'launched':
+        bake =
+          result.role === 'builder'
+            ? {
+                ...bake,
+                builder: { attempt: 0, instanceType: '', ...bake.builder, instanceId: result.instanceId },
+              }
+            : { ...bake, tester: { instanceId: result.instanceId } };
+        bake = withResource(bake, { kind: 'instance', id: result.instanceId, region: bake.region });
+        break;
+      case 'no-capacity': {
+        const attempt = (bake.builder?.attempt ?? 0) + 1;
+        bake = { ...bake, builder: { attempt, instanceType: result.instanceType } };
+        break;
+      }
+      case 'command-sent': {
+        const sent: StepRecord = {
+          stage: result.stage,
+          name: result.step,
+          commandId: result.commandId,
+          status: 'Pending',
+        };
+        const exists = bake.steps.some((s) => s.stage === result.stage && s.name === result.step);
+        bake = {
+          ...bake,
+          steps: exists
+            ? bake.steps.map((s) => (s.stage === result.stage && s.name === result.step ? sent : s))
+            : [...bake.steps, sent],
+        };
+        break;
+      }
+      case 'image-created':
+        bake = withResource(
+          { ...bake, image: { imageId: result.imageId, name: result.name } },
+          {
+            kind: 'image',
+            id: result.imageId,
+            region: bake.region,
+          },
+        );
+        break;
+      case 'image-copied':
+        bake = bake.copies.some((c) => c.region === result.region)
+          ? bake
+          : { ...bake, copies: [...bake.copies, { region: result.region, imageId: result.imageId }] };
+        bake = withResource(bake, { kind: 'image', id: result.imageId, region: result.region });
+        break;
+      case 'published':
+        bake = bake.published.some((p) => p.region === result.region)
+          ? bake
+          : {
+              ...bake,
+              published: [
+                ...bake.published,
+                { region: result.region, parameter: result.parameter, imageId: result.imageId },
+              ],
+            };
+        bake = withResource(bake, { kind: 'parameter', id: result.parameter, region: result.region });
+        break;
+      case 'rejected':
+        bake = {
+          ...bake,
+          failure: { phase: bake.phase, code: result.code, message: `${result.action}: ${result.message}` },
+        };
+        break;
+      case 'done':
+        break;
+    }
+  }
+  return bake;
+}

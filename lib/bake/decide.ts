@@ -1,0 +1,432 @@
+import { DEFAULT_DEADLINES, type DeadlinePhase, type Pipeline, type Step } from '../pipeline/schema';
+import {
+  isTerminal,
+  type Action,
+  type BakeRecord,
+  type Decision,
+  type Failure,
+  type Observed,
+  type ObservedInstance,
+  type Phase,
+  type StepRecord,
+  type StepStage,
+  type TerminalPhase,
+} from './model';
+
+const GONE = new Set(['shutting-down', 'terminated']);
+const TAIL = 4096;
+
+function tail(text: string | undefined): string | undefined {
+  return text === undefined || text.length <= TAIL ? text : text.slice(-TAIL);
+}
+
+/** The instance of a role the pass saw: the recorded one, else one found by its bake tag. */
+function instanceOf(
+  bake: BakeRecord,
+  observed: Observed,
+  role: 'builder' | 'tester',
+): ObservedInstance | undefined {
+  const recorded = role === 'builder' ? bake.builder?.instanceId : bake.tester?.instanceId;
+  const mine = observed.instances.filter((instance) => instance.role === role);
+  return mine.find((instance) => instance.instanceId === recorded) ?? mine.find((i) => !GONE.has(i.state));
+}
+
+/**
+ * Poll interval while waiting in a phase: 15% of the time spent in it, between 1 s and 60 s,
+ * so a short wait is noticed within about a second and a long one costs few calls.
+ */
+export function backoffSeconds(bake: BakeRecord, now: Date): number {
+  const waited = (now.getTime() - Date.parse(bake.phaseStartedAt)) / 1000;
+  return Math.min(60, Math.max(1, Math.round(0.15 * waited)));
+}
+
+function enter(bake: BakeRecord, phase: Phase, now: Date, patch: Partial<BakeRecord> = {}): BakeRecord {
+  const at = now.toISOString();
+  return { ...bake, ...patch, phase, phaseStartedAt: at, timeline: [...bake.timeline, { phase, at }] };
+}
+
+/** Folds what the pass observed into the record: ids of resources created but not yet recorded. */
+function adopt(bake: BakeRecord, observed: Observed): BakeRecord {
+  let next = bake;
+  const builder = instanceOf(bake, observed, 'builder');
+  if (builder && !bake.builder?.instanceId) {
+    next = {
+      ...next,
+      builder: { attempt: 0, instanceType: '', ...next.builder, instanceId: builder.instanceId },
+    };
+  }
+  const tester = instanceOf(bake, observed, 'tester');
+  if (tester && !bake.tester?.instanceId) next = { ...next, tester: { instanceId: tester.instanceId } };
+  const home = observed.images.find((image) => image.region === bake.region);
+  if (home && !bake.image?.imageId) next = { ...next, image: { imageId: home.imageId, name: home.name } };
+  const copies = observed.images.filter((image) => image.region !== bake.region);
+  const known = new Set(next.copies.map((copy) => copy.region));
+  const adopted = copies.filter((copy) => !known.has(copy.region));
+  if (adopted.length > 0) {
+    next = {
+      ...next,
+      copies: [...next.copies, ...adopted.map(({ region, imageId }) => ({ region, imageId }))],
+    };
+  }
+  return next;
+}
+
+/** Ends a bake: the terminal phase, and the termination of every instance it still has. */
+export function finish(
+  bake: BakeRecord,
+  outcome: TerminalPhase,
+  observed: Observed,
+  failure?: Failure,
+): Decision {
+  return {
+    next: enter(bake, outcome, observed.now, failure ? { failure } : {}),
+    actions: cleanup(observed),
+  };
+}
+
+/** Terminate every instance of the bake still alive: no terminal path leaves one running. */
+function cleanup(observed: Observed): Action[] {
+  const alive = observed.instances.filter((instance) => !GONE.has(instance.state)).map((i) => i.instanceId);
+  return alive.length > 0 ? [{ kind: 'terminate', instanceIds: alive }] : [];
+}
+
+function failure(bake: BakeRecord, code: string, message: string, extra: Partial<Failure> = {}): Failure {
+  return { phase: bake.phase, code, message, ...extra };
+}
+
+type StepsOutcome =
+  | { readonly done: true; readonly steps: readonly StepRecord[] }
+  | {
+      readonly done: false;
+      readonly steps: readonly StepRecord[];
+      readonly actions: Action[];
+      readonly failed?: StepRecord;
+    };
+
+/** Runs a stage's steps one after another on an instance, each through its own command. */
+function runSteps(
+  bake: BakeRecord,
+  stage: StepStage,
+  steps: readonly Step[],
+  instanceId: string,
+  observed: Observed,
+): StepsOutcome {
+  let records = [...bake.steps];
+  for (const step of steps) {
+    const index = records.findIndex((record) => record.stage === stage && record.name === step.name);
+    const command = observed.commands.find((c) => c.stage === stage && c.step === step.name);
+    const current = index >= 0 ? records[index] : undefined;
+    if (!command && !current?.commandId) {
+      const pending: StepRecord = { stage, name: step.name, status: 'NotStarted' };
+      if (index < 0) records = [...records, pending];
+      const send: Action = {
+        kind: 'send-command',
+        instanceId,
+        stage,
+        step: step.name,
+        commands: step.run,
+        timeoutSeconds: step.timeoutSeconds,
+      };
+      return { done: false, steps: records, actions: [send] };
+    }
+    const updated: StepRecord = command
+      ? {
+          stage,
+          name: step.name,
+          commandId: command.commandId,
+          status: command.status,
+          exitCode: command.exitCode,
+          outputTail: tail(command.stdout),
+          errorTail: tail(command.stderr),
+        }
+      : (current ?? { stage, name: step.name, status: 'NotStarted' });
+    records = index >= 0 ? records.map((r, i) => (i === index ? updated : r)) : [...records, updated];
+    if (updated.status === 'Success') continue;
+    if (['Failed', 'TimedOut', 'Cancelled'].includes(updated.status)) {
+      return { done: false, steps: records, actions: [], failed: updated };
+    }
+    return { done: false, steps: records, actions: [] };
+  }
+  return { done: true, steps: records };
+}
+
+function stepFailure(bake: BakeRecord, step: StepRecord): Failure {
+  const output = [step.outputTail, step.errorTail].filter(Boolean).join('\n');
+  return failure(
+    bake,
+    `Step${step.status}`,
+    `Step ${step.stage}/${step.name} ended ${step.status} (exit ${step.exitCode ?? '?'})`,
+    {
+      step: `${step.stage}/${step.name}`,
+      ...(output ? { output: output.slice(-TAIL) } : {}),
+    },
+  );
+}
+
+/** The image name recorded when CreateImage was asked for, else the pipeline's template filled in. */
+function nameFor(pipeline: Pipeline, bake: BakeRecord): string {
+  return bake.image?.name ?? imageName(pipeline, bake);
+}
+
+export function imageName(pipeline: Pipeline, bake: BakeRecord): string {
+  const date = bake.createdAt.replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return pipeline.image.name
+    .replaceAll('{pipeline}', pipeline.name)
+    .replaceAll('{date}', date)
+    .replaceAll('{bakeId}', bake.id);
+}
+
+/**
+ * The reconciler's brain: from a bake record and what AWS shows now, the next record and the
+ * actions that get there. Pure; running it twice on the same input gives the same answer.
+ */
+export function decide(bake: BakeRecord, pipeline: Pipeline, observed: Observed): Decision {
+  if (isTerminal(bake.phase)) return { next: bake, actions: cleanup(observed) };
+  const now = observed.now;
+  const current = adopt(bake, observed);
+  if (current.failure) return finish(current, 'failed', observed, current.failure);
+  if (current.cancelRequested) return finish(current, 'cancelled', observed);
+  const deadline = DEFAULT_DEADLINES[current.phase as DeadlinePhase] as number | undefined;
+  const allowed = pipeline.deadlines[current.phase as DeadlinePhase] ?? deadline;
+  if (allowed !== undefined && now.getTime() - Date.parse(current.phaseStartedAt) > allowed * 1000) {
+    return finish(
+      current,
+      'failed',
+      observed,
+      failure(current, 'DeadlineExceeded', `Phase ${current.phase} took longer than ${allowed} s`),
+    );
+  }
+  const wait = (next: BakeRecord = current, actions: Action[] = []): Decision => ({
+    next,
+    actions,
+    wakeInSeconds: backoffSeconds(next, now),
+  });
+  const builder = instanceOf(current, observed, 'builder');
+  const builderId = current.builder?.instanceId;
+  const builderLost = builderId !== undefined && (!builder || GONE.has(builder.state));
+
+  switch (current.phase) {
+    case 'requested':
+      return decide(
+        enter(current, 'launching', now, {
+          builder: { attempt: 0, instanceType: pipeline.builder.instanceTypes[0] ?? '' },
+        }),
+        pipeline,
+        observed,
+      );
+
+    case 'launching': {
+      if (builderLost)
+        return finish(
+          current,
+          'failed',
+          observed,
+          failure(current, 'BuilderLost', `Builder ${builderId} stopped existing`),
+        );
+      if (!builder) {
+        const attempt = current.builder?.attempt ?? 0;
+        const instanceType = pipeline.builder.instanceTypes[attempt];
+        if (instanceType === undefined) {
+          return finish(
+            current,
+            'failed',
+            observed,
+            failure(
+              current,
+              'InsufficientInstanceCapacity',
+              `No capacity for ${pipeline.builder.instanceTypes.join(', ')}`,
+            ),
+          );
+        }
+        return wait({ ...current, builder: { attempt, instanceType } }, [
+          {
+            kind: 'launch',
+            role: 'builder',
+            imageId: current.baseImageId,
+            instanceType,
+            clientToken: `${current.id}-builder-${attempt}`,
+          },
+        ]);
+      }
+      if (builder.state !== 'running' || !observed.agentOnline.has(builder.instanceId)) return wait();
+      return decide(enter(current, 'provisioning', now), pipeline, observed);
+    }
+
+    case 'provisioning':
+    case 'validating': {
+      if (builderLost || !builderId)
+        return finish(
+          current,
+          'failed',
+          observed,
+          failure(current, 'BuilderLost', `Builder ${builderId ?? '?'} stopped existing`),
+        );
+      const stage: StepStage = current.phase === 'provisioning' ? 'provision' : 'validate';
+      const outcome = runSteps(
+        current,
+        stage,
+        stage === 'provision' ? pipeline.provision : pipeline.validate,
+        builderId,
+        observed,
+      );
+      const next = { ...current, steps: outcome.steps };
+      if (!outcome.done) {
+        if (outcome.failed) return finish(next, 'failed', observed, stepFailure(next, outcome.failed));
+        return wait(next, outcome.actions);
+      }
+      return decide(enter(next, stage === 'provision' ? 'validating' : 'stopping', now), pipeline, observed);
+    }
+
+    case 'stopping': {
+      if (builderLost || !builder)
+        return finish(
+          current,
+          'failed',
+          observed,
+          failure(current, 'BuilderLost', `Builder ${builderId ?? '?'} stopped existing`),
+        );
+      if (current.image) return decide(enter(current, 'imaging', now), pipeline, observed);
+      if (builder.state === 'stopped') {
+        const name = imageName(pipeline, current);
+        return wait(enter(current, 'imaging', now, { image: { imageId: '', name } }), [
+          { kind: 'create-image', instanceId: builder.instanceId, name },
+        ]);
+      }
+      return wait(
+        current,
+        builder.state === 'running' ? [{ kind: 'stop', instanceId: builder.instanceId }] : [],
+      );
+    }
+
+    case 'imaging': {
+      const image = observed.images.find((i) => i.region === current.region);
+      if (!image) {
+        if (current.image?.imageId) return wait(); // created, not yet visible
+        if (!builder || GONE.has(builder.state))
+          return finish(
+            current,
+            'failed',
+            observed,
+            failure(current, 'BuilderLost', 'Builder gone before imaging'),
+          );
+        const name = nameFor(pipeline, current);
+        return wait(current, [{ kind: 'create-image', instanceId: builder.instanceId, name }]);
+      }
+      if (image.state === 'failed')
+        return finish(
+          current,
+          'failed',
+          observed,
+          failure(current, 'ImageFailed', image.reason ?? 'CreateImage failed'),
+        );
+      if (image.state !== 'available') return wait();
+      const terminateBuilder: Action[] =
+        builder && !GONE.has(builder.state) ? [{ kind: 'terminate', instanceIds: [builder.instanceId] }] : [];
+      const nextPhase = pipeline.test ? 'testing' : 'distributing';
+      const decided = decide(enter(current, nextPhase, now), pipeline, observed);
+      return { ...decided, actions: [...terminateBuilder, ...decided.actions] };
+    }
+
+    case 'testing':
+      return decideTesting(current, pipeline, observed, wait);
+
+    case 'distributing': {
+      const source = current.image?.imageId ?? '';
+      const actions: Action[] = [];
+      let ready = true;
+      for (const region of pipeline.distribute.regions) {
+        const copy = observed.images.find((i) => i.region === region);
+        if (!copy) {
+          ready = false;
+          if (!current.copies.some((c) => c.region === region)) {
+            actions.push({
+              kind: 'copy-image',
+              region,
+              sourceImageId: source,
+              name: nameFor(pipeline, current),
+            });
+          }
+        } else if (copy.state === 'failed') {
+          return finish(
+            current,
+            'failed',
+            observed,
+            failure(current, 'CopyFailed', `Copy to ${region} failed: ${copy.reason ?? ''}`),
+          );
+        } else if (copy.state !== 'available') ready = false;
+      }
+      if (!ready) return wait(current, actions);
+      const sharing =
+        pipeline.distribute.accounts.length + pipeline.distribute.organizationalUnits.length > 0;
+      const share: Action[] = sharing
+        ? [
+            { kind: 'share-image', region: current.region, imageId: source },
+            ...current.copies.map((c) => ({
+              kind: 'share-image' as const,
+              region: c.region,
+              imageId: c.imageId,
+            })),
+          ]
+        : [];
+      const decided = decide(enter(current, 'publishing', now), pipeline, observed);
+      return { ...decided, actions: [...share, ...decided.actions] };
+    }
+
+    case 'publishing': {
+      const targets = [{ region: current.region, imageId: current.image?.imageId ?? '' }, ...current.copies];
+      const publish: Action[] = targets.map((t) => ({
+        kind: 'publish',
+        region: t.region,
+        parameter: pipeline.publish.parameter,
+        imageId: t.imageId,
+      }));
+      const done = finish(current, 'succeeded', observed);
+      return { ...done, actions: [...publish, ...done.actions] };
+    }
+
+    default: // terminal phases were handled first
+      return { next: current, actions: cleanup(observed) };
+  }
+}
+
+function decideTesting(
+  current: BakeRecord,
+  pipeline: Pipeline,
+  observed: Observed,
+  wait: (next?: BakeRecord, actions?: Action[]) => Decision,
+): Decision {
+  const test = pipeline.test;
+  const imageId = current.image?.imageId ?? '';
+  if (!test) return decide(enter(current, 'distributing', observed.now), pipeline, observed);
+  const tester = instanceOf(current, observed, 'tester');
+  const testerId = current.tester?.instanceId;
+  const markFailed: Action = { kind: 'mark-image-failed', imageId };
+  if (testerId && (!tester || GONE.has(tester.state))) {
+    const next = {
+      ...current,
+      failure: failure(current, 'TesterLost', `Test instance ${testerId} stopped existing`),
+    };
+    return { ...finish(next, 'failed', observed, next.failure), actions: [markFailed, ...cleanup(observed)] };
+  }
+  if (!tester) {
+    const instanceType = test.instanceType ?? pipeline.builder.instanceTypes[0] ?? 't3.micro';
+    return wait(current, [
+      { kind: 'launch', role: 'tester', imageId, instanceType, clientToken: `${current.id}-tester` },
+    ]);
+  }
+  if (tester.state !== 'running' || !observed.agentOnline.has(tester.instanceId)) return wait();
+  const outcome = runSteps(current, 'test', test.steps, tester.instanceId, observed);
+  const next = { ...current, steps: outcome.steps };
+  if (!outcome.done) {
+    if (outcome.failed) {
+      const failed = stepFailure(next, outcome.failed);
+      return { ...finish(next, 'failed', observed, failed), actions: [markFailed, ...cleanup(observed)] };
+    }
+    return wait(next, outcome.actions);
+  }
+  const decided = decide(enter(next, 'distributing', observed.now), pipeline, observed);
+  return {
+    ...decided,
+    actions: [{ kind: 'terminate', instanceIds: [tester.instanceId] }, ...decided.actions],
+  };
+}

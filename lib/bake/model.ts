@@ -1,0 +1,189 @@
+/** The bake record, what a reconcile pass observes of AWS, and the actions it may take. */
+
+export const PHASES = [
+  'requested',
+  'launching',
+  'provisioning',
+  'validating',
+  'stopping',
+  'imaging',
+  'testing',
+  'distributing',
+  'publishing',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+export type Phase = (typeof PHASES)[number];
+export type TerminalPhase = 'succeeded' | 'failed' | 'cancelled';
+
+export function isTerminal(phase: Phase): phase is TerminalPhase {
+  return phase === 'succeeded' || phase === 'failed' || phase === 'cancelled';
+}
+
+export type StepStage = 'provision' | 'validate' | 'test';
+export type CommandStatus =
+  'Pending' | 'InProgress' | 'Delayed' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
+
+export interface StepRecord {
+  readonly stage: StepStage;
+  readonly name: string;
+  readonly commandId?: string;
+  readonly status: CommandStatus | 'NotStarted';
+  readonly exitCode?: number;
+  /** The last 4 KiB of stdout and stderr: enough to explain a failure, small enough for a record. */
+  readonly outputTail?: string;
+  readonly errorTail?: string;
+}
+
+export interface Failure {
+  readonly phase: Phase;
+  readonly code: string;
+  readonly message: string;
+  readonly step?: string;
+  readonly output?: string;
+}
+
+/** Every resource a bake created, so clean-up and audits need no guessing. */
+export interface CreatedResource {
+  readonly kind: 'instance' | 'image' | 'parameter';
+  readonly id: string;
+  readonly region: string;
+}
+
+export interface BakeRecord {
+  readonly id: string;
+  readonly pipeline: string;
+  readonly phase: Phase;
+  /** Optimistic concurrency: every commit requires the version it read and writes version + 1. */
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly phaseStartedAt: string;
+  readonly reason?: string;
+  readonly region: string;
+  readonly baseImageId: string;
+  /** Root device of the base image: the builder's encrypted root volume is mapped to it. */
+  readonly rootDeviceName: string;
+  readonly recipeHash: string;
+  readonly builder?: {
+    readonly instanceId?: string;
+    readonly attempt: number;
+    readonly instanceType: string;
+  };
+  readonly tester?: { readonly instanceId?: string };
+  readonly steps: readonly StepRecord[];
+  readonly image?: { readonly imageId: string; readonly name: string };
+  readonly copies: readonly { readonly region: string; readonly imageId: string }[];
+  readonly published: readonly {
+    readonly region: string;
+    readonly parameter: string;
+    readonly imageId: string;
+  }[];
+  readonly cancelRequested: boolean;
+  readonly failure?: Failure;
+  readonly timeline: readonly { readonly phase: Phase; readonly at: string }[];
+  readonly resources: readonly CreatedResource[];
+}
+
+export interface ObservedInstance {
+  readonly instanceId: string;
+  readonly role: 'builder' | 'tester';
+  readonly state: string;
+}
+
+export interface ObservedCommand {
+  readonly commandId: string;
+  readonly stage: StepStage;
+  readonly step: string;
+  readonly status: CommandStatus;
+  readonly exitCode?: number;
+  readonly stdout?: string;
+  readonly stderr?: string;
+}
+
+export interface ObservedImage {
+  readonly imageId: string;
+  readonly name: string;
+  readonly region: string;
+  readonly state: string;
+  readonly reason?: string;
+}
+
+/** What one reconcile pass saw of a bake's resources (read from AWS, never from the record). */
+export interface Observed {
+  readonly now: Date;
+  readonly instances: readonly ObservedInstance[];
+  /** Instances whose SSM agent reports Online. */
+  readonly agentOnline: ReadonlySet<string>;
+  readonly commands: readonly ObservedCommand[];
+  readonly images: readonly ObservedImage[];
+}
+
+export type Action =
+  | {
+      readonly kind: 'launch';
+      readonly role: 'builder' | 'tester';
+      readonly imageId: string;
+      readonly instanceType: string;
+      readonly clientToken: string;
+    }
+  | {
+      readonly kind: 'send-command';
+      readonly instanceId: string;
+      readonly stage: StepStage;
+      readonly step: string;
+      readonly commands: readonly string[];
+      readonly timeoutSeconds: number;
+    }
+  | { readonly kind: 'stop'; readonly instanceId: string }
+  | { readonly kind: 'terminate'; readonly instanceIds: readonly string[] }
+  | { readonly kind: 'create-image'; readonly instanceId: string; readonly name: string }
+  | { readonly kind: 'mark-image-failed'; readonly imageId: string }
+  | {
+      readonly kind: 'copy-image';
+      readonly region: string;
+      readonly sourceImageId: string;
+      readonly name: string;
+    }
+  | { readonly kind: 'share-image'; readonly region: string; readonly imageId: string }
+  | {
+      readonly kind: 'publish';
+      readonly region: string;
+      readonly parameter: string;
+      readonly imageId: string;
+    };
+
+/** What `act` learned from an action, to fold into the record before it is committed. */
+export type ActionResult =
+  | { readonly kind: 'launched'; readonly role: 'builder' | 'tester'; readonly instanceId: string }
+  | { readonly kind: 'no-capacity'; readonly instanceType: string }
+  | {
+      readonly kind: 'command-sent';
+      readonly stage: StepStage;
+      readonly step: string;
+      readonly commandId: string;
+    }
+  | { readonly kind: 'image-created'; readonly imageId: string; readonly name: string }
+  | { readonly kind: 'image-copied'; readonly region: string; readonly imageId: string }
+  | {
+      readonly kind: 'published';
+      readonly region: string;
+      readonly parameter: string;
+      readonly imageId: string;
+    }
+  | {
+      readonly kind: 'rejected';
+      readonly action: Action['kind'];
+      readonly code: string;
+      readonly message: string;
+    }
+  | { readonly kind: 'done' };
+
+export interface Decision {
+  /** The record as it stands once the actions succeed. */
+  readonly next: BakeRecord;
+  readonly actions: readonly Action[];
+  /** When to look again if no event arrives first (seconds); absent for terminal records. */
+  readonly wakeInSeconds?: number;
+}

@@ -1,0 +1,243 @@
+import { randomBytes } from 'node:crypto';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import { ConflictError, describeError, NotFoundError } from '../errors';
+import {
+  bakeStarted,
+  notificationsFor,
+  publishNotification,
+  type Notification,
+} from '../notify/notifications';
+import type { PipelineCatalog } from '../pipeline/catalog';
+import type { Pipeline } from '../pipeline/schema';
+import type { BakeStore, StoredBake } from '../store/bakes';
+import { act, type ActClients } from './act';
+import { applyResults } from './apply';
+import { resolveBaseImage } from './base-image';
+import { decide, finish } from './decide';
+import { isTerminal, type BakeRecord, type Decision, type Observed } from './model';
+import { observe } from './observe';
+import { recipeHash } from './recipe';
+import type { PassScheduler } from './timer';
+
+/** Structured logging, as Powertools' Logger offers it. */
+export interface Log {
+  info(message: string, ...extra: object[]): void;
+  warn(message: string, ...extra: object[]): void;
+  error(message: string, ...extra: object[]): void;
+}
+
+/** Everything the bake engine needs, built once per container (or per test). */
+export interface Bakery extends ActClients {
+  readonly region: string;
+  readonly store: BakeStore;
+  readonly catalog: PipelineCatalog;
+  readonly sns: Pick<SNSClient, 'send'>;
+  readonly topicArn: string;
+  readonly scheduler: PassScheduler;
+  readonly clock: () => Date;
+  readonly log: Log;
+}
+
+export interface StartOptions {
+  readonly reason?: string;
+}
+
+/** Time-sortable, tag- and ClientToken-safe: b20261122041600-a1b2c3. */
+export function newBakeId(now: Date): string {
+  return `b${now.toISOString().replace(/\D/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+}
+
+async function deliver(bakery: Bakery, written: BakeRecord, outbox: readonly Notification[]): Promise<void> {
+  if (outbox.length === 0) return;
+  for (const notification of outbox) await publishNotification(bakery.sns, bakery.topicArn, notification);
+  await bakery.store.clearOutbox(written);
+}
+
+/**
+ * Starts a bake of a pipeline: resolves its base image, records the bake (taking the
+ * pipeline's lock), announces it and schedules its first reconcile pass.
+ * @throws NotFoundError for an unknown pipeline or base image; PipelineBusyError when the pipeline is baking.
+ */
+export async function startBake(
+  bakery: Bakery,
+  pipelineName: string,
+  options: StartOptions = {},
+): Promise<BakeRecord> {
+  const pipeline = bakery.catalog.get(pipelineName);
+  const base = await resolveBaseImage(pipeline, {
+    ec2: bakery.ec2In(bakery.region),
+    ssm: bakery.ssmIn(bakery.region),
+  });
+  const now = bakery.clock().toISOString();
+  const bake: BakeRecord = {
+    id: newBakeId(bakery.clock()),
+    pipeline: pipeline.name,
+    phase: 'requested',
+    version: 0,
+    createdAt: now,
+    updatedAt: now,
+    phaseStartedAt: now,
+    ...(options.reason ? { reason: options.reason } : {}),
+    region: bakery.region,
+    baseImageId: base.imageId,
+    rootDeviceName: base.rootDeviceName,
+    recipeHash: recipeHash(pipeline, base.imageId),
+    steps: [],
+    copies: [],
+    published: [],
+    cancelRequested: false,
+    timeline: [{ phase: 'requested', at: now }],
+    resources: [],
+  };
+  const started = bakeStarted(bake);
+  await bakery.store.create(bake, [started]);
+  bakery.log.info('bake started', {
+    bakeId: bake.id,
+    pipeline: bake.pipeline,
+    baseImageId: bake.baseImageId,
+  });
+  await deliver(bakery, bake, [started]);
+  await bakery.scheduler.schedule(bake.id, 0);
+  return bake;
+}
+
+/**
+ * Asks a bake to stop; its next pass terminates its instances and releases the pipeline.
+ * @throws NotFoundError for an unknown bake; ConflictError for one already finished.
+ */
+export async function cancelBake(bakery: Bakery, bakeId: string): Promise<void> {
+  await bakery.store.requestCancel(bakeId, bakery.clock().toISOString());
+  await bakery.scheduler.schedule(bakeId, 0);
+}
+
+export type Outcome = 'advanced' | 'unchanged' | 'conflict';
+
+function decideFor(
+  bakery: Bakery,
+  bake: BakeRecord,
+  pipeline: Pipeline | undefined,
+  observed: Observed,
+): Decision {
+  if (pipeline) return decide(bake, pipeline, observed);
+  if (isTerminal(bake.phase)) return { next: bake, actions: [] };
+  return finish(bake, 'failed', observed, {
+    phase: bake.phase,
+    code: 'UnknownPipeline',
+    message: `Pipeline ${bake.pipeline} is no longer configured`,
+  });
+}
+
+/** One bake, one step: deliver what is owed, decide, act, then commit (only if nobody else did). */
+async function advance(
+  bakery: Bakery,
+  stored: StoredBake,
+  pipeline: Pipeline | undefined,
+  observed: Observed,
+): Promise<Outcome> {
+  const { bake } = stored;
+  await deliver(bakery, bake, stored.outbox);
+  const decision = decideFor(bakery, bake, pipeline, observed);
+  if (decision.actions.length === 0 && JSON.stringify(decision.next) === JSON.stringify(bake)) {
+    if (!isTerminal(bake.phase)) await bakery.scheduler.schedule(bake.id, decision.wakeInSeconds ?? 30);
+    return 'unchanged';
+  }
+  const results = pipeline ? await act(bakery, bake, pipeline, decision.actions) : [];
+  let next = applyResults({ ...decision.next, updatedAt: observed.now.toISOString() }, results);
+  if (next.failure && next.phase === 'succeeded') next = { ...next, phase: 'failed' };
+  const notifications = notificationsFor(bake, next);
+  let written: BakeRecord;
+  try {
+    written = await bakery.store.commit(bake, next, notifications);
+  } catch (error) {
+    if (error instanceof ConflictError) return 'conflict'; // another pass advanced it: its work stands
+    throw error;
+  }
+  bakery.log.info('bake advanced', {
+    bakeId: bake.id,
+    pipeline: bake.pipeline,
+    from: bake.phase,
+    to: written.phase,
+    actions: decision.actions.map((a) => a.kind),
+  });
+  await deliver(bakery, written, notifications);
+  if (!isTerminal(written.phase)) {
+    await bakery.scheduler.schedule(bake.id, written.failure ? 0 : (decision.wakeInSeconds ?? 30));
+  }
+  return 'advanced';
+}
+
+export interface PassReport {
+  readonly examined: number;
+  readonly outcomes: Record<string, Outcome | 'error'>;
+}
+
+/** The stored bakes among `ids`; a trigger naming a bake that no longer exists is ignored. */
+async function known(bakery: Bakery, ids: readonly string[]): Promise<StoredBake[]> {
+  const found = await Promise.all(
+    ids.map(async (id) => {
+      try {
+        return await bakery.store.get(id);
+      } catch (error) {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      }
+    }),
+  );
+  return found.filter((entry): entry is StoredBake => entry !== undefined);
+}
+
+/**
+ * A reconcile pass over the given bakes (or every active one): observe them together, then
+ * advance each. A bake whose step fails is left for the next pass; the others go on.
+ * @throws when observing fails (the whole pass is retried by its trigger).
+ */
+export async function reconcile(bakery: Bakery, bakeIds?: readonly string[]): Promise<PassReport> {
+  const stored = bakeIds ? await known(bakery, bakeIds) : await bakery.store.active();
+  const pipelines = new Map(bakery.catalog.all.map((pipeline) => [pipeline.name, pipeline]));
+  const now = bakery.clock();
+  const observed = await observe(
+    stored.map((s) => s.bake),
+    pipelines,
+    { ec2In: bakery.ec2In, ssm: bakery.ssmIn(bakery.region) },
+    now,
+  );
+  const outcomes: PassReport['outcomes'] = {};
+  for (const entry of stored) {
+    const { bake } = entry;
+    try {
+      const seen = observed.get(bake.id) ?? {
+        now,
+        instances: [],
+        agentOnline: new Set<string>(),
+        commands: [],
+        images: [],
+      };
+      outcomes[bake.id] = await advance(bakery, entry, pipelines.get(bake.pipeline), seen);
+    } catch (error) {
+      outcomes[bake.id] = 'error';
+      bakery.log.warn('bake pass failed; it will be retried', {
+        bakeId: bake.id,
+        pipeline: bake.pipeline,
+        error: describeError(error),
+      });
+      await bakery.scheduler.schedule(bake.id, 2).catch(() => undefined);
+    }
+  }
+  return { examined: stored.length, outcomes };
+}
+
+/** The active bakes an AWS event concerns (by instance, image or command id), for event-driven passes. */
+export function bakesConcernedBy(active: readonly BakeRecord[], resourceIds: readonly string[]): string[] {
+  const wanted = new Set(resourceIds);
+  return active
+    .filter((bake) =>
+      [
+        bake.builder?.instanceId,
+        bake.tester?.instanceId,
+        bake.image?.imageId,
+        ...bake.copies.map((c) => c.imageId),
+        ...bake.steps.map((s) => s.commandId),
+      ].some((id) => id !== undefined && wanted.has(id)),
+    )
+    .map((bake) => bake.id);
+}

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+
+/** A shell step run through SSM Run Command (`AWS-RunShellScript`), never over SSH. */
+const stepSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lowercase letters, digits and dashes, at most 40'),
+    run: z.array(z.string().min(1)).min(1),
+    timeoutSeconds: z.number().int().min(30).max(172_800).default(900),
+  })
+  .strict();
+
+const baseImageSchema = z.union([
+  z
+    .object({
+      /** An SSM public parameter such as /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64. */
+      ssmParameter: z.string().startsWith('/'),
+    })
+    .strict(),
+  z
+    .object({
+      /** The newest available image matching a name pattern, from the given owners. */
+      filter: z
+        .object({
+          owners: z.array(z.string().min(1)).min(1),
+          name: z.string().min(1),
+          architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
+        })
+        .strict(),
+    })
+    .strict(),
+]);
+
+const regionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1');
+
+/** Seconds each phase may take before the bake fails; missing phases use these defaults. */
+export const DEFAULT_DEADLINES = {
+  launching: 600,
+  provisioning: 3_600,
+  validating: 1_800,
+  stopping: 600,
+  imaging: 3_600,
+  testing: 3_600,
+  distributing: 7_200,
+  publishing: 600,
+} as const;
+
+const deadlinesSchema = z
+  .object(
+    Object.fromEntries(
+      Object.keys(DEFAULT_DEADLINES).map((phase) => [phase, z.number().int().min(10).max(86_400).optional()]),
+    ) as Record<keyof typeof DEFAULT_DEADLINES, z.ZodOptional<z.ZodNumber>>,
+  )
+  .strict()
+  .default({});
+
+export const pipelineSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9-]{1,38}$/, 'lowercase letters, digits and dashes, 2 to 39'),
+    description: z.string().max(255).optional(),
+    baseImage: baseImageSchema,
+    builder: z
+      .object({
+        /** Tried in order when EC2 answers InsufficientInstanceCapacity. */
+        instanceTypes: z.array(z.string().regex(/^[a-z0-9-]+\.[a-z0-9]+$/)).min(1),
+        spot: z.boolean().default(false),
+        /** A subnet id, or the Name tag of the subnet. */
+        subnet: z.string().min(1),
+        /** Security group ids, or group names. The builder needs no inbound rule. */
+        securityGroups: z.array(z.string().min(1)).min(1),
+        /** Instance profile name; its role needs AmazonSSMManagedInstanceCore. */
+        instanceProfile: z.string().min(1),
+        associatePublicIp: z.boolean().default(false),
+        rootVolume: z
+          .object({
+            sizeGiB: z.number().int().min(8).max(16_384).default(16),
+            type: z.enum(['gp3', 'gp2', 'io2']).default('gp3'),
+            /** KMS key for the (always encrypted) volume; the account default key when absent. */
+            kmsKeyId: z.string().optional(),
+          })
+          .strict()
+          .default({ sizeGiB: 16, type: 'gp3' }),
+      })
+      .strict(),
+    provision: z.array(stepSchema).min(1),
+    validate: z.array(stepSchema).default([]),
+    /** Optional test stage: a fresh instance from the new image runs these; failure fails the bake. */
+    test: z
+      .object({ instanceType: z.string().optional(), steps: z.array(stepSchema).min(1) })
+      .strict()
+      .optional(),
+    image: z
+      .object({
+        /** Placeholders: {pipeline}, {date} (YYYYMMDD-HHmmss, UTC), {bakeId}. */
+        name: z
+          .string()
+          .min(3)
+          .max(100)
+          .includes('{bakeId}', { message: 'must contain {bakeId}, to stay unique' }),
+        description: z.string().max(255).optional(),
+        tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+      })
+      .strict(),
+    distribute: z
+      .object({
+        regions: z.array(regionSchema).default([]),
+        accounts: z.array(z.string().regex(/^\d{12}$/, 'must be a 12-digit account id')).default([]),
+        organizationalUnits: z.array(z.string().startsWith('arn:aws:organizations::')).default([]),
+      })
+      .strict()
+      .default({ regions: [], accounts: [], organizationalUnits: [] }),
+    publish: z.object({ parameter: z.string().regex(/^\/[\w./-]+$/) }).strict(),
+    schedule: z
+      .object({
+        /** Re-bake nightly only if the base image or recipe changed, or the last bake is older. */
+        nightly: z.boolean().default(false),
+        maxAgeDays: z.number().int().min(1).max(365).default(30),
+      })
+      .strict()
+      .default({ nightly: false, maxAgeDays: 30 }),
+    deadlines: deadlinesSchema,
+  })
+  .strict();
+
+export type PipelineInput = z.input<typeof pipelineSchema>;
+export type Pipeline = z.output<typeof pipelineSchema>;
+export type Step = z.output<typeof stepSchema>;
+export type DeadlinePhase = keyof typeof DEFAULT_DEADLINES;
+
+export const pipelinesSchema = z.array(pipelineSchema).min(1);

@@ -1,0 +1,208 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { ConflictError, NotFoundError, PipelineBusyError } from '../errors';
+import { isTerminal, type BakeRecord } from '../bake/model';
+import type { Notification } from '../notify/notifications';
+
+const ACTIVE = 'active';
+
+/** A bake record as stored, with the notifications its last commit still owes. */
+export interface StoredBake {
+  readonly bake: BakeRecord;
+  readonly outbox: readonly Notification[];
+}
+
+type Item = BakeRecord & { pk: string; sk: string; activeShard?: string; outbox?: Notification[] };
+
+const bakeKey = (id: string) => ({ pk: `BAKE#${id}`, sk: 'BAKE' });
+const lockKey = (pipeline: string) => ({ pk: `LOCK#${pipeline}`, sk: 'LOCK' });
+
+function toItem(bake: BakeRecord, outbox: readonly Notification[]): Item {
+  // Sparse "active" index: in-flight records, and finished ones whose notifications are still owed.
+  const active = !isTerminal(bake.phase) || outbox.length > 0;
+  return { ...bake, ...bakeKey(bake.id), ...(active ? { activeShard: ACTIVE } : {}), outbox: [...outbox] };
+}
+
+function fromItem(item: Record<string, unknown>): StoredBake {
+  const { pk, sk, activeShard, outbox, ...bake } = item as unknown as Item;
+  return { bake, outbox: outbox ?? [] };
+}
+
+function conditionFailed(error: unknown, index: number): boolean {
+  return (
+    error instanceof TransactionCanceledException &&
+    error.CancellationReasons?.[index]?.Code === 'ConditionalCheckFailed'
+  );
+}
+
+/** Bake records and per-pipeline locks in the bakes table. */
+export class BakeStore {
+  constructor(
+    private readonly documents: Pick<DynamoDBDocumentClient, 'send'>,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Creates a bake and takes its pipeline's lock in one transaction.
+   * @throws PipelineBusyError (with the active bake's id) when the pipeline already has one.
+   */
+  async create(bake: BakeRecord, outbox: readonly Notification[]): Promise<void> {
+    try {
+      await this.documents.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...lockKey(bake.pipeline), bakeId: bake.id, since: bake.createdAt },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: toItem(bake, outbox),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (conditionFailed(error, 0)) {
+        const lock = await this.documents.send(
+          new GetCommand({ TableName: this.tableName, Key: lockKey(bake.pipeline), ConsistentRead: true }),
+        );
+        throw new PipelineBusyError(bake.pipeline, String(lock.Item?.bakeId ?? 'unknown'));
+      }
+      if (conditionFailed(error, 1)) throw new ConflictError(`Bake ${bake.id} already exists`);
+      throw error;
+    }
+  }
+
+  /** @throws NotFoundError for an unknown bake. */
+  async get(id: string): Promise<StoredBake> {
+    const result = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: bakeKey(id), ConsistentRead: true }),
+    );
+    if (!result.Item) throw new NotFoundError(`Unknown bake: ${id}`);
+    return fromItem(result.Item);
+  }
+
+  /** Every record that is in flight or still owes notifications, from the sparse index. */
+  async active(): Promise<StoredBake[]> {
+    const found: StoredBake[] = [];
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'active',
+          KeyConditionExpression: 'activeShard = :active',
+          ExpressionAttributeValues: { ':active': ACTIVE },
+          ExclusiveStartKey: cursor,
+        }),
+      );
+      found.push(...(page.Items ?? []).map(fromItem));
+      cursor = page.LastEvaluatedKey;
+    } while (cursor);
+    return found;
+  }
+
+  /**
+   * Writes `next` if the stored version is still `previous.version`; a terminal record releases
+   * its pipeline's lock in the same transaction.
+   * @throws ConflictError when another writer committed first.
+   */
+  async commit(previous: BakeRecord, next: BakeRecord, outbox: readonly Notification[]): Promise<BakeRecord> {
+    const written: BakeRecord = { ...next, version: previous.version + 1 };
+    const put = {
+      Put: {
+        TableName: this.tableName,
+        Item: toItem(written, outbox),
+        ConditionExpression: 'version = :version',
+        ExpressionAttributeValues: { ':version': previous.version },
+      },
+    };
+    const releaseLock = isTerminal(next.phase) && !isTerminal(previous.phase);
+    try {
+      await this.documents.send(
+        new TransactWriteCommand({
+          TransactItems: releaseLock
+            ? [
+                put,
+                {
+                  Delete: {
+                    TableName: this.tableName,
+                    Key: lockKey(next.pipeline),
+                    ConditionExpression: 'attribute_not_exists(pk) OR bakeId = :id',
+                    ExpressionAttributeValues: { ':id': next.id },
+                  },
+                },
+              ]
+            : [put],
+        }),
+      );
+    } catch (error) {
+      if (conditionFailed(error, 0))
+        throw new ConflictError(`Bake ${next.id} changed since version ${previous.version}`);
+      throw error;
+    }
+    return written;
+  }
+
+  /**
+   * Asks for a bake to be cancelled; the next reconcile pass stops it and cleans up.
+   * @throws NotFoundError for an unknown bake, ConflictError for a finished one.
+   */
+  async requestCancel(id: string, at: string): Promise<void> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: bakeKey(id),
+          UpdateExpression: 'SET cancelRequested = :yes, updatedAt = :at, version = version + :one',
+          ConditionExpression: 'attribute_exists(pk) AND NOT phase IN (:succeeded, :failed, :cancelled)',
+          ExpressionAttributeValues: {
+            ':yes': true,
+            ':at': at,
+            ':one': 1,
+            ':succeeded': 'succeeded',
+            ':failed': 'failed',
+            ':cancelled': 'cancelled',
+          },
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      const { bake } = await this.get(id); // NotFoundError when it does not exist
+      throw new ConflictError(`Bake ${id} already ${bake.phase}`);
+    }
+  }
+
+  /** Drops delivered notifications, if nobody committed since; a finished record then leaves the active index. */
+  async clearOutbox(bake: BakeRecord): Promise<void> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: bakeKey(bake.id),
+          UpdateExpression: isTerminal(bake.phase)
+            ? 'SET outbox = :none REMOVE activeShard'
+            : 'SET outbox = :none',
+          ConditionExpression: 'version = :version',
+          ExpressionAttributeValues: { ':none': [], ':version': bake.version },
+        }),
+      );
+    } catch (error) {
+      // A newer commit carries its own outbox; the notifications may be sent again (at least once).
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { pipelines as configured } from '../../config/pipelines';
+import { readAwsSettings } from '../../lib/aws/settings';
+import type { Bakery, Log } from '../../lib/bake/service';
+import { reconcile } from '../../lib/bake/service';
+import { isTerminal, type BakeRecord } from '../../lib/bake/model';
+import type { PassScheduler } from '../../lib/bake/timer';
+import { loadPipelines, PipelineCatalog } from '../../lib/pipeline/catalog';
+import type { PipelineInput } from '../../lib/pipeline/schema';
+import { BakeStore } from '../../lib/store/bakes';
+import { accountHeader, type TestAws } from './aws';
+import type { Sandbox } from './sandbox';
+import { createBakesTable } from './tables';
+
+/** Records what the engine asked to schedule; tests run the passes themselves. */
+export class RecordingScheduler implements PassScheduler {
+  readonly scheduled: { bakeId: string; delaySeconds: number }[] = [];
+  schedule(bakeId: string, delaySeconds: number): Promise<void> {
+    this.scheduled.push({ bakeId, delaySeconds });
+    return Promise.resolve();
+  }
+}
+
+export const quietLog: Log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export interface TestBakery extends Bakery {
+  readonly scheduler: RecordingScheduler;
+  readonly tableName: string;
+}
+
+/** A bake engine wired to the emulator: a fresh bakes table, the sandbox topic, the given pipelines. */
+export async function bakeryForTest(
+  aws: TestAws,
+  sandbox: Sandbox,
+  pipelines: PipelineInput[] = configured,
+  clock: () => Date = () => new Date(),
+): Promise<TestBakery> {
+  const tableName = await createBakesTable(aws, `bakes-${randomBytes(4).toString('hex')}`);
+  const settings = readAwsSettings();
+  const regional = new Map<string, { ec2: EC2Client; ssm: SSMClient }>();
+  const inRegion = (region: string) => {
+    let clients = regional.get(region);
+    if (!clients) {
+      clients = { ec2: new EC2Client({ region }), ssm: new SSMClient({ region }) };
+      clients.ec2.middlewareStack.use(accountHeader(aws.accountId));
+      clients.ssm.middlewareStack.use(accountHeader(aws.accountId));
+      regional.set(region, clients);
+    }
+    return clients;
+  };
+  return {
+    region: settings.region,
+    tableName,
+    store: new BakeStore(aws.documents, tableName),
+    catalog: new PipelineCatalog(loadPipelines(pipelines)),
+    sns: aws.sns,
+    topicArn: sandbox.topicArn,
+    scheduler: new RecordingScheduler(),
+    clock,
+    log: quietLog,
+    ec2In: (region) => (region === settings.region ? aws.ec2 : inRegion(region).ec2),
+    ssmIn: (region) => (region === settings.region ? aws.ssm : inRegion(region).ssm),
+  };
+}
+
+/** Runs reconcile passes on one bake until it is terminal (or the time runs out). */
+export async function runToEnd(
+  bakery: Bakery,
+  bakeId: string,
+  { timeoutMs = 15_000, pauseMs = 20 } = {},
+): Promise<BakeRecord> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await reconcile(bakery, [bakeId]);
+    const { bake, outbox } = await bakery.store.get(bakeId);
+    if (isTerminal(bake.phase) && outbox.length === 0) return bake;
+    if (Date.now() > deadline) throw new Error(`bake ${bakeId} still ${bake.phase} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+}
