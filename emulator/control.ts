@@ -59,6 +59,9 @@ export interface FaultRule {
   status?: 500 | 503;
   /** For `latency`: added before the request is served. */
   latencyMs?: number;
+  /** For `error`: the AWS error code to answer with, e.g. `InsufficientInstanceCapacity` (default: the service's 5xx code). */
+  code?: string;
+  message?: string;
 }
 
 export interface CallCounts {

@@ -55,6 +55,8 @@ class FaultRule:
     count: int | None = None  # fire at most this many times
     status: int = 500
     latency_ms: int = 0
+    code: str | None = None  # for `error`: the AWS error code to answer with (InsufficientInstanceCapacity…)
+    message: str | None = None
     fired: int = 0
 
     @classmethod
@@ -76,6 +78,8 @@ class FaultRule:
             count=raw.get("count"),
             status=status,
             latency_ms=int(raw.get("latencyMs", 0)),
+            code=raw.get("code"),
+            message=raw.get("message"),
         )
 
     def matches(self, service: str, action: str) -> bool:
@@ -92,6 +96,8 @@ class FaultRule:
             "count": self.count,
             "status": self.status,
             "latencyMs": self.latency_ms,
+            "code": self.code,
+            "message": self.message,
             "fired": self.fired,
         }
 
@@ -179,8 +185,8 @@ class BakeryMiddleware:
                     status, code, message = THROTTLE.get(service, DEFAULT_THROTTLE)
                 else:
                     status = rule.status
-                    code = SERVER_ERROR.get(service, DEFAULT_SERVER_ERROR)[status]
-                    message = "An internal error has occurred (injected by the emulator)."
+                    code = rule.code or SERVER_ERROR.get(service, DEFAULT_SERVER_ERROR)[status]
+                    message = rule.message or "An internal error has occurred (injected by the emulator)."
                 status, headers, body = error_response(service, status, code, message)
                 start_response(f"{status} {STATUS_TEXT.get(status, 'Error')}", headers)
                 return [body]

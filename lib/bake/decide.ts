@@ -78,9 +78,16 @@ export function finish(
   observed: Observed,
   failure?: Failure,
 ): Decision {
+  // An image of a bake that did not succeed is marked, so it is never rolled out and retention removes it.
+  const images = outcome === 'succeeded' ? [] : observed.images;
+  const mark: Action[] = images.map(({ imageId, region }) => ({
+    kind: 'mark-image-failed',
+    imageId,
+    region,
+  }));
   return {
     next: enter(bake, outcome, observed.now, failure ? { failure } : {}),
-    actions: cleanup(observed),
+    actions: [...mark, ...cleanup(observed)],
   };
 }
 
@@ -400,13 +407,13 @@ function decideTesting(
   if (!test) return decide(enter(current, 'distributing', observed.now), pipeline, observed);
   const tester = instanceOf(current, observed, 'tester');
   const testerId = current.tester?.instanceId;
-  const markFailed: Action = { kind: 'mark-image-failed', imageId };
   if (testerId && (!tester || GONE.has(tester.state))) {
-    const next = {
-      ...current,
-      failure: failure(current, 'TesterLost', `Test instance ${testerId} stopped existing`),
-    };
-    return { ...finish(next, 'failed', observed, next.failure), actions: [markFailed, ...cleanup(observed)] };
+    return finish(
+      current,
+      'failed',
+      observed,
+      failure(current, 'TesterLost', `Test instance ${testerId} stopped existing`),
+    );
   }
   if (!tester) {
     const instanceType = test.instanceType ?? pipeline.builder.instanceTypes[0] ?? 't3.micro';
@@ -418,10 +425,7 @@ function decideTesting(
   const outcome = runSteps(current, 'test', test.steps, tester.instanceId, observed);
   const next = { ...current, steps: outcome.steps };
   if (!outcome.done) {
-    if (outcome.failed) {
-      const failed = stepFailure(next, outcome.failed);
-      return { ...finish(next, 'failed', observed, failed), actions: [markFailed, ...cleanup(observed)] };
-    }
+    if (outcome.failed) return finish(next, 'failed', observed, stepFailure(next, outcome.failed));
     return wait(next, outcome.actions);
   }
   const decided = decide(enter(next, 'distributing', observed.now), pipeline, observed);

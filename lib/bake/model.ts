@@ -139,7 +139,7 @@ export type Action =
   | { readonly kind: 'stop'; readonly instanceId: string }
   | { readonly kind: 'terminate'; readonly instanceIds: readonly string[] }
   | { readonly kind: 'create-image'; readonly instanceId: string; readonly name: string }
-  | { readonly kind: 'mark-image-failed'; readonly imageId: string }
+  | { readonly kind: 'mark-image-failed'; readonly imageId: string; readonly region: string }
   | {
       readonly kind: 'copy-image';
       readonly region: string;

@@ -23,7 +23,9 @@ export class RecordingScheduler implements PassScheduler {
   }
 }
 
-export const quietLog: Log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+export const quietLog: Log = process.env.BAKE_DEBUG
+  ? console
+  : { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export interface TestBakery extends Bakery {
   readonly scheduler: RecordingScheduler;
