@@ -1,6 +1,7 @@
 import type { ActionResult, BakeRecord, CreatedResource, StepRecord } from './model';
 
-function withResource(bake: BakeRecord, resource: CreatedResource): BakeRecord {
+/** The record with `resource` in its list of created resources (once). */
+export function withResource(bake: BakeRecord, resource: CreatedResource): BakeRecord {
   const known = bake.resources.some(
     (r) => r.kind === resource.kind && r.id === resource.id && r.region === resource.region,
   );

@@ -1,4 +1,5 @@
 import { DEFAULT_DEADLINES, type DeadlinePhase, type Pipeline, type Step } from '../pipeline/schema';
+import { withResource } from './apply';
 import {
   isTerminal,
   type Action,
@@ -45,7 +46,7 @@ function enter(bake: BakeRecord, phase: Phase, now: Date, patch: Partial<BakeRec
   return { ...bake, ...patch, phase, phaseStartedAt: at, timeline: [...bake.timeline, { phase, at }] };
 }
 
-/** Folds what the pass observed into the record: ids of resources created but not yet recorded. */
+/** Folds what the pass observed into the record: resources created but not yet recorded (a pass died). */
 function adopt(bake: BakeRecord, observed: Observed): BakeRecord {
   let next = bake;
   const builder = instanceOf(bake, observed, 'builder');
@@ -59,15 +60,19 @@ function adopt(bake: BakeRecord, observed: Observed): BakeRecord {
   if (tester && !bake.tester?.instanceId) next = { ...next, tester: { instanceId: tester.instanceId } };
   const home = observed.images.find((image) => image.region === bake.region);
   if (home && !bake.image?.imageId) next = { ...next, image: { imageId: home.imageId, name: home.name } };
-  const copies = observed.images.filter((image) => image.region !== bake.region);
   const known = new Set(next.copies.map((copy) => copy.region));
-  const adopted = copies.filter((copy) => !known.has(copy.region));
+  const adopted = observed.images.filter((image) => image.region !== bake.region && !known.has(image.region));
   if (adopted.length > 0) {
     next = {
       ...next,
       copies: [...next.copies, ...adopted.map(({ region, imageId }) => ({ region, imageId }))],
     };
   }
+  for (const instance of observed.instances) {
+    next = withResource(next, { kind: 'instance', id: instance.instanceId, region: bake.region });
+  }
+  for (const image of observed.images)
+    next = withResource(next, { kind: 'image', id: image.imageId, region: image.region });
   return next;
 }
 
@@ -188,6 +193,17 @@ export function imageName(pipeline: Pipeline, bake: BakeRecord): string {
  * actions that get there. Pure; running it twice on the same input gives the same answer.
  */
 export function decide(bake: BakeRecord, pipeline: Pipeline, observed: Observed): Decision {
+  const decision = decideStep(bake, pipeline, observed);
+  // Several steps of one pass may each ask to terminate the same instance: one call does it.
+  const terminate = [
+    ...new Set(decision.actions.flatMap((a) => (a.kind === 'terminate' ? a.instanceIds : []))),
+  ];
+  if (terminate.length === 0) return decision;
+  const others = decision.actions.filter((a) => a.kind !== 'terminate');
+  return { ...decision, actions: [...others, { kind: 'terminate', instanceIds: terminate }] };
+}
+
+function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): Decision {
   if (isTerminal(bake.phase)) return { next: bake, actions: cleanup(observed) };
   const now = observed.now;
   const current = adopt(bake, observed);
@@ -214,7 +230,7 @@ export function decide(bake: BakeRecord, pipeline: Pipeline, observed: Observed)
 
   switch (current.phase) {
     case 'requested':
-      return decide(
+      return decideStep(
         enter(current, 'launching', now, {
           builder: { attempt: 0, instanceType: pipeline.builder.instanceTypes[0] ?? '' },
         }),
@@ -256,7 +272,7 @@ export function decide(bake: BakeRecord, pipeline: Pipeline, observed: Observed)
         ]);
       }
       if (builder.state !== 'running' || !observed.agentOnline.has(builder.instanceId)) return wait();
-      return decide(enter(current, 'provisioning', now), pipeline, observed);
+      return decideStep(enter(current, 'provisioning', now), pipeline, observed);
     }
 
     case 'provisioning':
@@ -281,7 +297,11 @@ export function decide(bake: BakeRecord, pipeline: Pipeline, observed: Observed)
         if (outcome.failed) return finish(next, 'failed', observed, stepFailure(next, outcome.failed));
         return wait(next, outcome.actions);
       }
-      return decide(enter(next, stage === 'provision' ? 'validating' : 'stopping', now), pipeline, observed);
+      return decideStep(
+        enter(next, stage === 'provision' ? 'validating' : 'stopping', now),
+        pipeline,
+        observed,
+      );
     }
 
     case 'stopping': {
@@ -292,7 +312,7 @@ export function decide(bake: BakeRecord, pipeline: Pipeline, observed: Observed)
           observed,
           failure(current, 'BuilderLost', `Builder ${builderId ?? '?'} stopped existing`),
         );
-      if (current.image) return decide(enter(current, 'imaging', now), pipeline, observed);
+      if (current.image) return decideStep(enter(current, 'imaging', now), pipeline, observed);
       if (builder.state === 'stopped') {
         const name = imageName(pipeline, current);
         return wait(enter(current, 'imaging', now, { image: { imageId: '', name } }), [
@@ -330,7 +350,7 @@ export function decide(bake: BakeRecord, pipeline: Pipeline, observed: Observed)
       const terminateBuilder: Action[] =
         builder && !GONE.has(builder.state) ? [{ kind: 'terminate', instanceIds: [builder.instanceId] }] : [];
       const nextPhase = pipeline.test ? 'testing' : 'distributing';
-      const decided = decide(enter(current, nextPhase, now), pipeline, observed);
+      const decided = decideStep(enter(current, nextPhase, now), pipeline, observed);
       return { ...decided, actions: [...terminateBuilder, ...decided.actions] };
     }
 
@@ -375,7 +395,7 @@ export function decide(bake: BakeRecord, pipeline: Pipeline, observed: Observed)
             })),
           ]
         : [];
-      const decided = decide(enter(current, 'publishing', now), pipeline, observed);
+      const decided = decideStep(enter(current, 'publishing', now), pipeline, observed);
       return { ...decided, actions: [...share, ...decided.actions] };
     }
 
@@ -404,7 +424,7 @@ function decideTesting(
 ): Decision {
   const test = pipeline.test;
   const imageId = current.image?.imageId ?? '';
-  if (!test) return decide(enter(current, 'distributing', observed.now), pipeline, observed);
+  if (!test) return decideStep(enter(current, 'distributing', observed.now), pipeline, observed);
   const tester = instanceOf(current, observed, 'tester');
   const testerId = current.tester?.instanceId;
   if (testerId && (!tester || GONE.has(tester.state))) {
@@ -428,7 +448,7 @@ function decideTesting(
     if (outcome.failed) return finish(next, 'failed', observed, stepFailure(next, outcome.failed));
     return wait(next, outcome.actions);
   }
-  const decided = decide(enter(next, 'distributing', observed.now), pipeline, observed);
+  const decided = decideStep(enter(next, 'distributing', observed.now), pipeline, observed);
   return {
     ...decided,
     actions: [{ kind: 'terminate', instanceIds: [tester.instanceId] }, ...decided.actions],

@@ -23,7 +23,9 @@ export interface ObserveClients {
   readonly ssm: Pick<SSMClient, 'send'>;
 }
 
-const COMMAND_PHASES = new Set(['provisioning', 'validating', 'testing']);
+// Launching too: a pass can go from launching into provisioning and send the first step, and
+// if it dies before committing, the next pass must find that command rather than send another.
+const COMMAND_PHASES = new Set(['launching', 'provisioning', 'validating', 'testing']);
 const FINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 // EC2 accepts up to 200 values per filter; SSM's InstanceIds filter up to 50.
 const EC2_FILTER_VALUES = 200;

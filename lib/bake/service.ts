@@ -36,6 +36,8 @@ export interface Bakery extends ActClients {
   readonly scheduler: PassScheduler;
   readonly clock: () => Date;
   readonly log: Log;
+  /** How long a pass may hold a bake while acting; longer than the reconcile function's timeout. */
+  readonly leaseSeconds: number;
 }
 
 export interface StartOptions {
@@ -110,7 +112,7 @@ export async function cancelBake(bakery: Bakery, bakeId: string): Promise<void> 
   await bakery.scheduler.schedule(bakeId, 0);
 }
 
-export type Outcome = 'advanced' | 'unchanged' | 'conflict';
+export type Outcome = 'advanced' | 'unchanged' | 'conflict' | 'held';
 
 function decideFor(
   bakery: Bakery,
@@ -141,23 +143,28 @@ async function advance(
     if (!isTerminal(bake.phase)) await bakery.scheduler.schedule(bake.id, decision.wakeInSeconds ?? 30);
     return 'unchanged';
   }
-  const results = pipeline ? await act(bakery, bake, pipeline, decision.actions) : [];
-  let next = applyResults({ ...decision.next, updatedAt: observed.now.toISOString() }, results);
-  if (next.failure && next.phase === 'succeeded') next = { ...next, phase: 'failed' };
-  const notifications = notificationsFor(bake, next);
+  if (decision.actions.length > 0 && !(await bakery.store.claim(bake, observed.now, bakery.leaseSeconds))) {
+    return 'held'; // another pass is acting on this bake; it schedules what comes next
+  }
   let written: BakeRecord;
   try {
-    written = await bakery.store.commit(bake, next, notifications);
+    const results = pipeline ? await act(bakery, bake, pipeline, decision.actions) : [];
+    let next = applyResults({ ...decision.next, updatedAt: observed.now.toISOString() }, results);
+    if (next.failure && next.phase === 'succeeded') next = { ...next, phase: 'failed' };
+    written = await bakery.store.commit(bake, next, notificationsFor(bake, next));
   } catch (error) {
     if (error instanceof ConflictError) return 'conflict'; // another pass advanced it: its work stands
+    if (decision.actions.length > 0) await bakery.store.release(bake).catch(() => undefined);
     throw error;
   }
+  const notifications = notificationsFor(bake, written);
   bakery.log.info('bake advanced', {
     bakeId: bake.id,
     pipeline: bake.pipeline,
     from: bake.phase,
     to: written.phase,
     actions: decision.actions.map((a) => a.kind),
+    ...(written.failure ? { failure: written.failure } : {}),
   });
   await deliver(bakery, written, notifications);
   if (!isTerminal(written.phase)) {

@@ -18,7 +18,13 @@ export interface StoredBake {
   readonly outbox: readonly Notification[];
 }
 
-type Item = BakeRecord & { pk: string; sk: string; activeShard?: string; outbox?: Notification[] };
+type Item = BakeRecord & {
+  pk: string;
+  sk: string;
+  activeShard?: string;
+  outbox?: Notification[];
+  leaseUntil?: string;
+};
 
 const bakeKey = (id: string) => ({ pk: `BAKE#${id}`, sk: 'BAKE' });
 const lockKey = (pipeline: string) => ({ pk: `LOCK#${pipeline}`, sk: 'LOCK' });
@@ -30,7 +36,7 @@ function toItem(bake: BakeRecord, outbox: readonly Notification[]): Item {
 }
 
 function fromItem(item: Record<string, unknown>): StoredBake {
-  const { pk, sk, activeShard, outbox, ...bake } = item as unknown as Item;
+  const { pk, sk, activeShard, leaseUntil, outbox, ...bake } = item as unknown as Item;
   return { bake, outbox: outbox ?? [] };
 }
 
@@ -113,6 +119,52 @@ export class BakeStore {
       cursor = page.LastEvaluatedKey;
     } while (cursor);
     return found;
+  }
+
+  /**
+   * Claims the right to act on a bake for `seconds`: only if nobody committed since `bake` was
+   * read and no other pass holds a live lease. The commit that follows clears the lease; a pass
+   * that dies leaves it to expire, and the next pass observes what it did before acting again.
+   * @returns false when another pass holds the bake.
+   */
+  async claim(bake: BakeRecord, now: Date, seconds: number): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: bakeKey(bake.id),
+          UpdateExpression: 'SET leaseUntil = :until',
+          ConditionExpression:
+            'version = :version AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+          ExpressionAttributeValues: {
+            ':version': bake.version,
+            ':now': now.toISOString(),
+            ':until': new Date(now.getTime() + seconds * 1000).toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  /** Gives a claim back early (the pass failed but is alive to say so). */
+  async release(bake: BakeRecord): Promise<void> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: bakeKey(bake.id),
+          UpdateExpression: 'REMOVE leaseUntil',
+          ConditionExpression: 'version = :version',
+          ExpressionAttributeValues: { ':version': bake.version },
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    }
   }
 
   /**

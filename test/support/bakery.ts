@@ -62,6 +62,7 @@ export async function bakeryForTest(
     scheduler: new RecordingScheduler(),
     clock,
     log: quietLog,
+    leaseSeconds: 1,
     ec2In: (region) => (region === settings.region ? aws.ec2 : inRegion(region).ec2),
     ssmIn: (region) => (region === settings.region ? aws.ssm : inRegion(region).ssm),
   };
@@ -75,7 +76,8 @@ export async function runToEnd(
 ): Promise<BakeRecord> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await reconcile(bakery, [bakeId]);
+    const report = await reconcile(bakery, [bakeId]);
+    if (process.env.BAKE_DEBUG) console.log('pass', JSON.stringify(report.outcomes));
     const { bake, outbox } = await bakery.store.get(bakeId);
     if (isTerminal(bake.phase) && outbox.length === 0) return bake;
     if (Date.now() > deadline) throw new Error(`bake ${bakeId} still ${bake.phase} after ${timeoutMs} ms`);

@@ -1,0 +1,64 @@
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { describe, expect, it } from 'vitest';
+import { pipelines } from '../../config/pipelines';
+import type { Phase } from '../../lib/bake/model';
+import { cancelBake, reconcile, startBake } from '../../lib/bake/service';
+import { ConflictError } from '../../lib/errors';
+import { awsForTest, controlFor, eventually } from '../support/aws';
+import { bakeryForTest, runToEnd } from '../support/bakery';
+import { createSandbox } from '../support/sandbox';
+
+// Cancel in each phase: the bake ends cancelled, nothing keeps running, the pipeline is free.
+const withTest = pipelines.map((p) =>
+  p.name === 'minimal'
+    ? { ...p, test: { steps: [{ name: 'boots', run: ['systemctl is-system-running --wait'] }] } }
+    : p,
+);
+
+describe.each<Phase>([
+  'requested',
+  'launching',
+  'provisioning',
+  'validating',
+  'stopping',
+  'imaging',
+  'testing',
+])('cancel while %s', (phase) => {
+  it('ends cancelled with every instance terminated and the pipeline free', async () => {
+    const aws = awsForTest(`${import.meta.url}#${phase}`);
+    const sandbox = await createSandbox(aws, { name: `cancel-${phase}`, desiredCapacity: 1 });
+    const bakery = await bakeryForTest(aws, sandbox, withTest);
+    // Slow enough that each phase can be caught.
+    await controlFor(aws).configure({
+      delays: {
+        'ec2.instance.pending': 0.3,
+        'ec2.instance.stopping': 0.3,
+        'ec2.image.pending': 0.3,
+        'ssm.command.in-progress': 0.3,
+      },
+    });
+    const started = await startBake(bakery, 'minimal');
+    if (phase !== 'requested') {
+      await eventually(
+        async () => {
+          await reconcile(bakery, [started.id]);
+          const { bake } = await bakery.store.get(started.id);
+          return bake.phase === phase ? true : undefined;
+        },
+        { intervalMs: 10, what: phase },
+      );
+    }
+
+    await cancelBake(bakery, started.id);
+    const bake = await runToEnd(bakery, started.id);
+
+    expect(bake.phase).toBe('cancelled');
+    const described = await aws.ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'tag:ami-bakery:bake-id', Values: [bake.id] }] }),
+    );
+    const states = described.Reservations?.flatMap((r) => r.Instances ?? []).map((i) => i.State?.Name) ?? [];
+    expect(states.every((state) => state === 'shutting-down' || state === 'terminated')).toBe(true);
+    await expect(cancelBake(bakery, bake.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(startBake(bakery, 'minimal')).resolves.toMatchObject({ phase: 'requested' });
+  });
+});

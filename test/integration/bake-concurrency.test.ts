@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { reconcile, startBake } from '../../lib/bake/service';
+import { PipelineBusyError } from '../../lib/errors';
+import { BakeStore } from '../../lib/store/bakes';
+import { awsForTest, controlFor } from '../support/aws';
+import { bakeryForTest, runToEnd } from '../support/bakery';
+import { createSandbox } from '../support/sandbox';
+
+// One active bake per pipeline; two reconcilers never both act; a crash loses nothing.
+
+async function setUp(key: string) {
+  const aws = awsForTest(`${import.meta.url}#${key}`);
+  const sandbox = await createSandbox(aws, { name: key, desiredCapacity: 1 });
+  const bakery = await bakeryForTest(aws, sandbox);
+  const control = controlFor(aws);
+  await control.configure({ delays: { 'ec2.instance.pending': 0.05, 'ec2.image.pending': 0.1 } });
+  return { aws, bakery, control };
+}
+
+describe('two starts of the same pipeline at once', () => {
+  it('create exactly one bake; the other caller learns which', async () => {
+    const { bakery } = await setUp('starts');
+
+    const results = await Promise.allSettled([startBake(bakery, 'minimal'), startBake(bakery, 'minimal')]);
+
+    const created = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(created).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    const error = (refused[0] as PromiseRejectedResult).reason as PipelineBusyError;
+    expect(error).toBeInstanceOf(PipelineBusyError);
+    expect(error.activeBakeId).toBe((created[0] as PromiseFulfilledResult<{ id: string }>).value.id);
+    expect((await bakery.store.active()).map((s) => s.bake.id)).toEqual([error.activeBakeId]);
+  });
+});
+
+describe('two reconcilers racing on one record', () => {
+  it('launch one builder and create one image', async () => {
+    const { bakery, control } = await setUp('race');
+    const { id } = await startBake(bakery, 'minimal');
+    await control.resetCalls();
+
+    for (let pass = 0; pass < 200; pass += 1) {
+      await Promise.all([reconcile(bakery, [id]), reconcile(bakery, [id])]);
+      const { bake } = await bakery.store.get(id);
+      if (bake.phase === 'succeeded') break;
+    }
+
+    const { bake } = await bakery.store.get(id);
+    const { calls } = await control.calls();
+    expect(bake.phase).toBe('succeeded');
+    expect(calls.ec2?.CreateImage).toBe(1);
+    // RunInstances may be sent twice by the race, but the ClientToken makes it one instance.
+    expect(bake.resources.filter((r) => r.kind === 'instance')).toHaveLength(1);
+    expect(calls.ssm?.SendCommand).toBe(2);
+  });
+});
+
+/** A store whose commit "crashes" (after the actions ran) on the chosen calls. */
+class CrashingStore extends BakeStore {
+  commits = 0;
+  constructor(
+    base: ConstructorParameters<typeof BakeStore>,
+    private readonly crashOn: Set<number>,
+  ) {
+    super(...base);
+  }
+  override async commit(...args: Parameters<BakeStore['commit']>) {
+    this.commits += 1;
+    if (this.crashOn.has(this.commits))
+      throw Object.assign(new Error('Lambda timed out'), { name: 'TimeoutError' });
+    return super.commit(...args);
+  }
+  // A process that died gives nothing back: its lease runs out instead.
+  override async release() {}
+}
+
+describe('a pass that crashes between act and commit', () => {
+  it('converges on the next pass: no duplicate image, no leaked instance', async () => {
+    const { aws, bakery, control } = await setUp('crash');
+    // Crash after the launch, after the first command, and after CreateImage.
+    const store = new CrashingStore([aws.documents, bakery.tableName], new Set([1, 3, 6, 7]));
+    const crashing = { ...bakery, store };
+    const { id } = await startBake(crashing, 'minimal');
+    await control.resetCalls();
+
+    const bake = await runToEnd(crashing, id);
+
+    const { calls } = await control.calls();
+    expect(bake.phase).toBe('succeeded');
+    expect(store.commits).toBeGreaterThan(7);
+    expect(calls.ec2?.CreateImage).toBe(1);
+    expect(bake.resources.filter((r) => r.kind === 'instance')).toHaveLength(1);
+    expect(bake.steps.map((s) => s.status)).toEqual(['Success', 'Success']);
+    expect(calls.ssm?.SendCommand).toBe(2);
+  });
+});
