@@ -1,0 +1,425 @@
+import { describe, expect, it } from 'vitest';
+import { pipelines } from '../../config/pipelines';
+import { backoffSeconds, decide } from '../../lib/bake/decide';
+import type {
+  Action,
+  BakeRecord,
+  Observed,
+  ObservedCommand,
+  ObservedImage,
+  ObservedInstance,
+  Phase,
+} from '../../lib/bake/model';
+import { loadPipelines } from '../../lib/pipeline/catalog';
+import type { Pipeline } from '../../lib/pipeline/schema';
+
+const [web, minimal] = loadPipelines([...pipelines]) as [Pipeline, Pipeline];
+const withTest: Pipeline = {
+  ...minimal,
+  test: { steps: [{ name: 'boots', run: ['true'], timeoutSeconds: 60 }] },
+};
+const distributed: Pipeline = {
+  ...minimal,
+  distribute: { regions: ['eu-west-1'], accounts: ['111122223333'], organizationalUnits: [] },
+};
+
+const T0 = '2026-11-22T00:00:00.000Z';
+const NOW = new Date('2026-11-22T00:00:10.000Z');
+
+function bake(phase: Phase, patch: Partial<BakeRecord> = {}): BakeRecord {
+  return {
+    id: 'b1',
+    pipeline: 'minimal',
+    phase,
+    version: 3,
+    createdAt: T0,
+    updatedAt: T0,
+    phaseStartedAt: T0,
+    region: 'us-east-1',
+    baseImageId: 'ami-base',
+    rootDeviceName: '/dev/xvda',
+    recipeHash: 'h',
+    builder: { attempt: 0, instanceType: 't3.micro', instanceId: 'i-b' },
+    steps: [],
+    copies: [],
+    published: [],
+    cancelRequested: false,
+    timeline: [{ phase, at: T0 }],
+    resources: [],
+    ...patch,
+  };
+}
+
+const builder = (state: string): ObservedInstance => ({ instanceId: 'i-b', role: 'builder', state });
+const tester = (state: string): ObservedInstance => ({ instanceId: 'i-t', role: 'tester', state });
+const command = (
+  stage: ObservedCommand['stage'],
+  step: string,
+  status: ObservedCommand['status'],
+  extra = {},
+): ObservedCommand => ({
+  commandId: `c-${step}`,
+  stage,
+  step,
+  status,
+  ...extra,
+});
+const image = (
+  state: string,
+  region = 'us-east-1',
+  imageId = region === 'us-east-1' ? 'ami-new' : 'ami-copy',
+): ObservedImage => ({
+  imageId,
+  name: 'minimal-x-b1',
+  region,
+  state,
+});
+
+function seen(parts: Partial<Observed> = {}): Observed {
+  return { now: NOW, instances: [], agentOnline: new Set(), commands: [], images: [], ...parts };
+}
+
+const kinds = (actions: readonly Action[]) => actions.map((a) => a.kind);
+const done = (stage: ObservedCommand['stage'], step: string) => command(stage, step, 'Success');
+
+describe('decide: every phase against what AWS shows', () => {
+  it.each<[string, BakeRecord, Pipeline, Observed, Phase, string[]]>([
+    [
+      'requested: launch the first instance type',
+      bake('requested', { builder: undefined }),
+      minimal,
+      seen(),
+      'launching',
+      ['launch'],
+    ],
+    [
+      'launching, nothing yet: launch (idempotent token)',
+      bake('launching', { builder: { attempt: 0, instanceType: 't3.micro' } }),
+      minimal,
+      seen(),
+      'launching',
+      ['launch'],
+    ],
+    [
+      'launching, pending: wait',
+      bake('launching'),
+      minimal,
+      seen({ instances: [builder('pending')] }),
+      'launching',
+      [],
+    ],
+    [
+      'launching, running but agent offline: wait',
+      bake('launching'),
+      minimal,
+      seen({ instances: [builder('running')] }),
+      'launching',
+      [],
+    ],
+    [
+      'launching, online: first step',
+      bake('launching'),
+      minimal,
+      seen({ instances: [builder('running')], agentOnline: new Set(['i-b']) }),
+      'provisioning',
+      ['send-command'],
+    ],
+    [
+      'launching, builder vanished: fail and clean',
+      bake('launching'),
+      minimal,
+      seen({ instances: [builder('terminated')] }),
+      'failed',
+      [],
+    ],
+    [
+      'provisioning, step running: wait',
+      bake('provisioning'),
+      minimal,
+      seen({ instances: [builder('running')], commands: [command('provision', 'update', 'InProgress')] }),
+      'provisioning',
+      [],
+    ],
+    [
+      'provisioning, last step done: validate',
+      bake('provisioning'),
+      minimal,
+      seen({ instances: [builder('running')], commands: [done('provision', 'update')] }),
+      'validating',
+      ['send-command'],
+    ],
+    [
+      'provisioning, step failed: fail, terminate builder',
+      bake('provisioning'),
+      minimal,
+      seen({
+        instances: [builder('running')],
+        commands: [command('provision', 'update', 'Failed', { exitCode: 2 })],
+      }),
+      'failed',
+      ['terminate'],
+    ],
+    [
+      'provisioning, next step of many',
+      bake('provisioning', { pipeline: 'web' }),
+      web,
+      seen({ instances: [builder('running')], commands: [done('provision', 'install-node')] }),
+      'provisioning',
+      ['send-command'],
+    ],
+    [
+      'validating, done: stop',
+      bake('validating'),
+      minimal,
+      seen({ instances: [builder('running')], commands: [done('validate', 'kernel')] }),
+      'stopping',
+      ['stop'],
+    ],
+    [
+      'validating, timed out: fail',
+      bake('validating'),
+      minimal,
+      seen({ instances: [builder('running')], commands: [command('validate', 'kernel', 'TimedOut')] }),
+      'failed',
+      ['terminate'],
+    ],
+    [
+      'stopping, still stopping: wait',
+      bake('stopping'),
+      minimal,
+      seen({ instances: [builder('stopping')] }),
+      'stopping',
+      [],
+    ],
+    [
+      'stopping, stopped: create image',
+      bake('stopping'),
+      minimal,
+      seen({ instances: [builder('stopped')] }),
+      'imaging',
+      ['create-image'],
+    ],
+    [
+      'stopping, image already there (a pass died): adopt it',
+      bake('stopping'),
+      minimal,
+      seen({ instances: [builder('stopped')], images: [image('pending')] }),
+      'imaging',
+      [],
+    ],
+    [
+      'imaging, pending: wait',
+      bake('imaging', { image: { imageId: 'ami-new', name: 'n' } }),
+      minimal,
+      seen({ instances: [builder('stopped')], images: [image('pending')] }),
+      'imaging',
+      [],
+    ],
+    [
+      'imaging, failed: fail, mark image, terminate',
+      bake('imaging', { image: { imageId: 'ami-new', name: 'n' } }),
+      minimal,
+      seen({ instances: [builder('stopped')], images: [image('failed')] }),
+      'failed',
+      ['mark-image-failed', 'terminate'],
+    ],
+    [
+      'imaging, available: publish and succeed',
+      bake('imaging', { image: { imageId: 'ami-new', name: 'n' } }),
+      minimal,
+      seen({ instances: [builder('stopped')], images: [image('available')] }),
+      'succeeded',
+      ['publish', 'terminate'],
+    ],
+    [
+      'imaging, available, with a test stage: launch tester',
+      bake('imaging', { image: { imageId: 'ami-new', name: 'n' } }),
+      withTest,
+      seen({ instances: [builder('stopped')], images: [image('available')] }),
+      'testing',
+      ['launch', 'terminate'],
+    ],
+    [
+      'testing, tester online: run test',
+      bake('testing', { image: { imageId: 'ami-new', name: 'n' } }),
+      withTest,
+      seen({ instances: [tester('running')], agentOnline: new Set(['i-t']), images: [image('available')] }),
+      'testing',
+      ['send-command'],
+    ],
+    [
+      'testing, test failed: fail, mark image, terminate tester',
+      bake('testing', { image: { imageId: 'ami-new', name: 'n' } }),
+      withTest,
+      seen({
+        instances: [tester('running')],
+        agentOnline: new Set(['i-t']),
+        images: [image('available')],
+        commands: [command('test', 'boots', 'Failed')],
+      }),
+      'failed',
+      ['mark-image-failed', 'terminate'],
+    ],
+    [
+      'testing, passed: terminate tester, publish',
+      bake('testing', { image: { imageId: 'ami-new', name: 'n' } }),
+      withTest,
+      seen({
+        instances: [tester('running')],
+        agentOnline: new Set(['i-t']),
+        images: [image('available')],
+        commands: [done('test', 'boots')],
+      }),
+      'succeeded',
+      ['publish', 'terminate'],
+    ],
+    [
+      'distributing, copy missing: copy',
+      bake('distributing', { pipeline: 'minimal', image: { imageId: 'ami-new', name: 'n' } }),
+      distributed,
+      seen({ images: [image('available')] }),
+      'distributing',
+      ['copy-image'],
+    ],
+    [
+      'distributing, copy pending: wait',
+      bake('distributing', {
+        image: { imageId: 'ami-new', name: 'n' },
+        copies: [{ region: 'eu-west-1', imageId: 'ami-copy' }],
+      }),
+      distributed,
+      seen({ images: [image('available'), image('pending', 'eu-west-1')] }),
+      'distributing',
+      [],
+    ],
+    [
+      'distributing, copies ready: share both, publish both',
+      bake('distributing', {
+        image: { imageId: 'ami-new', name: 'n' },
+        copies: [{ region: 'eu-west-1', imageId: 'ami-copy' }],
+      }),
+      distributed,
+      seen({ images: [image('available'), image('available', 'eu-west-1')] }),
+      'succeeded',
+      ['share-image', 'share-image', 'publish', 'publish'],
+    ],
+    [
+      'cancel requested: cancel and clean',
+      bake('provisioning', { cancelRequested: true }),
+      minimal,
+      seen({ instances: [builder('running')] }),
+      'cancelled',
+      ['terminate'],
+    ],
+    [
+      'failure recorded by act: fail and clean',
+      bake('stopping', { failure: { phase: 'stopping', code: 'X', message: 'm' } }),
+      minimal,
+      seen({ instances: [builder('running')] }),
+      'failed',
+      ['terminate'],
+    ],
+    [
+      'terminal, instance still alive: terminate it',
+      bake('failed'),
+      minimal,
+      seen({ instances: [builder('running')] }),
+      'failed',
+      ['terminate'],
+    ],
+    [
+      'terminal, all gone: nothing',
+      bake('succeeded'),
+      minimal,
+      seen({ instances: [builder('terminated')] }),
+      'succeeded',
+      [],
+    ],
+  ])('%s', (_, record, pipeline, observed, phase, actions) => {
+    const decision = decide(record, pipeline, observed);
+
+    expect(decision.next.phase).toBe(phase);
+    expect(kinds(decision.actions)).toEqual(actions);
+  });
+});
+
+describe('decide: details', () => {
+  it('uses a client token derived from the bake and the attempt', () => {
+    const decision = decide(
+      bake('launching', { builder: { attempt: 1, instanceType: 't3.micro' } }),
+      web,
+      seen(),
+    );
+
+    expect(decision.actions[0]).toMatchObject({
+      kind: 'launch',
+      instanceType: 't3a.small',
+      clientToken: 'b1-builder-1',
+    });
+  });
+
+  it('fails when every instance type has run out of capacity', () => {
+    const decision = decide(
+      bake('launching', { builder: { attempt: 1, instanceType: 't3.micro' } }),
+      minimal,
+      seen(),
+    );
+
+    expect(decision.next.failure).toMatchObject({ code: 'InsufficientInstanceCapacity' });
+  });
+
+  it('fails a phase that passes its deadline, terminating the builder', () => {
+    const late = new Date(Date.parse(T0) + 601_000);
+    const decision = decide(bake('launching'), minimal, seen({ now: late, instances: [builder('pending')] }));
+
+    expect(decision.next.failure).toMatchObject({ code: 'DeadlineExceeded', phase: 'launching' });
+    expect(decision.actions).toEqual([{ kind: 'terminate', instanceIds: ['i-b'] }]);
+  });
+
+  it('keeps the failing step output in the failure', () => {
+    const decision = decide(
+      bake('provisioning'),
+      minimal,
+      seen({
+        instances: [builder('running')],
+        commands: [command('provision', 'update', 'Failed', { exitCode: 1, stdout: 'out', stderr: 'err' })],
+      }),
+    );
+
+    expect(decision.next.failure).toMatchObject({
+      step: 'provision/update',
+      output: 'out\nerr',
+      code: 'StepFailed',
+    });
+  });
+
+  it('is harmless to run twice', () => {
+    const observed = seen({ instances: [builder('stopped')], images: [image('pending')] });
+    const once = decide(bake('imaging', { image: { imageId: 'ami-new', name: 'n' } }), minimal, observed);
+    const twice = decide(once.next, minimal, observed);
+
+    expect(twice.next).toEqual(once.next);
+    expect(twice.actions).toEqual([]);
+  });
+
+  it('merges the terminations of one pass into one call', () => {
+    const decision = decide(
+      bake('imaging', { image: { imageId: 'ami-new', name: 'n' } }),
+      minimal,
+      seen({ instances: [builder('stopped')], images: [image('available')] }),
+    );
+
+    expect(decision.actions.filter((a) => a.kind === 'terminate')).toEqual([
+      { kind: 'terminate', instanceIds: ['i-b'] },
+    ]);
+  });
+
+  it.each([
+    [0, 1],
+    [10, 2],
+    [100, 15],
+    [1000, 60],
+  ])('polls after %i s in a phase every %i s', (waited, expected) => {
+    expect(backoffSeconds(bake('imaging'), new Date(Date.parse(T0) + waited * 1000))).toBe(expected);
+  });
+});
