@@ -43,6 +43,9 @@ SERVER_ERROR = {
     "dynamodb": {500: "InternalServerError", 503: "ServiceUnavailable"},
 }
 DEFAULT_SERVER_ERROR = {500: "InternalFailure", 503: "ServiceUnavailable"}
+# SQS long polls wait inside moto (up to 20 s); under the model lock they would stall every
+# other API. No extension state spans SQS, and moto serves it without a lock of its own.
+UNLOCKED_SERVICES = {"sqs"}
 JSON_SERVICES = {"ssm": "AmazonSSM", "dynamodb": "com.amazonaws.dynamodb.v20120810", "sqs": "com.amazonaws.sqs"}
 
 
@@ -190,6 +193,8 @@ class BakeryMiddleware:
                 status, headers, body = error_response(service, status, code, message)
                 start_response(f"{status} {STATUS_TEXT.get(status, 'Error')}", headers)
                 return [body]
+        if service in UNLOCKED_SERVICES:
+            return list(self.app(environ, start_response))
         with core.LOCK:
             core.tick()  # transitions that fell due since the last tick are visible to this request
             return list(self.app(environ, start_response))

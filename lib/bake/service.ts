@@ -21,9 +21,9 @@ import type { PassScheduler } from './timer';
 
 /** Structured logging, as Powertools' Logger offers it. */
 export interface Log {
-  info(message: string, ...extra: object[]): void;
-  warn(message: string, ...extra: object[]): void;
-  error(message: string, ...extra: object[]): void;
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
 }
 
 /** Everything the bake engine needs, built once per container (or per test). */
@@ -47,6 +47,10 @@ export interface StartOptions {
 /** Time-sortable, tag- and ClientToken-safe: b20261122041600-a1b2c3. */
 export function newBakeId(now: Date): string {
   return `b${now.toISOString().replace(/\D/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+}
+
+function leaseEnd(bakery: Bakery, now: Date): Date {
+  return new Date(now.getTime() + bakery.leaseSeconds * 1000);
 }
 
 async function deliver(bakery: Bakery, written: BakeRecord, outbox: readonly Notification[]): Promise<void> {
@@ -92,7 +96,7 @@ export async function startBake(
     resources: [],
   };
   const started = bakeStarted(bake);
-  await bakery.store.create(bake, [started]);
+  await bakery.store.create(bake, [started], leaseEnd(bakery, bakery.clock()));
   bakery.log.info('bake started', {
     bakeId: bake.id,
     pipeline: bake.pipeline,
@@ -137,7 +141,12 @@ async function advance(
   observed: Observed,
 ): Promise<Outcome> {
   const { bake } = stored;
-  await deliver(bakery, bake, stored.outbox);
+  if (stored.outbox.length > 0) {
+    // Left by a pass that died before delivering: send it, once we hold the bake.
+    if (!(await bakery.store.claim(bake, observed.now, bakery.leaseSeconds))) return 'held';
+    await deliver(bakery, bake, stored.outbox);
+    return 'advanced';
+  }
   const decision = decideFor(bakery, bake, pipeline, observed);
   if (decision.actions.length === 0 && JSON.stringify(decision.next) === JSON.stringify(bake)) {
     if (!isTerminal(bake.phase)) await bakery.scheduler.schedule(bake.id, decision.wakeInSeconds ?? 30);
@@ -151,7 +160,12 @@ async function advance(
     const results = pipeline ? await act(bakery, bake, pipeline, decision.actions) : [];
     let next = applyResults({ ...decision.next, updatedAt: observed.now.toISOString() }, results);
     if (next.failure && next.phase === 'succeeded') next = { ...next, phase: 'failed' };
-    written = await bakery.store.commit(bake, next, notificationsFor(bake, next));
+    written = await bakery.store.commit(
+      bake,
+      next,
+      notificationsFor(bake, next),
+      leaseEnd(bakery, observed.now),
+    );
   } catch (error) {
     if (error instanceof ConflictError) return 'conflict'; // another pass advanced it: its work stands
     if (decision.actions.length > 0) await bakery.store.release(bake).catch(() => undefined);

@@ -29,10 +29,17 @@ type Item = BakeRecord & {
 const bakeKey = (id: string) => ({ pk: `BAKE#${id}`, sk: 'BAKE' });
 const lockKey = (pipeline: string) => ({ pk: `LOCK#${pipeline}`, sk: 'LOCK' });
 
-function toItem(bake: BakeRecord, outbox: readonly Notification[]): Item {
+function toItem(bake: BakeRecord, outbox: readonly Notification[], leaseUntil?: Date): Item {
   // Sparse "active" index: in-flight records, and finished ones whose notifications are still owed.
   const active = !isTerminal(bake.phase) || outbox.length > 0;
-  return { ...bake, ...bakeKey(bake.id), ...(active ? { activeShard: ACTIVE } : {}), outbox: [...outbox] };
+  return {
+    ...bake,
+    ...bakeKey(bake.id),
+    ...(active ? { activeShard: ACTIVE } : {}),
+    outbox: [...outbox],
+    // The writer keeps the bake until it has delivered the outbox, so no other pass sends it too.
+    ...(leaseUntil && outbox.length > 0 ? { leaseUntil: leaseUntil.toISOString() } : {}),
+  };
 }
 
 function fromItem(item: Record<string, unknown>): StoredBake {
@@ -58,7 +65,7 @@ export class BakeStore {
    * Creates a bake and takes its pipeline's lock in one transaction.
    * @throws PipelineBusyError (with the active bake's id) when the pipeline already has one.
    */
-  async create(bake: BakeRecord, outbox: readonly Notification[]): Promise<void> {
+  async create(bake: BakeRecord, outbox: readonly Notification[], leaseUntil?: Date): Promise<void> {
     try {
       await this.documents.send(
         new TransactWriteCommand({
@@ -73,7 +80,7 @@ export class BakeStore {
             {
               Put: {
                 TableName: this.tableName,
-                Item: toItem(bake, outbox),
+                Item: toItem(bake, outbox, leaseUntil),
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -172,12 +179,17 @@ export class BakeStore {
    * its pipeline's lock in the same transaction.
    * @throws ConflictError when another writer committed first.
    */
-  async commit(previous: BakeRecord, next: BakeRecord, outbox: readonly Notification[]): Promise<BakeRecord> {
+  async commit(
+    previous: BakeRecord,
+    next: BakeRecord,
+    outbox: readonly Notification[],
+    leaseUntil?: Date,
+  ): Promise<BakeRecord> {
     const written: BakeRecord = { ...next, version: previous.version + 1 };
     const put = {
       Put: {
         TableName: this.tableName,
-        Item: toItem(written, outbox),
+        Item: toItem(written, outbox, leaseUntil),
         ConditionExpression: 'version = :version',
         ExpressionAttributeValues: { ':version': previous.version },
       },
@@ -238,18 +250,23 @@ export class BakeStore {
     }
   }
 
-  /** Drops delivered notifications, if nobody committed since; a finished record then leaves the active index. */
+  /**
+   * Drops delivered notifications and the writer's lease, if nobody committed since; a finished
+   * record then leaves the active index.
+   */
   async clearOutbox(bake: BakeRecord): Promise<void> {
     try {
       await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: bakeKey(bake.id),
+          // A new version: a pass that read the record with its outbox can no longer claim it
+          // and send the same notifications again.
           UpdateExpression: isTerminal(bake.phase)
-            ? 'SET outbox = :none REMOVE activeShard'
-            : 'SET outbox = :none',
+            ? 'SET outbox = :none, version = :next REMOVE activeShard, leaseUntil'
+            : 'SET outbox = :none, version = :next REMOVE leaseUntil',
           ConditionExpression: 'version = :version',
-          ExpressionAttributeValues: { ':none': [], ':version': bake.version },
+          ExpressionAttributeValues: { ':none': [], ':version': bake.version, ':next': bake.version + 1 },
         }),
       );
     } catch (error) {

@@ -1,7 +1,7 @@
 import { DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { awsForTest, testAccountId } from '../support/aws';
-import { createSandbox } from '../support/sandbox';
+import { createSandbox } from '../../emulator/sandbox';
 
 describe('per-test-file emulator accounts', () => {
   it('derives a stable 12-digit id that is never moto default', () => {

@@ -6,7 +6,7 @@ import { cancelBake, reconcile, startBake } from '../../lib/bake/service';
 import { ConflictError } from '../../lib/errors';
 import { awsForTest, controlFor, eventually } from '../support/aws';
 import { bakeryForTest, runToEnd } from '../support/bakery';
-import { createSandbox } from '../support/sandbox';
+import { createSandbox } from '../../emulator/sandbox';
 
 // Cancel in each phase: the bake ends cancelled, nothing keeps running, the pipeline is free.
 const withTest = pipelines.map((p) =>

@@ -4,7 +4,7 @@ import { PipelineBusyError } from '../../lib/errors';
 import { BakeStore } from '../../lib/store/bakes';
 import { awsForTest, controlFor } from '../support/aws';
 import { bakeryForTest, runToEnd } from '../support/bakery';
-import { createSandbox } from '../support/sandbox';
+import { createSandbox } from '../../emulator/sandbox';
 
 // One active bake per pipeline; two reconcilers never both act; a crash loses nothing.
 
@@ -23,14 +23,14 @@ describe('two starts of the same pipeline at once', () => {
 
     const results = await Promise.allSettled([startBake(bakery, 'minimal'), startBake(bakery, 'minimal')]);
 
-    const created = results.filter((r) => r.status === 'fulfilled');
-    const refused = results.filter((r) => r.status === 'rejected');
+    const created = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as PipelineBusyError] : []));
     expect(created).toHaveLength(1);
     expect(refused).toHaveLength(1);
-    const error = (refused[0] as PromiseRejectedResult).reason as PipelineBusyError;
+    const error = refused[0];
     expect(error).toBeInstanceOf(PipelineBusyError);
-    expect(error.activeBakeId).toBe((created[0] as PromiseFulfilledResult<{ id: string }>).value.id);
-    expect((await bakery.store.active()).map((s) => s.bake.id)).toEqual([error.activeBakeId]);
+    expect(error?.activeBakeId).toBe(created[0]?.id);
+    expect((await bakery.store.active()).map((s) => s.bake.id)).toEqual([error?.activeBakeId]);
   });
 });
 
@@ -72,7 +72,9 @@ class CrashingStore extends BakeStore {
     return super.commit(...args);
   }
   // A process that died gives nothing back: its lease runs out instead.
-  override async release() {}
+  override release(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 describe('a pass that crashes between act and commit', () => {

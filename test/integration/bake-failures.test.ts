@@ -7,7 +7,7 @@ import type { PipelineInput } from '../../lib/pipeline/schema';
 import { awsForTest, controlFor, eventually, type TestAws } from '../support/aws';
 import { bakeryForTest, runToEnd } from '../support/bakery';
 import { receiveNotifications } from '../support/notifications';
-import { createSandbox } from '../support/sandbox';
+import { createSandbox } from '../../emulator/sandbox';
 
 // A bake that cannot succeed ends failed, says why, and leaves nothing running.
 

@@ -9,7 +9,7 @@ import { startBake } from '../../lib/bake/service';
 import { awsForTest, controlFor } from '../support/aws';
 import { bakeryForTest, runToEnd, type TestBakery } from '../support/bakery';
 import { receiveNotifications } from '../support/notifications';
-import { createSandbox, type Sandbox } from '../support/sandbox';
+import { createSandbox, type Sandbox } from '../../emulator/sandbox';
 
 // The `web` pipeline of config/pipelines.ts, baked end to end against the emulator.
 const aws = awsForTest(import.meta.url);

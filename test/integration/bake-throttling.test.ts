@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { startBake } from '../../lib/bake/service';
 import { awsForTest, controlFor } from '../support/aws';
 import { bakeryForTest, runToEnd } from '../support/bakery';
-import { createSandbox } from '../support/sandbox';
+import { createSandbox } from '../../emulator/sandbox';
 
 // 20% of every EC2 and SSM call throttled: the SDK's retries and the reconciler's passes absorb it.
 describe('a bake under 20% throttling of EC2 and SSM', () => {

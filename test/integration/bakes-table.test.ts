@@ -2,7 +2,7 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsForTest } from '../support/aws';
-import { createBakesTable } from '../support/tables';
+import { createBakesTable } from '../../emulator/stack';
 
 const aws = awsForTest(import.meta.url);
 let table: string;

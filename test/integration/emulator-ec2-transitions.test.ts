@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsForTest, controlFor, eventually } from '../support/aws';
-import { AL2023_PARAMETER } from '../support/sandbox';
+import { AL2023_PARAMETER } from '../../emulator/sandbox';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 
 // Timed transitions (emulator extension, part c) and the fidelity rule: while a resource is in

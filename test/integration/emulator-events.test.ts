@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmulatedEvent } from '../../emulator/control';
 import { awsForTest, controlFor, eventually } from '../support/aws';
 import { startEventReceiver, type EventReceiver } from '../support/event-receiver';
-import { createSandbox, type Sandbox } from '../support/sandbox';
+import { createSandbox, type Sandbox } from '../../emulator/sandbox';
 
 // EventBridge-shaped events delivered to a local URL as transitions complete (part e).
 const aws = awsForTest(import.meta.url);

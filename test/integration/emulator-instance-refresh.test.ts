@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { accountHeader, awsForTest, controlFor, eventually, type TestAws } from '../support/aws';
 import { startEventReceiver } from '../support/event-receiver';
 import { receiveNotifications } from '../support/notifications';
-import { createSandbox, describeGroup, type Sandbox } from '../support/sandbox';
+import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
 
 // Instance Refresh (part a): batches that respect MinHealthyPercentage / MaxHealthyPercentage,
 // SkipMatching, explicit versions, progress over time, checkpoints, cancel, rollback, hooks.

@@ -11,7 +11,7 @@ import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balanc
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsForTest, controlFor, eventually, type TestAws } from '../support/aws';
 import { receiveNotifications } from '../support/notifications';
-import { createSandbox, describeGroup, type Sandbox } from '../support/sandbox';
+import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
 
 // Lifecycle hooks that work (part b): wait states, notifications to the hook's SNS topic,
 // completion by token or instance id, heartbeats, timeouts with the default result.

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsForTest, controlFor } from '../support/aws';
-import { createSandbox, describeGroup, type Sandbox } from '../support/sandbox';
+import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
 
 // moto 5.2.1 defects that block real flows, fixed by the extension (part h).
 const aws = awsForTest(import.meta.url);

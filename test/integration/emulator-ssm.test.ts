@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsForTest, controlFor, eventually } from '../support/aws';
-import { AL2023_PARAMETER, createSandbox, type Sandbox } from '../support/sandbox';
+import { AL2023_PARAMETER, createSandbox, type Sandbox } from '../../emulator/sandbox';
 
 // SSM command outcomes chosen by rule (part d), timed command states (part c) and the
 // agent's ping status, which a bake waits for before its first command.

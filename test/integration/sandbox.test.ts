@@ -4,7 +4,7 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsForTest } from '../support/aws';
 import { receiveNotifications } from '../support/notifications';
-import { createSandbox, describeGroup, FLEET_USER_DATA, type Sandbox } from '../support/sandbox';
+import { createSandbox, describeGroup, FLEET_USER_DATA, type Sandbox } from '../../emulator/sandbox';
 
 const aws = awsForTest(import.meta.url);
 let sandbox: Sandbox;

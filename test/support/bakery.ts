@@ -11,8 +11,8 @@ import { loadPipelines, PipelineCatalog } from '../../lib/pipeline/catalog';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { BakeStore } from '../../lib/store/bakes';
 import { accountHeader, type TestAws } from './aws';
-import type { Sandbox } from './sandbox';
-import { createBakesTable } from './tables';
+import type { Sandbox } from '../../emulator/sandbox';
+import { createBakesTable } from '../../emulator/stack';
 
 /** Records what the engine asked to schedule; tests run the passes themselves. */
 export class RecordingScheduler implements PassScheduler {

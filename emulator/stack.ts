@@ -1,9 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { CreateTableCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { parse } from 'yaml';
-import type { TestAws } from './aws';
 
-const BAKES_TABLE_DEFINITION = new URL('../../resources/bakes-table.yml', import.meta.url);
+const BAKES_TABLE_DEFINITION = new URL('../resources/bakes-table.yml', import.meta.url);
 
 interface TableResource {
   Type: 'AWS::DynamoDB::Table';
@@ -18,7 +22,10 @@ interface TableResource {
  * deploys (`resources/bakes-table.yml`), so tests never drift from the stack.
  * @returns the table name.
  */
-export async function createBakesTable(aws: TestAws, tableName: string): Promise<string> {
+export async function createBakesTable(
+  aws: { readonly dynamodb: DynamoDBClient },
+  tableName: string,
+): Promise<string> {
   const resource = parse(await readFile(BAKES_TABLE_DEFINITION, 'utf8')) as TableResource;
   const { BillingMode, AttributeDefinitions, KeySchema, GlobalSecondaryIndexes, SSESpecification, Tags } =
     resource.Properties;
@@ -34,4 +41,16 @@ export async function createBakesTable(aws: TestAws, tableName: string): Promise
     }),
   );
   return tableName;
+}
+
+/** The reconciler's timer queue, as serverless.yml declares it (visibility 6x the consumer timeout). */
+export async function createTimerQueue(aws: { readonly sqs: SQSClient }, queueName: string): Promise<string> {
+  const created = await aws.sqs.send(
+    new CreateQueueCommand({
+      QueueName: queueName,
+      Attributes: { VisibilityTimeout: '360', MessageRetentionPeriod: '3600' },
+    }),
+  );
+  if (!created.QueueUrl) throw new Error('the emulator returned no queue URL');
+  return created.QueueUrl;
 }

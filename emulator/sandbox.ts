@@ -23,7 +23,24 @@ import {
 import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import type { TestAws } from './aws';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+
+/** The clients the sandbox is built with (a test's isolated account, or the demo's). */
+export interface SandboxClients {
+  readonly ec2: EC2Client;
+  readonly ssm: SSMClient;
+  readonly sns: SNSClient;
+  readonly sqs: SQSClient;
+  readonly autoScaling: AutoScalingClient;
+  readonly iam: IAMClient;
+  readonly elb: ElasticLoadBalancingV2Client;
+}
 
 /** The public parameter AWS keeps pointing at the newest Amazon Linux 2023 AMI. */
 export const AL2023_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -85,7 +102,7 @@ function required<T>(value: T | undefined, what: string): T {
  * with user data and tags, an ALB with a target group, an ASG attached to it with ELB
  * health checks, and an SNS topic with an SQS subscription to read notifications from.
  */
-export async function createSandbox(aws: TestAws, options: SandboxOptions): Promise<Sandbox> {
+export async function createSandbox(aws: SandboxClients, options: SandboxOptions): Promise<Sandbox> {
   const { name } = options;
   const region = await aws.ec2.config.region();
   const tags: { Key: string; Value: string }[] = [
@@ -246,22 +263,7 @@ export async function createSandbox(aws: TestAws, options: SandboxOptions): Prom
       VpcId: vpcId,
     }),
   );
-  await aws.iam.send(
-    new CreateRoleCommand({ RoleName: BUILDER_PROFILE_NAME, AssumeRolePolicyDocument: EC2_TRUST_POLICY }),
-  );
-  await aws.iam.send(
-    new AttachRolePolicyCommand({
-      RoleName: BUILDER_PROFILE_NAME,
-      PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
-    }),
-  );
-  await aws.iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: BUILDER_PROFILE_NAME }));
-  await aws.iam.send(
-    new AddRoleToInstanceProfileCommand({
-      InstanceProfileName: BUILDER_PROFILE_NAME,
-      RoleName: BUILDER_PROFILE_NAME,
-    }),
-  );
+  await ensureBuilderProfile(aws);
 
   return {
     name,
@@ -285,9 +287,34 @@ export async function createSandbox(aws: TestAws, options: SandboxOptions): Prom
 }
 
 /** The group as the emulator sees it now. */
-export async function describeGroup(aws: TestAws, groupName: string) {
+export async function describeGroup(aws: SandboxClients, groupName: string) {
   const groups = await aws.autoScaling.send(
     new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
   );
   return required(groups.AutoScalingGroups?.[0], `Auto Scaling group ${groupName}`);
+}
+
+/** The builder's role and instance profile (account-wide names: an earlier sandbox may have made them). */
+async function ensureBuilderProfile(aws: SandboxClients): Promise<void> {
+  try {
+    await aws.iam.send(
+      new CreateRoleCommand({ RoleName: BUILDER_PROFILE_NAME, AssumeRolePolicyDocument: EC2_TRUST_POLICY }),
+    );
+  } catch (error) {
+    if ((error as Error).name === 'EntityAlreadyExistsException') return;
+    throw error;
+  }
+  await aws.iam.send(
+    new AttachRolePolicyCommand({
+      RoleName: BUILDER_PROFILE_NAME,
+      PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+    }),
+  );
+  await aws.iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: BUILDER_PROFILE_NAME }));
+  await aws.iam.send(
+    new AddRoleToInstanceProfileCommand({
+      InstanceProfileName: BUILDER_PROFILE_NAME,
+      RoleName: BUILDER_PROFILE_NAME,
+    }),
+  );
 }

@@ -1,0 +1,38 @@
+import { pipelines } from '../../config/pipelines';
+import { createAwsClients, type AwsClients } from '../aws/clients';
+import { createRegionalClients } from '../aws/regional';
+import { readAwsSettings } from '../aws/settings';
+import { readEnvironment } from '../config/environment';
+import { loadPipelines, PipelineCatalog } from '../pipeline/catalog';
+import { BakeStore } from '../store/bakes';
+import type { Bakery, Log } from './service';
+import { SqsPassScheduler } from './timer';
+
+/**
+ * The bake engine of a Lambda container (or the local demo), from the environment: AWS
+ * clients, the bakes table, the topic, the timer queue and the validated pipelines.
+ * @throws ConfigError when the environment or the pipeline configuration is invalid.
+ */
+export function bakeryFromEnvironment(
+  log: Log,
+  env: NodeJS.ProcessEnv = process.env,
+  clients?: AwsClients,
+): Bakery {
+  const settings = readAwsSettings(env);
+  const environment = readEnvironment(env);
+  const aws = clients ?? createAwsClients(settings);
+  const regional = createRegionalClients(aws, settings);
+  return {
+    region: settings.region,
+    store: new BakeStore(aws.documents, environment.BAKES_TABLE),
+    catalog: new PipelineCatalog(loadPipelines(pipelines)),
+    sns: aws.sns,
+    topicArn: environment.NOTIFICATIONS_TOPIC_ARN,
+    scheduler: new SqsPassScheduler(aws.sqs, environment.TIMER_QUEUE_URL),
+    clock: () => new Date(),
+    log,
+    leaseSeconds: environment.LEASE_SECONDS,
+    ec2In: regional.ec2In,
+    ssmIn: regional.ssmIn,
+  };
+}

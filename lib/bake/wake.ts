@@ -1,0 +1,67 @@
+import type { Trigger } from './triggers';
+import { bakesConcernedBy, reconcile, type Bakery } from './service';
+
+export interface WakeResult {
+  readonly trigger: Trigger['kind'];
+  readonly reconciled: number;
+  readonly outcomes: Record<string, string>;
+  /** Timer messages to hand back to SQS for another delivery. */
+  readonly failedMessageIds: readonly string[];
+}
+
+/**
+ * Runs the pass a trigger calls for: every active bake for the sweep, the bakes an AWS event
+ * concerns, or the bakes timer messages name. A pass that fails as a whole (observing failed)
+ * returns its timer messages for redelivery; an event or the sweep is covered by the next sweep.
+ */
+export async function wake(bakery: Bakery, trigger: Trigger): Promise<WakeResult> {
+  switch (trigger.kind) {
+    case 'sweep': {
+      const report = await reconcile(bakery);
+      return {
+        trigger: trigger.kind,
+        reconciled: report.examined,
+        outcomes: report.outcomes,
+        failedMessageIds: [],
+      };
+    }
+    case 'event': {
+      const active = (await bakery.store.active()).map((stored) => stored.bake);
+      const ids = bakesConcernedBy(active, trigger.resourceIds);
+      if (ids.length === 0)
+        return { trigger: trigger.kind, reconciled: 0, outcomes: {}, failedMessageIds: [] };
+      const report = await reconcile(bakery, ids);
+      return {
+        trigger: trigger.kind,
+        reconciled: report.examined,
+        outcomes: report.outcomes,
+        failedMessageIds: [],
+      };
+    }
+    case 'timers': {
+      const ids = [...new Set(trigger.messages.flatMap((m) => (m.bakeId ? [m.bakeId] : [])))];
+      if (ids.length === 0)
+        return { trigger: trigger.kind, reconciled: 0, outcomes: {}, failedMessageIds: [] };
+      try {
+        const report = await reconcile(bakery, ids);
+        return {
+          trigger: trigger.kind,
+          reconciled: report.examined,
+          outcomes: report.outcomes,
+          failedMessageIds: [],
+        };
+      } catch (error) {
+        bakery.log.warn('timer pass failed; SQS will deliver it again', {
+          error: (error as Error).name,
+          bakeIds: ids,
+        });
+        return {
+          trigger: trigger.kind,
+          reconciled: 0,
+          outcomes: {},
+          failedMessageIds: trigger.messages.filter((m) => m.bakeId).map((m) => m.messageId),
+        };
+      }
+    }
+  }
+}

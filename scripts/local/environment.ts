@@ -1,0 +1,88 @@
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { EmulatorControl } from '../../emulator/control';
+import { startEmulator, type RunningEmulator } from '../../emulator/harness';
+import { createSandbox, type Sandbox, type SandboxClients } from '../../emulator/sandbox';
+import { createBakesTable, createTimerQueue } from '../../emulator/stack';
+import { createAwsClients, type AwsClients } from '../../lib/aws/clients';
+import { readAwsSettings } from '../../lib/aws/settings';
+
+/** moto's account when no x-moto-account-id header is sent. */
+const DEFAULT_ACCOUNT = '123456789012';
+
+export interface LocalEnvironment {
+  readonly endpoint: string;
+  readonly aws: AwsClients & SandboxClients;
+  /** The emulator extension's control API, when the endpoint has one. */
+  readonly control: EmulatorControl | undefined;
+  readonly sandbox: Sandbox;
+  readonly tableName: string;
+  readonly timerQueueUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The stack stood up locally: the emulator (or whatever AWS_ENDPOINT_URL points at), the
+ * sandbox fleet, the bakes table and the timer queue, with the process environment set the
+ * way serverless.yml sets the functions'.
+ */
+export async function startLocalEnvironment(name: string): Promise<LocalEnvironment> {
+  let emulator: RunningEmulator | undefined;
+  if (!process.env.AWS_ENDPOINT_URL) {
+    emulator = await startEmulator();
+    process.env.AWS_ENDPOINT_URL = emulator.endpoint;
+  }
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  process.env.AWS_REGION ??= 'us-east-1';
+  process.env.AWS_ACCESS_KEY_ID ??= 'testing';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
+  const settings = readAwsSettings();
+  const clients = createAwsClients(settings);
+  const aws = Object.assign(Object.create(clients) as AwsClients, {
+    iam: new IAMClient({ region: settings.region }),
+    elb: new ElasticLoadBalancingV2Client({ region: settings.region }),
+  });
+  const health = await fetch(`${endpoint}/_bakery/health`).then(
+    (r) => r.ok,
+    () => false,
+  );
+  const control = health ? new EmulatorControl(endpoint, DEFAULT_ACCOUNT) : undefined;
+
+  const run = `${name}-${Date.now().toString(36)}`;
+  const sandbox = await createSandbox(aws, { name: run, desiredCapacity: 2 });
+  const tableName = await createBakesTable(aws, `${run}-bakes`);
+  const timerQueueUrl = await createTimerQueue(aws, `${run}-timers`);
+  process.env.BAKES_TABLE = tableName;
+  process.env.NOTIFICATIONS_TOPIC_ARN = sandbox.topicArn;
+  process.env.TIMER_QUEUE_URL = timerQueueUrl;
+  process.env.LEASE_SECONDS ??= '30';
+  return {
+    endpoint,
+    aws,
+    control,
+    sandbox,
+    tableName,
+    timerQueueUrl,
+    stop: async () => {
+      await emulator?.stop();
+    },
+  };
+}
+
+/** A Lambda context for calling handlers locally. */
+export function lambdaContext(functionName: string) {
+  return {
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:${DEFAULT_ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
