@@ -84,3 +84,18 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * Clients for moto's default account (no account header): for the one test file that runs a
+ * Lambda handler, which builds its own clients from the environment as it does in AWS.
+ */
+export function awsForDefaultAccount(): TestAws {
+  const settings = readAwsSettings();
+  const clients = createAwsClients(settings);
+  const config = { region: settings.region, maxAttempts: settings.maxAttempts };
+  return Object.assign(Object.create(clients) as AwsClients, {
+    accountId: '123456789012',
+    iam: new IAMClient(config),
+    elb: new ElasticLoadBalancingV2Client(config),
+  });
+}

@@ -1,0 +1,85 @@
+import type { Context, SQSBatchResponse } from 'aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import amiEvent from '../../events/ec2-ami-state-change.json';
+import instanceEvent from '../../events/ec2-instance-state-change.json';
+import sweepEvent from '../../events/scheduled-sweep.json';
+import timerEvent from '../../events/sqs-timer.json';
+import { createSandbox } from '../../emulator/sandbox';
+import { createBakesTable, createTimerQueue } from '../../emulator/stack';
+import { bakeryFromEnvironment } from '../../lib/bake/container';
+import { isTerminal } from '../../lib/bake/model';
+import { startBake, type Bakery } from '../../lib/bake/service';
+import { awsForDefaultAccount, controlFor } from '../support/aws';
+import { quietLog } from '../support/bakery';
+
+// The reconcile Lambda handler, end to end, on the sample events of events/.
+const aws = awsForDefaultAccount();
+let bakery: Bakery;
+let handler: (event: unknown, context: Context) => Promise<SQSBatchResponse | undefined>;
+const context = {
+  functionName: 'reconcile',
+  awsRequestId: 'test',
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+function timer(bakeId: string, messageId = 'm-1') {
+  return { Records: [{ ...timerEvent.Records[0], messageId, body: JSON.stringify({ bakeId }) }] };
+}
+
+beforeAll(async () => {
+  const sandbox = await createSandbox(aws, { name: 'handler', desiredCapacity: 1 });
+  process.env.BAKES_TABLE = await createBakesTable(aws, 'handler-bakes');
+  process.env.NOTIFICATIONS_TOPIC_ARN = sandbox.topicArn;
+  process.env.TIMER_QUEUE_URL = await createTimerQueue(aws, 'handler-timers');
+  process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+  bakery = bakeryFromEnvironment(quietLog, process.env, aws);
+  const module = await import('../../functions/reconcile');
+  handler = module.handler as unknown as typeof handler;
+});
+
+describe('the reconcile handler', () => {
+  it('drives a bake to success on its timer messages and EC2 events', async () => {
+    const { id } = await startBake(bakery, 'minimal');
+
+    for (let pass = 0; pass < 100; pass += 1) {
+      const { bake } = await bakery.store.get(id);
+      if (isTerminal(bake.phase)) break;
+      const instanceId = bake.builder?.instanceId ?? 'i-none';
+      const imageId = bake.image?.imageId ?? 'ami-none';
+      await handler(timer(id), context);
+      await handler(
+        { ...instanceEvent, detail: { ...instanceEvent.detail, 'instance-id': instanceId } },
+        context,
+      );
+      await handler({ ...amiEvent, detail: { ...amiEvent.detail, ImageId: imageId } }, context);
+    }
+
+    expect((await bakery.store.get(id)).bake.phase).toBe('succeeded');
+  });
+
+  it('sweeps on the schedule event', async () => {
+    await expect(handler(sweepEvent, context)).resolves.toBeUndefined();
+  });
+
+  it('drops an event it cannot read, without failing', async () => {
+    await expect(handler({ hello: 'world' }, context)).resolves.toBeUndefined();
+  });
+
+  it('acknowledges a timer whose body is garbled', async () => {
+    const garbled = { Records: [{ ...timerEvent.Records[0], body: '{not json' }] };
+
+    await expect(handler(garbled, context)).resolves.toEqual({ batchItemFailures: [] });
+  });
+
+  it('hands the timer message back to SQS when the pass cannot observe AWS', async () => {
+    const { id } = await startBake(bakery, 'web');
+    await controlFor(aws).setFaults([
+      { kind: 'error', service: 'ec2', action: 'DescribeInstances', status: 503, count: 20 },
+    ]);
+
+    const response = await handler(timer(id, 'm-42'), context);
+
+    await controlFor(aws).clearFaults();
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-42' }] });
+  });
+});
