@@ -26,6 +26,33 @@ export interface ActClients {
   readonly ssmIn: (region: string) => Pick<SSMClient, 'send'>;
 }
 
+/**
+ * Resolved builder networks, per EC2 client (so per account and region) and pipeline: subnets
+ * and groups rarely change, and launches come in bursts.
+ */
+const networkCache = new WeakMap<
+  object,
+  Map<string, { value: { subnetId: string; groupIds: string[] }; until: number }>
+>();
+const NETWORK_TTL_MS = 5 * 60_000;
+
+async function cachedNetwork(
+  ec2: Pick<EC2Client, 'send'>,
+  pipeline: Pipeline,
+): Promise<{ subnetId: string; groupIds: string[] }> {
+  let cache = networkCache.get(ec2);
+  if (!cache) {
+    cache = new Map();
+    networkCache.set(ec2, cache);
+  }
+  const key = JSON.stringify([pipeline.builder.subnet, pipeline.builder.securityGroups]);
+  const hit = cache.get(key);
+  if (hit && hit.until > Date.now()) return hit.value;
+  const value = await network(ec2, pipeline);
+  cache.set(key, { value, until: Date.now() + NETWORK_TTL_MS });
+  return value;
+}
+
 /** Resolves the builder's subnet and security groups, given by id or by Name tag / group name. */
 async function network(
   ec2: Pick<EC2Client, 'send'>,
@@ -70,7 +97,7 @@ async function launch(
   action: Extract<Action, { kind: 'launch' }>,
 ): Promise<ActionResult> {
   const ec2 = clients.ec2In(bake.region);
-  const { subnetId, groupIds } = await network(ec2, pipeline);
+  const { subnetId, groupIds } = await cachedNetwork(ec2, pipeline);
   const tags = [
     ...serviceTags(pipeline.name, bake.id),
     { Key: TAG_ROLE, Value: action.role },

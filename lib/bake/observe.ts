@@ -26,6 +26,7 @@ export interface ObserveClients {
 // Launching too: a pass can go from launching into provisioning and send the first step, and
 // if it dies before committing, the next pass must find that command rather than send another.
 const COMMAND_PHASES = new Set(['launching', 'provisioning', 'validating', 'testing']);
+const IMAGELESS_PHASES = new Set(['requested', 'launching', 'provisioning', 'validating']);
 const FINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 // EC2 accepts up to 200 values per filter; SSM's InstanceIds filter up to 50.
 const EC2_FILTER_VALUES = 200;
@@ -179,7 +180,13 @@ export async function observe(
   if (!home) return result;
 
   const instances = await instancesByBake(clients.ec2In(home), ids);
-  const images = await imagesByBake(clients.ec2In(home), home, ids);
+  // No image can exist before CreateImage is asked for (stopping); finished bakes may still
+  // have one to mark as failed.
+  const imaging = bakes.filter((bake) => !IMAGELESS_PHASES.has(bake.phase)).map((bake) => bake.id);
+  const images =
+    imaging.length > 0
+      ? await imagesByBake(clients.ec2In(home), home, imaging)
+      : new Map<string, ObservedImage[]>();
   const copyRegions = new Set(
     bakes
       .filter((bake) => bake.phase === 'distributing' || bake.phase === 'publishing')
