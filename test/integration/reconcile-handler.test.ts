@@ -34,7 +34,7 @@ beforeAll(async () => {
   process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
   bakery = bakeryFromEnvironment(quietLog, process.env, aws);
   const module = await import('../../functions/reconcile');
-  handler = module.handler as unknown as typeof handler;
+  handler = module.handler;
 });
 
 describe('the reconcile handler', () => {
