@@ -48,7 +48,6 @@ async function drainNotifications(local: LocalEnvironment, seen: Notification[])
     const what =
       notification.type === 'bake.phase' ? notification.phase : notification.type.replace('bake.', '');
     say(`${elapsed()}  ${what.padEnd(13)} ${notification.subject}`);
-    if (process.env.DEMO_DEBUG) say(`   id ${notification.id} msg ${message.MessageId ?? ''}`);
   }
   if (messages.length > 0) {
     await local.aws.sqs.send(

@@ -92,6 +92,22 @@ def start_image_transition(ami) -> None:
         core.SCHEDULER.run_due()
 
 
+def transition(instance: Instance, via: str, to: str, delay_name: str, finish=None) -> None:
+    """Moves an instance into `via` now and into `to` once the account's delay has passed."""
+    delay = core.settings(_account(instance)).delay(delay_name)
+
+    def complete() -> None:
+        if instance._state.name == via:
+            if finish is not None:
+                finish()
+            set_state(instance, to)
+
+    set_state(instance, via)
+    core.SCHEDULER.after(delay, complete)
+    if delay <= 0:
+        core.SCHEDULER.run_due()
+
+
 def install() -> None:
     original_init = Instance.__init__
 
@@ -99,13 +115,8 @@ def install() -> None:
         original_init(self, ec2_backend, image_id, user_data, security_groups, **kwargs)
         self._bakery_reboots = 0
         self._bakery_running_since = None
-        delay = core.settings(ec2_backend.account_id).delay("ec2.instance.pending")
         self._state = InstanceState("pending", 0)
-        set_state(self, "pending")
-        if delay > 0:
-            core.SCHEDULER.after(delay, lambda: self._state.name == "pending" and set_state(self, "running"))
-        else:
-            set_state(self, "running")
+        transition(self, "pending", "running", "ec2.instance.pending")
 
     Instance.__init__ = init
 
@@ -113,19 +124,8 @@ def install() -> None:
 
     def stop(self):
         previous = InstanceState(self._state.name, self._state.code)
-        if self._state.name not in ("pending", "running"):
-            return previous
-        delay = core.settings(_account(self)).delay("ec2.instance.stopping")
-
-        def finish() -> None:
-            if self._state.name == "stopping":
-                original_stop(self)
-                set_state(self, "stopped")
-
-        set_state(self, "stopping")
-        core.SCHEDULER.after(delay, finish)
-        if delay <= 0:
-            core.SCHEDULER.run_due()
+        if self._state.name in ("pending", "running"):
+            transition(self, "stopping", "stopped", "ec2.instance.stopping", lambda: original_stop(self))
         return previous
 
     Instance.stop = stop
@@ -134,15 +134,9 @@ def install() -> None:
 
     def start(self):
         previous = InstanceState(self._state.name, self._state.code)
-        if self._state.name != "stopped":
-            return previous
-        original_start(self)
-        delay = core.settings(_account(self)).delay("ec2.instance.pending")
-        set_state(self, "pending")
-        if delay > 0:
-            core.SCHEDULER.after(delay, lambda: self._state.name == "pending" and set_state(self, "running"))
-        else:
-            set_state(self, "running")
+        if self._state.name == "stopped":
+            original_start(self)
+            transition(self, "pending", "running", "ec2.instance.pending")
         return previous
 
     Instance.start = start
@@ -151,19 +145,8 @@ def install() -> None:
 
     def terminate(self):
         previous = InstanceState(self._state.name, self._state.code)
-        if self._state.name in ("shutting-down", "terminated"):
-            return previous
-        delay = core.settings(_account(self)).delay("ec2.instance.shutting-down")
-
-        def finish() -> None:
-            if self._state.name == "shutting-down":
-                original_terminate(self)
-                set_state(self, "terminated")
-
-        set_state(self, "shutting-down")
-        core.SCHEDULER.after(delay, finish)
-        if delay <= 0:
-            core.SCHEDULER.run_due()
+        if self._state.name not in ("shutting-down", "terminated"):
+            transition(self, "shutting-down", "terminated", "ec2.instance.shutting-down", lambda: original_terminate(self))
         return previous
 
     Instance.terminate = terminate

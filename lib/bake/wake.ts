@@ -9,6 +9,16 @@ export interface WakeResult {
   readonly failedMessageIds: readonly string[];
 }
 
+async function pass(
+  bakery: Bakery,
+  trigger: Trigger['kind'],
+  bakeIds?: readonly string[],
+): Promise<WakeResult> {
+  if (bakeIds?.length === 0) return { trigger, reconciled: 0, outcomes: {}, failedMessageIds: [] };
+  const report = await reconcile(bakery, bakeIds);
+  return { trigger, reconciled: report.examined, outcomes: report.outcomes, failedMessageIds: [] };
+}
+
 /**
  * Runs the pass a trigger calls for: every active bake for the sweep, the bakes an AWS event
  * concerns, or the bakes timer messages name. A pass that fails as a whole (observing failed)
@@ -16,51 +26,23 @@ export interface WakeResult {
  */
 export async function wake(bakery: Bakery, trigger: Trigger): Promise<WakeResult> {
   switch (trigger.kind) {
-    case 'sweep': {
-      const report = await reconcile(bakery);
-      return {
-        trigger: trigger.kind,
-        reconciled: report.examined,
-        outcomes: report.outcomes,
-        failedMessageIds: [],
-      };
-    }
+    case 'sweep':
+      return pass(bakery, trigger.kind);
     case 'event': {
       const active = (await bakery.store.active()).map((stored) => stored.bake);
-      const ids = bakesConcernedBy(active, trigger.resourceIds);
-      if (ids.length === 0)
-        return { trigger: trigger.kind, reconciled: 0, outcomes: {}, failedMessageIds: [] };
-      const report = await reconcile(bakery, ids);
-      return {
-        trigger: trigger.kind,
-        reconciled: report.examined,
-        outcomes: report.outcomes,
-        failedMessageIds: [],
-      };
+      return pass(bakery, trigger.kind, bakesConcernedBy(active, trigger.resourceIds));
     }
     case 'timers': {
       const ids = [...new Set(trigger.messages.flatMap((m) => (m.bakeId ? [m.bakeId] : [])))];
-      if (ids.length === 0)
-        return { trigger: trigger.kind, reconciled: 0, outcomes: {}, failedMessageIds: [] };
       try {
-        const report = await reconcile(bakery, ids);
-        return {
-          trigger: trigger.kind,
-          reconciled: report.examined,
-          outcomes: report.outcomes,
-          failedMessageIds: [],
-        };
+        return await pass(bakery, trigger.kind, ids);
       } catch (error) {
         bakery.log.warn('timer pass failed; SQS will deliver it again', {
           error: (error as Error).name,
           bakeIds: ids,
         });
-        return {
-          trigger: trigger.kind,
-          reconciled: 0,
-          outcomes: {},
-          failedMessageIds: trigger.messages.filter((m) => m.bakeId).map((m) => m.messageId),
-        };
+        const failedMessageIds = trigger.messages.filter((m) => m.bakeId).map((m) => m.messageId);
+        return { trigger: trigger.kind, reconciled: 0, outcomes: {}, failedMessageIds };
       }
     }
   }
