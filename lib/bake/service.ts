@@ -53,10 +53,25 @@ function leaseEnd(bakery: Bakery, now: Date): Date {
   return new Date(now.getTime() + bakery.leaseSeconds * 1000);
 }
 
-async function deliver(bakery: Bakery, written: BakeRecord, outbox: readonly Notification[]): Promise<void> {
-  if (outbox.length === 0) return;
+/** Publishes an outbox, then clears it; returns the record version after that (undefined if unknown). */
+async function deliver(
+  bakery: Bakery,
+  written: BakeRecord,
+  outbox: readonly Notification[],
+): Promise<number | undefined> {
+  if (outbox.length === 0) return written.version;
   for (const notification of outbox) await publishNotification(bakery.sns, bakery.topicArn, notification);
-  await bakery.store.clearOutbox(written);
+  return bakery.store.clearOutbox(written);
+}
+
+/** Starts (or continues) the bake's timer chain at `version`; an unknown version leaves it to the sweep. */
+async function scheduleChain(
+  bakery: Bakery,
+  bakeId: string,
+  delaySeconds: number,
+  version: number | undefined,
+): Promise<void> {
+  if (version !== undefined) await bakery.scheduler.schedule(bakeId, delaySeconds, version);
 }
 
 /**
@@ -102,8 +117,7 @@ export async function startBake(
     pipeline: bake.pipeline,
     baseImageId: bake.baseImageId,
   });
-  await deliver(bakery, bake, [started]);
-  await bakery.scheduler.schedule(bake.id, 0);
+  await scheduleChain(bakery, bake.id, 0, await deliver(bakery, bake, [started]));
   return bake;
 }
 
@@ -112,8 +126,8 @@ export async function startBake(
  * @throws NotFoundError for an unknown bake; ConflictError for one already finished.
  */
 export async function cancelBake(bakery: Bakery, bakeId: string): Promise<void> {
-  await bakery.store.requestCancel(bakeId, bakery.clock().toISOString());
-  await bakery.scheduler.schedule(bakeId, 0);
+  const version = await bakery.store.requestCancel(bakeId, bakery.clock().toISOString());
+  await scheduleChain(bakery, bakeId, 0, version);
 }
 
 export type Outcome = 'advanced' | 'unchanged' | 'conflict' | 'held';
@@ -133,23 +147,31 @@ function decideFor(
   });
 }
 
-/** One bake, one step: deliver what is owed, decide, act, then commit (only if nobody else did). */
+/**
+ * One bake, one step: deliver what is owed, decide, act, then commit (only if nobody else did).
+ * `chain` is the version a timer message carried: only the live chain reschedules itself.
+ */
 async function advance(
   bakery: Bakery,
   stored: StoredBake,
   pipeline: Pipeline | undefined,
   observed: Observed,
+  chain: number | undefined,
 ): Promise<Outcome> {
   const { bake } = stored;
   if (stored.outbox.length > 0) {
     // Left by a pass that died before delivering: send it, once we hold the bake.
     if (!(await bakery.store.claim(bake, observed.now, bakery.leaseSeconds))) return 'held';
-    await deliver(bakery, bake, stored.outbox);
+    const version = await deliver(bakery, bake, stored.outbox);
+    if (!isTerminal(bake.phase)) await scheduleChain(bakery, bake.id, 1, version);
     return 'advanced';
   }
   const decision = decideFor(bakery, bake, pipeline, observed);
   if (decision.actions.length === 0 && JSON.stringify(decision.next) === JSON.stringify(bake)) {
-    if (!isTerminal(bake.phase)) await bakery.scheduler.schedule(bake.id, decision.wakeInSeconds ?? 30);
+    // Events and the sweep add no timers: the bake's own chain is already waiting.
+    if (!isTerminal(bake.phase) && chain === bake.version) {
+      await scheduleChain(bakery, bake.id, decision.wakeInSeconds ?? 30, bake.version);
+    }
     return 'unchanged';
   }
   if (decision.actions.length > 0 && !(await bakery.store.claim(bake, observed.now, bakery.leaseSeconds))) {
@@ -180,9 +202,9 @@ async function advance(
     actions: decision.actions.map((a) => a.kind),
     ...(written.failure ? { failure: written.failure } : {}),
   });
-  await deliver(bakery, written, notifications);
+  const version = await deliver(bakery, written, notifications);
   if (!isTerminal(written.phase)) {
-    await bakery.scheduler.schedule(bake.id, written.failure ? 0 : (decision.wakeInSeconds ?? 30));
+    await scheduleChain(bakery, bake.id, written.failure ? 0 : (decision.wakeInSeconds ?? 30), version);
   }
   return 'advanced';
 }
@@ -210,9 +232,14 @@ async function known(bakery: Bakery, ids: readonly string[]): Promise<StoredBake
 /**
  * A reconcile pass over the given bakes (or every active one): observe them together, then
  * advance each. A bake whose step fails is left for the next pass; the others go on.
+ * `chains` gives, for bakes woken by their own timer, the version the timer was set for.
  * @throws when observing fails (the whole pass is retried by its trigger).
  */
-export async function reconcile(bakery: Bakery, bakeIds?: readonly string[]): Promise<PassReport> {
+export async function reconcile(
+  bakery: Bakery,
+  bakeIds?: readonly string[],
+  chains: ReadonlyMap<string, number> = new Map(),
+): Promise<PassReport> {
   const stored = bakeIds ? await known(bakery, bakeIds) : await bakery.store.active();
   const pipelines = new Map(bakery.catalog.all.map((pipeline) => [pipeline.name, pipeline]));
   const now = bakery.clock();
@@ -233,7 +260,13 @@ export async function reconcile(bakery: Bakery, bakeIds?: readonly string[]): Pr
         commands: [],
         images: [],
       };
-      outcomes[bake.id] = await advance(bakery, entry, pipelines.get(bake.pipeline), seen);
+      outcomes[bake.id] = await advance(
+        bakery,
+        entry,
+        pipelines.get(bake.pipeline),
+        seen,
+        chains.get(bake.id),
+      );
     } catch (error) {
       outcomes[bake.id] = 'error';
       bakery.log.warn('bake pass failed; it will be retried', {
@@ -241,7 +274,9 @@ export async function reconcile(bakery: Bakery, bakeIds?: readonly string[]): Pr
         pipeline: bake.pipeline,
         error: describeError(error),
       });
-      await bakery.scheduler.schedule(bake.id, 2).catch(() => undefined);
+      // A timer's pass retries soon on its own chain; after an event or the sweep, the chain or the sweep will.
+      if (chains.get(bake.id) === bake.version)
+        await scheduleChain(bakery, bake.id, 2, bake.version).catch(() => undefined);
     }
   }
   return { examined: stored.length, outcomes };

@@ -3,9 +3,13 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 /** SQS caps a message delay at 15 minutes. */
 const MAX_DELAY_SECONDS = 900;
 
-/** Schedules the next reconcile pass of a bake on the timer queue. */
+/**
+ * Schedules the next reconcile pass of a bake on the timer queue. The message carries the
+ * record version it was scheduled for: one chain of timers per bake, because a timer whose
+ * version is stale (the bake moved on, and its mover scheduled its own) does not reschedule.
+ */
 export interface PassScheduler {
-  schedule(bakeId: string, delaySeconds: number): Promise<void>;
+  schedule(bakeId: string, delaySeconds: number, version: number): Promise<void>;
 }
 
 export class SqsPassScheduler implements PassScheduler {
@@ -14,11 +18,11 @@ export class SqsPassScheduler implements PassScheduler {
     private readonly queueUrl: string,
   ) {}
 
-  async schedule(bakeId: string, delaySeconds: number): Promise<void> {
+  async schedule(bakeId: string, delaySeconds: number, version: number): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
-        MessageBody: JSON.stringify({ bakeId }),
+        MessageBody: JSON.stringify({ bakeId, version }),
         DelaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.round(delaySeconds))),
       }),
     );

@@ -6,7 +6,12 @@ export type Trigger =
   | { readonly kind: 'event'; readonly detailType: string; readonly resourceIds: readonly string[] }
   | {
       readonly kind: 'timers';
-      readonly messages: readonly { readonly messageId: string; readonly bakeId: string | undefined }[];
+      readonly messages: readonly {
+        readonly messageId: string;
+        readonly bakeId: string | undefined;
+        /** The record version the timer was scheduled for. */
+        readonly version?: number;
+      }[];
     };
 
 const sqsEvent = z.object({
@@ -22,7 +27,10 @@ const eventBridgeEvent = z.object({
   detail: z.record(z.string(), z.unknown()),
 });
 
-const timerBody = z.object({ bakeId: z.string().regex(/^b\d{14}-[0-9a-f]{6}$/) });
+const timerBody = z.object({
+  bakeId: z.string().regex(/^b\d{14}-[0-9a-f]{6}$/),
+  version: z.number().int().min(0),
+});
 
 /** Ids an EC2, SSM or Auto Scaling event names: instance, image and command ids. */
 function resourceIds(event: z.infer<typeof eventBridgeEvent>): string[] {
@@ -55,7 +63,9 @@ export function parseTrigger(event: unknown): Trigger {
           body = undefined;
         }
         const parsed = timerBody.safeParse(body);
-        return { messageId: record.messageId, bakeId: parsed.success ? parsed.data.bakeId : undefined };
+        return parsed.success
+          ? { messageId: record.messageId, bakeId: parsed.data.bakeId, version: parsed.data.version }
+          : { messageId: record.messageId, bakeId: undefined };
       }),
     };
   }

@@ -13,9 +13,10 @@ async function pass(
   bakery: Bakery,
   trigger: Trigger['kind'],
   bakeIds?: readonly string[],
+  chains?: ReadonlyMap<string, number>,
 ): Promise<WakeResult> {
   if (bakeIds?.length === 0) return { trigger, reconciled: 0, outcomes: {}, failedMessageIds: [] };
-  const report = await reconcile(bakery, bakeIds);
+  const report = await reconcile(bakery, bakeIds, chains);
   return { trigger, reconciled: report.examined, outcomes: report.outcomes, failedMessageIds: [] };
 }
 
@@ -33,9 +34,14 @@ export async function wake(bakery: Bakery, trigger: Trigger): Promise<WakeResult
       return pass(bakery, trigger.kind, bakesConcernedBy(active, trigger.resourceIds));
     }
     case 'timers': {
-      const ids = [...new Set(trigger.messages.flatMap((m) => (m.bakeId ? [m.bakeId] : [])))];
+      const chains = new Map(
+        trigger.messages.flatMap((m) =>
+          m.bakeId && m.version !== undefined ? [[m.bakeId, m.version] as const] : [],
+        ),
+      );
+      const ids = [...chains.keys()];
       try {
-        return await pass(bakery, trigger.kind, ids);
+        return await pass(bakery, trigger.kind, ids, chains);
       } catch (error) {
         bakery.log.warn('timer pass failed; SQS will deliver it again', {
           error: (error as Error).name,

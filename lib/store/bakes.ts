@@ -223,11 +223,12 @@ export class BakeStore {
 
   /**
    * Asks for a bake to be cancelled; the next reconcile pass stops it and cleans up.
+   * @returns the record's new version.
    * @throws NotFoundError for an unknown bake, ConflictError for a finished one.
    */
-  async requestCancel(id: string, at: string): Promise<void> {
+  async requestCancel(id: string, at: string): Promise<number> {
     try {
-      await this.documents.send(
+      const updated = await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: bakeKey(id),
@@ -241,8 +242,10 @@ export class BakeStore {
             ':failed': 'failed',
             ':cancelled': 'cancelled',
           },
+          ReturnValues: 'UPDATED_NEW',
         }),
       );
+      return Number(updated.Attributes?.version);
     } catch (error) {
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
       const { bake } = await this.get(id); // NotFoundError when it does not exist
@@ -253,8 +256,9 @@ export class BakeStore {
   /**
    * Drops delivered notifications and the writer's lease, if nobody committed since; a finished
    * record then leaves the active index.
+   * @returns the record's new version, or undefined when another writer got there first.
    */
-  async clearOutbox(bake: BakeRecord): Promise<void> {
+  async clearOutbox(bake: BakeRecord): Promise<number | undefined> {
     try {
       await this.documents.send(
         new UpdateCommand({
@@ -269,9 +273,11 @@ export class BakeStore {
           ExpressionAttributeValues: { ':none': [], ':version': bake.version, ':next': bake.version + 1 },
         }),
       );
+      return bake.version + 1;
     } catch (error) {
       // A newer commit carries its own outbox; the notifications may be sent again (at least once).
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      return undefined;
     }
   }
 }

@@ -22,8 +22,8 @@ const context = {
   getRemainingTimeInMillis: () => 60_000,
 } as unknown as Context;
 
-function timer(bakeId: string, messageId = 'm-1') {
-  return { Records: [{ ...timerEvent.Records[0], messageId, body: JSON.stringify({ bakeId }) }] };
+function timer(bakeId: string, version: number, messageId = 'm-1') {
+  return { Records: [{ ...timerEvent.Records[0], messageId, body: JSON.stringify({ bakeId, version }) }] };
 }
 
 beforeAll(async () => {
@@ -46,7 +46,7 @@ describe('the reconcile handler', () => {
       if (isTerminal(bake.phase)) break;
       const instanceId = bake.builder?.instanceId ?? 'i-none';
       const imageId = bake.image?.imageId ?? 'ami-none';
-      await handler(timer(id), context);
+      await handler(timer(id, bake.version), context);
       await handler(
         { ...instanceEvent, detail: { ...instanceEvent.detail, 'instance-id': instanceId } },
         context,
@@ -77,7 +77,7 @@ describe('the reconcile handler', () => {
       { kind: 'error', service: 'ec2', action: 'DescribeInstances', status: 503, count: 20 },
     ]);
 
-    const response = await handler(timer(id, 'm-42'), context);
+    const response = await handler(timer(id, 1, 'm-42'), context);
 
     await controlFor(aws).clearFaults();
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-42' }] });

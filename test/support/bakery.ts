@@ -16,9 +16,9 @@ import { createBakesTable } from '../../emulator/stack';
 
 /** Records what the engine asked to schedule; tests run the passes themselves. */
 export class RecordingScheduler implements PassScheduler {
-  readonly scheduled: { bakeId: string; delaySeconds: number }[] = [];
-  schedule(bakeId: string, delaySeconds: number): Promise<void> {
-    this.scheduled.push({ bakeId, delaySeconds });
+  readonly scheduled: { bakeId: string; delaySeconds: number; version: number }[] = [];
+  schedule(bakeId: string, delaySeconds: number, version: number): Promise<void> {
+    this.scheduled.push({ bakeId, delaySeconds, version });
     return Promise.resolve();
   }
 }

@@ -35,7 +35,9 @@ describe('parseTrigger, on the sample events', () => {
 
     expect(parseTrigger(timerEvent)).toEqual({
       kind: 'timers',
-      messages: [{ messageId: '059f36b4-87a3-44ab-83d2-661975830a7d', bakeId: 'b20261122030500-a1b2c3' }],
+      messages: [
+        { messageId: '059f36b4-87a3-44ab-83d2-661975830a7d', bakeId: 'b20261122030500-a1b2c3', version: 4 },
+      ],
     });
     expect(parseTrigger(garbled)).toEqual({
       kind: 'timers',
