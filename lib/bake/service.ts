@@ -162,7 +162,13 @@ async function advance(
   if (stored.outbox.length > 0) {
     // Left by a pass that died before delivering: send it, once we hold the bake.
     if (!(await bakery.store.claim(bake, observed.now, bakery.leaseSeconds))) return 'held';
-    const version = await deliver(bakery, bake, stored.outbox);
+    let version: number | undefined;
+    try {
+      version = await deliver(bakery, bake, stored.outbox);
+    } catch (error) {
+      await bakery.store.release(bake).catch(() => undefined);
+      throw error;
+    }
     if (!isTerminal(bake.phase)) await scheduleChain(bakery, bake.id, 1, version);
     return 'advanced';
   }
