@@ -132,12 +132,7 @@ export async function cancelBake(bakery: Bakery, bakeId: string): Promise<void> 
 
 export type Outcome = 'advanced' | 'unchanged' | 'conflict' | 'held';
 
-function decideFor(
-  bakery: Bakery,
-  bake: BakeRecord,
-  pipeline: Pipeline | undefined,
-  observed: Observed,
-): Decision {
+function decideFor(bake: BakeRecord, pipeline: Pipeline | undefined, observed: Observed): Decision {
   if (pipeline) return decide(bake, pipeline, observed);
   if (isTerminal(bake.phase)) return { next: bake, actions: [] };
   return finish(bake, 'failed', observed, {
@@ -172,7 +167,7 @@ async function advance(
     if (!isTerminal(bake.phase)) await scheduleChain(bakery, bake.id, 1, version);
     return 'advanced';
   }
-  const decision = decideFor(bakery, bake, pipeline, observed);
+  const decision = decideFor(bake, pipeline, observed);
   if (decision.actions.length === 0 && JSON.stringify(decision.next) === JSON.stringify(bake)) {
     // Events and the sweep add no timers: the bake's own chain is already waiting.
     if (!isTerminal(bake.phase) && chain === bake.version) {
@@ -184,22 +179,18 @@ async function advance(
     return 'held'; // another pass is acting on this bake; it schedules what comes next
   }
   let written: BakeRecord;
+  let notifications: Notification[];
   try {
     const results = pipeline ? await act(bakery, bake, pipeline, decision.actions) : [];
     let next = applyResults({ ...decision.next, updatedAt: observed.now.toISOString() }, results);
     if (next.failure && next.phase === 'succeeded') next = { ...next, phase: 'failed' };
-    written = await bakery.store.commit(
-      bake,
-      next,
-      notificationsFor(bake, next),
-      leaseEnd(bakery, observed.now),
-    );
+    notifications = notificationsFor(bake, next);
+    written = await bakery.store.commit(bake, next, notifications, leaseEnd(bakery, observed.now));
   } catch (error) {
     if (error instanceof ConflictError) return 'conflict'; // another pass advanced it: its work stands
     if (decision.actions.length > 0) await bakery.store.release(bake).catch(() => undefined);
     throw error;
   }
-  const notifications = notificationsFor(bake, written);
   bakery.log.info('bake advanced', {
     bakeId: bake.id,
     pipeline: bake.pipeline,
