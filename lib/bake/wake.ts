@@ -1,5 +1,44 @@
-import type { Trigger } from './triggers';
+import { DescribeTagsCommand } from '@aws-sdk/client-ec2';
+import type { BakeRecord } from './model';
 import { bakesConcernedBy, reconcile, type Bakery } from './service';
+import { TAG_BAKE_ID } from './tags';
+import type { Trigger } from './triggers';
+
+/** A bake that may have created an instance or image its record does not name yet (a pass died). */
+function awaitsUnrecordedResource(bake: BakeRecord): boolean {
+  switch (bake.phase) {
+    case 'requested': // its first pass launches, and may die before committing 'launching'
+    case 'launching':
+      return !bake.builder?.instanceId;
+    case 'stopping':
+    case 'imaging':
+      return !bake.image?.imageId;
+    case 'testing':
+      return !bake.tester?.instanceId;
+    default:
+      return false;
+  }
+}
+
+/** The active bakes whose tag the event's EC2 resources carry. */
+async function bakesTaggedOn(
+  bakery: Bakery,
+  active: readonly BakeRecord[],
+  resourceIds: readonly string[],
+): Promise<string[]> {
+  const ec2Ids = resourceIds.filter((id) => id.startsWith('i-') || id.startsWith('ami-'));
+  if (ec2Ids.length === 0) return [];
+  const tags = await bakery.ec2In(bakery.region).send(
+    new DescribeTagsCommand({
+      Filters: [
+        { Name: 'resource-id', Values: ec2Ids },
+        { Name: 'key', Values: [TAG_BAKE_ID] },
+      ],
+    }),
+  );
+  const activeIds = new Set(active.map((bake) => bake.id));
+  return [...new Set((tags.Tags ?? []).map((tag) => tag.Value ?? ''))].filter((id) => activeIds.has(id));
+}
 
 export interface WakeResult {
   readonly trigger: Trigger['kind'];
@@ -22,7 +61,8 @@ async function pass(
 
 /**
  * Runs the pass a trigger calls for: every active bake for the sweep, the bakes an AWS event
- * concerns, or the bakes timer messages name. A pass that fails as a whole (observing failed)
+ * concerns (by the ids their records hold, else by the resource's bake tag), or the bakes timer
+ * messages name. A pass that fails as a whole (observing failed)
  * returns its timer messages for redelivery; an event or the sweep is covered by the next sweep.
  */
 export async function wake(bakery: Bakery, trigger: Trigger): Promise<WakeResult> {
@@ -31,7 +71,11 @@ export async function wake(bakery: Bakery, trigger: Trigger): Promise<WakeResult
       return pass(bakery, trigger.kind);
     case 'event': {
       const active = (await bakery.store.active()).map((stored) => stored.bake);
-      return pass(bakery, trigger.kind, bakesConcernedBy(active, trigger.resourceIds));
+      let ids = bakesConcernedBy(active, trigger.resourceIds);
+      if (ids.length === 0 && active.some(awaitsUnrecordedResource)) {
+        ids = await bakesTaggedOn(bakery, active, trigger.resourceIds);
+      }
+      return pass(bakery, trigger.kind, ids);
     }
     case 'timers': {
       const chains = new Map(

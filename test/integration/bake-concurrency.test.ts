@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { reconcile, startBake } from '../../lib/bake/service';
 import { PipelineBusyError } from '../../lib/errors';
-import { BakeStore } from '../../lib/store/bakes';
 import { awsForTest, controlFor } from '../support/aws';
-import { bakeryForTest, runToEnd } from '../support/bakery';
+import { bakeryForTest, CrashingStore, runToEnd } from '../support/bakery';
 import { createSandbox } from '../../emulator/sandbox';
 
 // One active bake per pipeline; two reconcilers never both act; a crash loses nothing.
@@ -55,27 +54,6 @@ describe('two reconcilers racing on one record', () => {
     expect(calls.ssm?.SendCommand).toBe(2);
   });
 });
-
-/** A store whose commit "crashes" (after the actions ran) on the chosen calls. */
-class CrashingStore extends BakeStore {
-  commits = 0;
-  constructor(
-    base: ConstructorParameters<typeof BakeStore>,
-    private readonly crashOn: Set<number>,
-  ) {
-    super(...base);
-  }
-  override async commit(...args: Parameters<BakeStore['commit']>) {
-    this.commits += 1;
-    if (this.crashOn.has(this.commits))
-      throw Object.assign(new Error('Lambda timed out'), { name: 'TimeoutError' });
-    return super.commit(...args);
-  }
-  // A process that died gives nothing back: its lease runs out instead.
-  override release(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 describe('a pass that crashes between act and commit', () => {
   it('converges on the next pass: no duplicate image, no leaked instance', async () => {

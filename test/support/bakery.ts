@@ -84,3 +84,24 @@ export async function runToEnd(
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
 }
+
+/** A store whose commit "crashes" (after the actions ran) on the chosen calls. */
+export class CrashingStore extends BakeStore {
+  commits = 0;
+  constructor(
+    base: ConstructorParameters<typeof BakeStore>,
+    private readonly crashOn: Set<number>,
+  ) {
+    super(...base);
+  }
+  override async commit(...args: Parameters<BakeStore['commit']>) {
+    this.commits += 1;
+    if (this.crashOn.has(this.commits))
+      throw Object.assign(new Error('Lambda timed out'), { name: 'TimeoutError' });
+    return super.commit(...args);
+  }
+  // A process that died gives nothing back: its lease runs out instead.
+  override release(): Promise<void> {
+    return Promise.resolve();
+  }
+}
