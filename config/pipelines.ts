@@ -59,6 +59,11 @@ export const pipelines: PipelineInput[] = [
       tags: { app: 'web', os: 'al2023' },
     },
     publish: { parameter: '/ami-bakery/web/latest' },
+    rollout: {
+      targets: [{ autoScalingGroup: 'web-fleet', setDefaultVersion: true }],
+      refresh: { minHealthyPercentage: 50, instanceWarmupSeconds: 120, skipMatching: true, autoRollback: true },
+      whenRefreshInProgress: 'wait',
+    },
     schedule: { nightly: true, maxAgeDays: 14 },
   },
   {

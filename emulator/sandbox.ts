@@ -76,6 +76,8 @@ export interface SandboxOptions {
   /** Prefix of every resource name; unique within the test's account. */
   readonly name: string;
   readonly desiredCapacity?: number;
+  /** The Auto Scaling group's name (default `<name>-app`); `web-fleet` is the web pipeline's target. */
+  readonly groupName?: string;
 }
 
 /** The fleet's user data: start the app under PM2 (what a baked image would hold). */
@@ -219,7 +221,7 @@ export async function createSandbox(aws: SandboxClients, options: SandboxOptions
     }),
   );
 
-  const autoScalingGroupName = `${name}-app`;
+  const autoScalingGroupName = options.groupName ?? `${name}-app`;
   const capacity = options.desiredCapacity ?? 2;
   await aws.autoScaling.send(
     new CreateAutoScalingGroupCommand({

@@ -16,12 +16,19 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
+import {
+  CancelInstanceRefreshCommand,
+  StartInstanceRefreshCommand,
+  type AutoScalingClient,
+} from '@aws-sdk/client-auto-scaling';
 import { describeError, isTransient } from '../errors';
+import { ensureRolloutVersion } from '../rollout/launch-template';
 import type { Pipeline } from '../pipeline/schema';
 import type { Action, ActionResult, BakeRecord } from './model';
 import { commandComment, serviceTags, TAG_RECIPE, TAG_ROLE, TAG_STATUS } from './tags';
 
 export interface ActClients {
+  readonly autoScaling: Pick<AutoScalingClient, 'send'>;
   readonly ec2In: (region: string) => Pick<EC2Client, 'send'>;
   readonly ssmIn: (region: string) => Pick<SSMClient, 'send'>;
 }
@@ -271,6 +278,68 @@ async function run(
         imageId: action.imageId,
       };
     }
+    case 'create-template-version': {
+      const made = await ensureRolloutVersion(ec2, {
+        templateId: action.templateId,
+        sourceVersion: action.sourceVersion,
+        imageId: action.imageId,
+        bakeId: bake.id,
+        makeDefault: action.makeDefault,
+      });
+      return {
+        kind: 'template-versioned',
+        group: action.group,
+        templateId: action.templateId,
+        version: made.version,
+      };
+    }
+    case 'start-refresh':
+      return startRefresh(clients, pipeline, action);
+    case 'cancel-refresh':
+      try {
+        await clients.autoScaling.send(
+          new CancelInstanceRefreshCommand({ AutoScalingGroupName: action.group }),
+        );
+      } catch (error) {
+        if ((error as Error).name !== 'ActiveInstanceRefreshNotFoundFault') throw error; // already over
+      }
+      return { kind: 'done' };
+  }
+}
+
+/** Starts the refresh to the bake's version; a refresh already holding the group is left to the next pass. */
+async function startRefresh(
+  clients: ActClients,
+  pipeline: Pipeline,
+  action: Extract<Action, { kind: 'start-refresh' }>,
+): Promise<ActionResult> {
+  const refresh = pipeline.rollout?.refresh;
+  try {
+    const started = await clients.autoScaling.send(
+      new StartInstanceRefreshCommand({
+        AutoScalingGroupName: action.group,
+        Strategy: 'Rolling',
+        // An explicit version, never $Latest or $Default: auto rollback needs one to return to.
+        DesiredConfiguration: {
+          LaunchTemplate: { LaunchTemplateId: action.templateId, Version: String(action.version) },
+        },
+        Preferences: {
+          MinHealthyPercentage: refresh?.minHealthyPercentage,
+          MaxHealthyPercentage: refresh?.maxHealthyPercentage,
+          InstanceWarmup: refresh?.instanceWarmupSeconds,
+          SkipMatching: refresh?.skipMatching,
+          AutoRollback: refresh?.autoRollback,
+          CheckpointPercentages: refresh?.checkpointPercentages,
+          CheckpointDelay: refresh?.checkpointDelaySeconds,
+          ...(refresh && refresh.alarms.length > 0 ? { AlarmSpecification: { Alarms: refresh.alarms } } : {}),
+        },
+      }),
+    );
+    return { kind: 'refresh-started', group: action.group, refreshId: started.InstanceRefreshId ?? '' };
+  } catch (error) {
+    // Another refresh holds the group: the next pass sees it and waits or cancels, by policy.
+    if ((error as Error).name === 'InstanceRefreshInProgressFault') return { kind: 'done' };
+    throw error;
   }
 }
 

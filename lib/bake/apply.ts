@@ -72,6 +72,26 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
             };
         bake = withResource(bake, { kind: 'parameter', id: result.parameter, region: result.region });
         break;
+      case 'template-versioned':
+        bake = {
+          ...bake,
+          rollout: (bake.rollout ?? []).map((t) =>
+            t.group === result.group
+              ? { ...t, status: 'versioned' as const, templateId: result.templateId, version: result.version }
+              : t,
+          ),
+        };
+        break;
+      case 'refresh-started':
+        bake = {
+          ...bake,
+          rollout: (bake.rollout ?? []).map((t) =>
+            t.group === result.group
+              ? { ...t, status: 'refreshing' as const, refreshId: result.refreshId, percentage: 0 }
+              : t,
+          ),
+        };
+        break;
       case 'rejected':
         bake = {
           ...bake,

@@ -32,6 +32,7 @@ export function bakeryFromEnvironment(
     clock: () => new Date(),
     log,
     leaseSeconds: environment.LEASE_SECONDS,
+    autoScaling: aws.autoScaling,
     ec2In: regional.ec2In,
     ssmIn: regional.ssmIn,
   };

@@ -9,7 +9,9 @@ import {
   type Observed,
   type ObservedInstance,
   type Phase,
+  type RolloutTarget,
   type StepRecord,
+  type TargetStatus,
   type StepStage,
   type TerminalPhase,
 } from './model';
@@ -407,13 +409,133 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
         parameter: pipeline.publish.parameter,
         imageId: t.imageId,
       }));
-      const done = finish(current, 'succeeded', observed);
+      const done = pipeline.rollout
+        ? decideStep(
+            enter(current, 'rolling', now, {
+              rollout: pipeline.rollout.targets.map((t) => ({
+                group: t.autoScalingGroup,
+                status: 'pending' as const,
+              })),
+            }),
+            pipeline,
+            observed,
+          )
+        : finish(current, 'succeeded', observed);
       return { ...done, actions: [...publish, ...done.actions] };
     }
+
+    case 'rolling':
+      return decideRolling(current, pipeline, observed, wait);
+
+    case 'refreshing':
+      return decideRefreshing(current, pipeline, observed, wait);
 
     default: // terminal phases were handled first
       return { next: current, actions: cleanup(observed) };
   }
+}
+
+type Wait = (next?: BakeRecord, actions?: Action[]) => Decision;
+
+function withTarget(bake: BakeRecord, group: string, patch: Partial<RolloutTarget>): BakeRecord {
+  return { ...bake, rollout: (bake.rollout ?? []).map((t) => (t.group === group ? { ...t, ...patch } : t)) };
+}
+
+/** A new launch template version per target group: a copy of the version it uses, with the new image. */
+function decideRolling(current: BakeRecord, pipeline: Pipeline, observed: Observed, wait: Wait): Decision {
+  const rollout = pipeline.rollout;
+  if (!rollout) return decideStep(enter(current, 'succeeded', observed.now), pipeline, observed);
+  if (!observed.groups) return wait(); // entered this pass: the groups are read on the next
+  let next = current;
+  const actions: Action[] = [];
+  for (const target of current.rollout ?? []) {
+    if (target.status !== 'pending') continue;
+    const group = observed.groups.find((g) => g.name === target.group);
+    if (!group?.templateId || group.templateVersion === undefined) {
+      next = withTarget(next, target.group, {
+        status: 'failed',
+        reason: `Group ${target.group} not found, or not using a launch template`,
+      });
+      continue;
+    }
+    const spec = rollout.targets.find((t) => t.autoScalingGroup === target.group);
+    next = withTarget(next, target.group, {
+      templateId: group.templateId,
+      sourceVersion: group.templateVersion,
+    });
+    actions.push({
+      kind: 'create-template-version',
+      group: target.group,
+      templateId: group.templateId,
+      sourceVersion: group.templateVersion,
+      imageId: current.image?.imageId ?? '',
+      makeDefault: spec?.setDefaultVersion ?? true,
+    });
+  }
+  if (actions.length > 0) return wait(next, actions);
+  if ((next.rollout ?? []).some((t) => t.status === 'pending')) return wait(next);
+  return decideStep(enter(next, 'refreshing', observed.now), pipeline, observed);
+}
+
+const REFRESH_DONE: Record<string, TargetStatus> = {
+  Successful: 'succeeded',
+  Failed: 'failed',
+  Cancelled: 'failed',
+  RollbackSuccessful: 'rolled-back',
+  RollbackFailed: 'failed',
+};
+const REFRESH_ACTIVE = new Set(['Pending', 'InProgress', 'Cancelling', 'RollbackInProgress', 'Baking']);
+
+/** One Instance Refresh per versioned target, followed to its end; the bake ends when every target has. */
+function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Observed, wait: Wait): Decision {
+  const policy = pipeline.rollout?.whenRefreshInProgress ?? 'wait';
+  if (!observed.refreshes) return wait(); // entered this pass: refreshes are read on the next
+  let next = current;
+  const actions: Action[] = [];
+  for (const target of current.rollout ?? []) {
+    const refreshes = (observed.refreshes ?? []).filter((r) => r.group === target.group);
+    if (target.status === 'versioned' && target.templateId && target.version !== undefined) {
+      const mine = refreshes.find((r) => r.id === target.refreshId);
+      const foreign = refreshes.find((r) => REFRESH_ACTIVE.has(r.status) && r.id !== target.refreshId);
+      if (mine) {
+        next = withTarget(next, target.group, { status: 'refreshing' });
+      } else if (foreign) {
+        // A refresh we did not start holds the group: a state to handle, not a crash.
+        next = withTarget(next, target.group, {
+          reason: `Waiting for refresh ${foreign.id} (${foreign.status})`,
+        });
+        if (policy === 'cancel' && foreign.status !== 'Cancelling')
+          actions.push({ kind: 'cancel-refresh', group: target.group });
+      } else {
+        actions.push({
+          kind: 'start-refresh',
+          group: target.group,
+          templateId: target.templateId,
+          version: target.version,
+        });
+      }
+    }
+    if (target.status === 'refreshing') {
+      const mine = refreshes.find((r) => r.id === target.refreshId);
+      if (!mine) continue;
+      const done = REFRESH_DONE[mine.status];
+      next = withTarget(next, target.group, {
+        percentage: mine.percentage,
+        ...(done ? { status: done, ...(mine.reason ? { reason: mine.reason } : {}) } : {}),
+      });
+    }
+  }
+  const targets = next.rollout ?? [];
+  if (actions.length > 0 || targets.some((t) => t.status === 'versioned' || t.status === 'refreshing')) {
+    return wait(next, actions);
+  }
+  const failed = targets.filter((t) => t.status !== 'succeeded');
+  if (failed.length === 0) return finish(next, 'succeeded', observed);
+  return finish(next, 'failed', observed, {
+    phase: 'refreshing',
+    code: 'RolloutFailed',
+    message: failed.map((t) => `${t.group}: ${t.status}${t.reason ? ` (${t.reason})` : ''}`).join('; '),
+  });
 }
 
 function decideTesting(

@@ -10,6 +10,8 @@ export const PHASES = [
   'testing',
   'distributing',
   'publishing',
+  'rolling',
+  'refreshing',
   'succeeded',
   'failed',
   'cancelled',
@@ -51,6 +53,21 @@ export interface CreatedResource {
   readonly region: string;
 }
 
+export type TargetStatus = 'pending' | 'versioned' | 'refreshing' | 'succeeded' | 'failed' | 'rolled-back';
+
+/** Where one rollout target (an Auto Scaling group) stands. */
+export interface RolloutTarget {
+  readonly group: string;
+  readonly status: TargetStatus;
+  readonly templateId?: string;
+  /** The template version the group used, and the bake's new one. */
+  readonly sourceVersion?: number;
+  readonly version?: number;
+  readonly refreshId?: string;
+  readonly percentage?: number;
+  readonly reason?: string;
+}
+
 export interface BakeRecord {
   readonly id: string;
   readonly pipeline: string;
@@ -81,6 +98,7 @@ export interface BakeRecord {
     readonly imageId: string;
   }[];
   readonly cancelRequested: boolean;
+  readonly rollout?: readonly RolloutTarget[];
   readonly failure?: Failure;
   readonly timeline: readonly { readonly phase: Phase; readonly at: string }[];
   readonly resources: readonly CreatedResource[];
@@ -110,8 +128,26 @@ export interface ObservedImage {
   readonly reason?: string;
 }
 
+export interface ObservedGroup {
+  readonly name: string;
+  readonly templateId?: string;
+  /** The template's version the group names, resolved to a number ($Default/$Latest included). */
+  readonly templateVersion?: number;
+}
+
+export interface ObservedRefresh {
+  readonly group: string;
+  readonly id: string;
+  readonly status: string;
+  readonly percentage: number;
+  readonly reason?: string;
+}
+
 /** What one reconcile pass saw of a bake's resources (read from AWS, never from the record). */
 export interface Observed {
+  /** Rollout target groups, and their refreshes newest first (only for bakes rolling out). */
+  readonly groups?: readonly ObservedGroup[];
+  readonly refreshes?: readonly ObservedRefresh[];
   readonly now: Date;
   readonly instances: readonly ObservedInstance[];
   /** Instances whose SSM agent reports Online. */
@@ -152,7 +188,22 @@ export type Action =
       readonly region: string;
       readonly parameter: string;
       readonly imageId: string;
-    };
+    }
+  | {
+      readonly kind: 'create-template-version';
+      readonly group: string;
+      readonly templateId: string;
+      readonly sourceVersion: number;
+      readonly imageId: string;
+      readonly makeDefault: boolean;
+    }
+  | {
+      readonly kind: 'start-refresh';
+      readonly group: string;
+      readonly templateId: string;
+      readonly version: number;
+    }
+  | { readonly kind: 'cancel-refresh'; readonly group: string };
 
 /** What `act` learned from an action, to fold into the record before it is committed. */
 export type ActionResult =
@@ -172,6 +223,13 @@ export type ActionResult =
       readonly parameter: string;
       readonly imageId: string;
     }
+  | {
+      readonly kind: 'template-versioned';
+      readonly group: string;
+      readonly templateId: string;
+      readonly version: number;
+    }
+  | { readonly kind: 'refresh-started'; readonly group: string; readonly refreshId: string }
   | {
       readonly kind: 'rejected';
       readonly action: Action['kind'];

@@ -1,4 +1,14 @@
-import { DescribeImagesCommand, DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DescribeAutoScalingGroupsCommand,
+  DescribeInstanceRefreshesCommand,
+  type AutoScalingClient,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplatesCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
@@ -11,14 +21,17 @@ import type {
   CommandStatus,
   Observed,
   ObservedCommand,
+  ObservedGroup,
   ObservedImage,
   ObservedInstance,
+  ObservedRefresh,
   StepStage,
 } from './model';
 import { parseCommandComment, TAG_BAKE_ID, TAG_ROLE } from './tags';
 
 /** The narrow slice of AWS a pass reads from. */
 export interface ObserveClients {
+  readonly autoScaling: Pick<AutoScalingClient, 'send'>;
   readonly ec2In: (region: string) => Pick<EC2Client, 'send'>;
   readonly ssm: Pick<SSMClient, 'send'>;
 }
@@ -163,6 +176,78 @@ async function commandsOf(
   return observed;
 }
 
+// DescribeAutoScalingGroups takes up to 100 names; DescribeLaunchTemplates up to 200 ids.
+const GROUP_NAMES = 100;
+
+/** The rollout target groups of the pass, with the template version each uses as a number. */
+async function groupsNamed(
+  clients: ObserveClients,
+  region: string,
+  names: string[],
+): Promise<ObservedGroup[]> {
+  const groups: { name: string; templateId?: string; version?: string }[] = [];
+  for (const batch of chunks(names, GROUP_NAMES)) {
+    const page = await clients.autoScaling.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: batch }),
+    );
+    for (const group of page.AutoScalingGroups ?? []) {
+      const spec =
+        group.LaunchTemplate ?? group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
+      groups.push({
+        name: group.AutoScalingGroupName ?? '',
+        templateId: spec?.LaunchTemplateId,
+        version: spec?.Version ?? '$Default',
+      });
+    }
+  }
+  const templateIds = [...new Set(groups.flatMap((g) => (g.templateId ? [g.templateId] : [])))];
+  const templates = new Map<string, { default?: number; latest?: number }>();
+  for (const batch of chunks(templateIds, EC2_FILTER_VALUES)) {
+    const page = await clients
+      .ec2In(region)
+      .send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: batch }));
+    for (const t of page.LaunchTemplates ?? []) {
+      templates.set(t.LaunchTemplateId ?? '', {
+        default: t.DefaultVersionNumber,
+        latest: t.LatestVersionNumber,
+      });
+    }
+  }
+  return groups.map((g) => {
+    const template = templates.get(g.templateId ?? '');
+    const version =
+      g.version === '$Latest'
+        ? template?.latest
+        : g.version === '$Default'
+          ? template?.default
+          : Number(g.version);
+    return {
+      name: g.name,
+      templateId: g.templateId,
+      templateVersion: Number.isFinite(version) ? version : undefined,
+    };
+  });
+}
+
+async function refreshesOf(clients: ObserveClients, groups: string[]): Promise<ObservedRefresh[]> {
+  const found: ObservedRefresh[] = [];
+  for (const group of groups) {
+    const page = await clients.autoScaling.send(
+      new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: group, MaxRecords: 5 }),
+    );
+    for (const refresh of page.InstanceRefreshes ?? []) {
+      found.push({
+        group,
+        id: refresh.InstanceRefreshId ?? '',
+        status: refresh.Status ?? 'Pending',
+        percentage: refresh.PercentageComplete ?? 0,
+        reason: refresh.StatusReason,
+      });
+    }
+  }
+  return found;
+}
+
 /**
  * Reads the AWS state of every bake in a pass, batched: one DescribeInstances and one
  * DescribeImages per region for all bakes together, one agent query, and a command listing
@@ -206,6 +291,16 @@ export async function observe(
   );
   const online = running.length > 0 ? await onlineAgents(clients.ssm, running) : new Set<string>();
 
+  const rolling = bakes.filter((bake) => bake.phase === 'rolling' || bake.phase === 'refreshing');
+  const targetGroups = [...new Set(rolling.flatMap((bake) => (bake.rollout ?? []).map((t) => t.group)))];
+  const groups = targetGroups.length > 0 ? await groupsNamed(clients, home, targetGroups) : [];
+  const refreshing = [
+    ...new Set(
+      bakes.filter((b) => b.phase === 'refreshing').flatMap((b) => (b.rollout ?? []).map((t) => t.group)),
+    ),
+  ];
+  const refreshes = refreshing.length > 0 ? await refreshesOf(clients, refreshing) : [];
+
   for (const bake of bakes) {
     const mine = instances.get(bake.id) ?? [];
     const commands: ObservedCommand[] = [];
@@ -215,12 +310,16 @@ export async function observe(
         commands.push(...(await commandsOf(clients.ssm, bake, instance.instanceId)));
       }
     }
+    const targets = new Set((bake.rollout ?? []).map((t) => t.group));
     result.set(bake.id, {
       now,
       instances: mine,
       agentOnline: online,
       commands,
       images: images.get(bake.id) ?? [],
+      // Only bakes rolling out had their groups looked at: for the others, "not observed" is not "not found".
+      ...(rolling.includes(bake) ? { groups: groups.filter((g) => targets.has(g.name)) } : {}),
+      ...(bake.phase === 'refreshing' ? { refreshes: refreshes.filter((r) => targets.has(r.group)) } : {}),
     });
   }
   return result;

@@ -243,7 +243,7 @@ export async function reconcile(
   const observed = await observe(
     stored.map((s) => s.bake),
     pipelines,
-    { ec2In: bakery.ec2In, ssm: bakery.ssmIn(bakery.region) },
+    { ec2In: bakery.ec2In, ssm: bakery.ssmIn(bakery.region), autoScaling: bakery.autoScaling },
     now,
   );
   const outcomes: PassReport['outcomes'] = {};

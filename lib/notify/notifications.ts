@@ -2,7 +2,15 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { BakeRecord } from '../bake/model';
 
 export type NotificationType =
-  'bake.started' | 'bake.phase' | 'bake.succeeded' | 'bake.failed' | 'bake.cancelled';
+  | 'bake.started'
+  | 'bake.phase'
+  | 'bake.succeeded'
+  | 'bake.failed'
+  | 'bake.cancelled'
+  | 'rollout.started'
+  | 'rollout.succeeded'
+  | 'rollout.failed'
+  | 'rollout.rolled-back';
 export type Severity = 'info' | 'warning' | 'error';
 
 /** A typed event on the notifications topic. `id` is stable, so consumers can drop duplicates. */
@@ -48,53 +56,70 @@ export function bakeStarted(bake: BakeRecord): Notification {
   });
 }
 
-/** The notifications a commit from `previous` to `next` owes: one per phase entered, in order. */
+/** The notifications a commit from `previous` to `next` owes: for each phase entered, in order. */
 export function notificationsFor(previous: BakeRecord, next: BakeRecord): Notification[] {
   const entered = next.timeline.slice(previous.timeline.length);
-  return entered.map((entry, index) => {
+  return entered.flatMap((entry, index) => {
     const from = index === 0 ? previous.phase : (entered[index - 1]?.phase ?? previous.phase);
-    switch (entry.phase) {
-      case 'succeeded':
-        return make(
-          next,
-          'bake.succeeded',
-          'info',
-          `[ami-bakery] ${next.pipeline}: ${next.image?.imageId ?? 'image'} published`,
-          {
-            imageId: next.image?.imageId,
-            imageName: next.image?.name,
-            copies: next.copies,
-            published: next.published,
-          },
-        );
-      case 'failed':
-        return make(
-          next,
-          'bake.failed',
-          'error',
-          `[ami-bakery] ${next.pipeline}: bake ${next.id} failed in ${next.failure?.phase ?? from}`,
-          {
-            failure: next.failure,
-          },
-        );
-      case 'cancelled':
-        return make(
-          next,
-          'bake.cancelled',
-          'warning',
-          `[ami-bakery] ${next.pipeline}: bake ${next.id} cancelled`,
-        );
-      default:
-        return make(
-          next,
-          'bake.phase',
-          'info',
-          `[ami-bakery] ${next.pipeline}: bake ${next.id} is ${entry.phase}`,
-          { from },
-          entry.phase,
-        );
-    }
+    return [...rolloutNotifications(next, entry.phase), bakeNotification(next, entry.phase, from)];
   });
+}
+
+function bakeNotification(bake: BakeRecord, phase: string, from: string): Notification {
+  const title = `[ami-bakery] ${bake.pipeline}`;
+  switch (phase) {
+    case 'succeeded':
+      return make(bake, 'bake.succeeded', 'info', `${title}: ${bake.image?.imageId ?? 'image'} published`, {
+        imageId: bake.image?.imageId,
+        imageName: bake.image?.name,
+        copies: bake.copies,
+        published: bake.published,
+      });
+    case 'failed':
+      return make(
+        bake,
+        'bake.failed',
+        'error',
+        `${title}: bake ${bake.id} failed in ${bake.failure?.phase ?? from}`,
+        {
+          failure: bake.failure,
+        },
+      );
+    case 'cancelled':
+      return make(bake, 'bake.cancelled', 'warning', `${title}: bake ${bake.id} cancelled`);
+    default:
+      return make(bake, 'bake.phase', 'info', `${title}: bake ${bake.id} is ${phase}`, { from }, phase);
+  }
+}
+
+/** What a rollout's start and end owe, besides the bake's own notification. */
+function rolloutNotifications(bake: BakeRecord, phase: string): Notification[] {
+  const targets = bake.rollout ?? [];
+  if (targets.length === 0) return [];
+  const detail = { imageId: bake.image?.imageId, targets };
+  const title = `[ami-bakery] ${bake.pipeline}`;
+  const groups = targets.map((t) => t.group).join(', ');
+  if (phase === 'rolling')
+    return [make(bake, 'rollout.started', 'info', `${title}: rolling out to ${groups}`, detail, phase)];
+  if (phase === 'succeeded')
+    return [make(bake, 'rollout.succeeded', 'info', `${title}: ${groups} refreshed`, detail, phase)];
+  if (phase !== 'failed') return [];
+  const rolledBack = targets.filter((t) => t.status === 'rolled-back').map((t) => t.group);
+  return [
+    make(bake, 'rollout.failed', 'error', `${title}: rollout failed`, detail, phase),
+    ...(rolledBack.length > 0
+      ? [
+          make(
+            bake,
+            'rollout.rolled-back',
+            'warning',
+            `${title}: ${rolledBack.join(', ')} rolled back`,
+            detail,
+            phase,
+          ),
+        ]
+      : []),
+  ];
 }
 
 /** Publishes one notification with attributes subscribers can filter on (type, pipeline, severity). */

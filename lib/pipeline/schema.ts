@@ -42,7 +42,49 @@ export const DEFAULT_DEADLINES = {
   testing: 3_600,
   distributing: 7_200,
   publishing: 600,
+  rolling: 600,
+  refreshing: 14_400,
 } as const;
+
+/** Where the new image goes after publishing: launch templates, then Instance Refresh. */
+const rolloutSchema = z
+  .object({
+    targets: z
+      .array(
+        z
+          .object({
+            /** The group whose launch template gets a new version and whose instances are refreshed. */
+            autoScalingGroup: z.string().min(1).max(255),
+            /** Make the new version the template's default (groups that use $Default follow it). */
+            setDefaultVersion: z.boolean().default(true),
+          })
+          .strict(),
+      )
+      .min(1),
+    refresh: z
+      .object({
+        minHealthyPercentage: z.number().int().min(0).max(100).default(90),
+        maxHealthyPercentage: z.number().int().min(100).max(200).default(100),
+        instanceWarmupSeconds: z.number().int().min(0).max(3_600).optional(),
+        skipMatching: z.boolean().default(true),
+        autoRollback: z.boolean().default(true),
+        checkpointPercentages: z.array(z.number().int().min(1).max(100)).optional(),
+        checkpointDelaySeconds: z.number().int().min(0).max(172_800).optional(),
+        /** CloudWatch alarms that fail (and, with autoRollback, roll back) the refresh. */
+        alarms: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .default({
+        minHealthyPercentage: 90,
+        maxHealthyPercentage: 100,
+        skipMatching: true,
+        autoRollback: true,
+        alarms: [],
+      }),
+    /** A refresh already running on a group (not ours): wait for it, or cancel it. */
+    whenRefreshInProgress: z.enum(['wait', 'cancel']).default('wait'),
+  })
+  .strict();
 
 const deadlinesSchema = z
   .object(
@@ -109,6 +151,7 @@ export const pipelineSchema = z
       .strict()
       .default({ regions: [], accounts: [], organizationalUnits: [] }),
     publish: z.object({ parameter: z.string().regex(/^\/[\w./-]+$/) }).strict(),
+    rollout: rolloutSchema.optional(),
     schedule: z
       .object({
         /** Re-bake nightly only if the base image or recipe changed, or the last bake is older. */
@@ -124,6 +167,7 @@ export const pipelineSchema = z
 export type PipelineInput = z.input<typeof pipelineSchema>;
 export type Pipeline = z.output<typeof pipelineSchema>;
 export type Step = z.output<typeof stepSchema>;
+export type Rollout = z.output<typeof rolloutSchema>;
 export type DeadlinePhase = keyof typeof DEFAULT_DEADLINES;
 
 export const pipelinesSchema = z.array(pipelineSchema).min(1);

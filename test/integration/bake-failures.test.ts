@@ -23,7 +23,7 @@ async function aliveInstances(aws: TestAws, bake: BakeRecord): Promise<string[]>
 
 async function setUp(key: string, configured: PipelineInput[] = pipelines, clock?: () => Date) {
   const aws = awsForTest(`${import.meta.url}#${key}`);
-  const sandbox = await createSandbox(aws, { name: key, desiredCapacity: 1 });
+  const sandbox = await createSandbox(aws, { name: key, desiredCapacity: 1, groupName: 'web-fleet' });
   const bakery = await bakeryForTest(aws, sandbox, configured, clock);
   return { aws, sandbox, bakery, control: controlFor(aws) };
 }
@@ -110,6 +110,7 @@ describe('an image that stays pending past its deadline', () => {
 describe('no capacity for the first instance type', () => {
   it('launches the builder with the next type of the pipeline', async () => {
     const { bakery, control } = await setUp('capacity');
+    await control.configure({ timeScale: 0.001 }); // the web fleet's refresh warm-up, shortened
     // EC2 answers 500 InsufficientInstanceCapacity; the SDK retries it (5 attempts), then gives up.
     await control.setFaults([
       {

@@ -1,6 +1,7 @@
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
   DescribeSnapshotsCommand,
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
@@ -9,17 +10,18 @@ import { startBake } from '../../lib/bake/service';
 import { awsForTest, controlFor } from '../support/aws';
 import { bakeryForTest, runToEnd, type TestBakery } from '../support/bakery';
 import { receiveNotifications } from '../support/notifications';
-import { createSandbox, type Sandbox } from '../../emulator/sandbox';
+import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
 
-// The `web` pipeline of config/pipelines.ts, baked end to end against the emulator.
+// The `web` pipeline of config/pipelines.ts end to end against the emulator: bake, roll, refresh.
 const aws = awsForTest(import.meta.url);
 let sandbox: Sandbox;
 let bakery: TestBakery;
 
 beforeAll(async () => {
-  sandbox = await createSandbox(aws, { name: 'happy', desiredCapacity: 1 });
+  sandbox = await createSandbox(aws, { name: 'happy', desiredCapacity: 2, groupName: 'web-fleet' });
   bakery = await bakeryForTest(aws, sandbox);
   await controlFor(aws).configure({
+    timeScale: 0.001, // the refresh's 120 s warm-up in 0.12 s
     delays: {
       'ec2.instance.pending': 0.1,
       'ec2.instance.stopping': 0.1,
@@ -30,7 +32,7 @@ beforeAll(async () => {
 });
 
 describe('a bake of the web pipeline', () => {
-  it('goes from the base image to a published AMI, and leaves no instance running', async () => {
+  it('goes from the base image to a published AMI on a refreshed fleet, and leaves no builder running', async () => {
     const started = await startBake(bakery, 'web', { reason: 'test' });
 
     const bake = await runToEnd(bakery, started.id);
@@ -45,6 +47,8 @@ describe('a bake of the web pipeline', () => {
       'imaging',
       'distributing',
       'publishing',
+      'rolling',
+      'refreshing',
       'succeeded',
     ]);
     expect(bake.steps.map((s) => `${s.stage}/${s.name}:${s.status}`)).toEqual([
@@ -88,7 +92,30 @@ describe('a bake of the web pipeline', () => {
     expect(builder?.Tags).toEqual(expect.arrayContaining([{ Key: 'ami-bakery:role', Value: 'builder' }]));
     expect(bake.resources.map((r) => r.kind).sort()).toEqual(['image', 'instance', 'parameter']);
 
-    const notifications = await receiveNotifications(aws, sandbox.queueUrl, { count: 9 });
+    // The fleet: a new template version with only the image changed, made default, every
+    // instance refreshed onto it.
+    const target = bake.rollout?.[0];
+    expect(target).toMatchObject({
+      group: 'web-fleet',
+      status: 'succeeded',
+      sourceVersion: 1,
+      version: 2,
+      percentage: 100,
+    });
+    const version = (
+      await aws.ec2.send(
+        new DescribeLaunchTemplateVersionsCommand({
+          LaunchTemplateId: sandbox.launchTemplateId,
+          Versions: ['2'],
+        }),
+      )
+    ).LaunchTemplateVersions?.[0];
+    expect(version?.LaunchTemplateData?.ImageId).toBe(imageId);
+    expect(version?.DefaultVersion).toBe(true);
+    const group = await describeGroup(aws, sandbox.autoScalingGroupName);
+    expect(group.Instances?.map((i) => i.LaunchTemplate?.Version)).toEqual(['2', '2']);
+
+    const notifications = await receiveNotifications(aws, sandbox.queueUrl, { count: 13 });
     expect(notifications.map((n) => n.attributes.type)).toEqual([
       'bake.started',
       'bake.phase',
@@ -98,6 +125,10 @@ describe('a bake of the web pipeline', () => {
       'bake.phase',
       'bake.phase',
       'bake.phase',
+      'rollout.started',
+      'bake.phase',
+      'bake.phase',
+      'rollout.succeeded',
       'bake.succeeded',
     ]);
     expect(notifications.at(-1)).toMatchObject({

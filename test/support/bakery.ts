@@ -63,6 +63,7 @@ export async function bakeryForTest(
     clock,
     log: quietLog,
     leaseSeconds: 1,
+    autoScaling: aws.autoScaling,
     ec2In: (region) => (region === settings.region ? aws.ec2 : inRegion(region).ec2),
     ssmIn: (region) => (region === settings.region ? aws.ssm : inRegion(region).ssm),
   };
