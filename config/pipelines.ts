@@ -61,7 +61,12 @@ export const pipelines: PipelineInput[] = [
     publish: { parameter: '/ami-bakery/web/latest' },
     rollout: {
       targets: [{ autoScalingGroup: 'web-fleet', setDefaultVersion: true }],
-      refresh: { minHealthyPercentage: 50, instanceWarmupSeconds: 120, skipMatching: true, autoRollback: true },
+      refresh: {
+        minHealthyPercentage: 50,
+        instanceWarmupSeconds: 120,
+        skipMatching: true,
+        autoRollback: true,
+      },
       whenRefreshInProgress: 'wait',
     },
     schedule: { nightly: true, maxAgeDays: 14 },

@@ -593,6 +593,11 @@ def resolve_template_version(group: FakeAutoScalingGroup, spec: dict[str, Any]) 
     return template, int(version.number)
 
 
+def group_uses_alias(group: FakeAutoScalingGroup, spec: dict[str, Any] | None = None) -> bool:
+    version = (spec or {}).get("Version") if spec else (group.provided_launch_template_version or "$Default")
+    return version in (None, "$Latest", "$Default")
+
+
 def start_instance_refresh(backend: AutoScalingBackend, group_name: str, desired: dict[str, Any] | None, preferences: dict[str, Any]) -> Refresh:
     group = backend.autoscaling_groups.get(group_name)
     if group is None:
@@ -625,6 +630,10 @@ def start_instance_refresh(backend: AutoScalingBackend, group_name: str, desired
         "LaunchTemplateId": group.ec2_launch_template.id,
         "Version": group.provided_launch_template_version or "$Default",
     }
+    # "The rollback option is not available if the Auto Scaling group is configured to use the
+    # $Latest or $Default launch template version" (instance-refresh-rollback.html).
+    if prefs["AutoRollback"] and group_uses_alias(group):
+        raise validation("AutoRollback is not supported: the Auto Scaling group uses the launch template's $Latest or $Default version.")
     if desired and desired.get("LaunchTemplate"):
         spec = desired["LaunchTemplate"]
         if prefs["AutoRollback"] and spec.get("Version") in (None, "$Latest", "$Default"):
@@ -858,10 +867,10 @@ def install() -> None:
                 "No in progress or pending Instance Refresh found for Auto Scaling group "
                 f"{self._get_param('AutoScalingGroupName')}",
             )
-        if refresh.previous_version is None:
+        if refresh.previous_version is None or group_uses_alias(group, refresh.previous_launch_template):
             raise Fault(
                 "IrreversibleInstanceRefreshFault",
-                "The instance refresh has no desired configuration to roll back from.",
+                "The instance refresh has no desired configuration, or the group uses $Latest or $Default.",
             )
         start_rollback(refresh, "Rollback requested by the user.")
         return ActionResult({"InstanceRefreshId": refresh.id})

@@ -328,7 +328,7 @@ async function startRefresh(
           MaxHealthyPercentage: refresh?.maxHealthyPercentage,
           InstanceWarmup: refresh?.instanceWarmupSeconds,
           SkipMatching: refresh?.skipMatching,
-          AutoRollback: refresh?.autoRollback,
+          AutoRollback: action.autoRollback,
           CheckpointPercentages: refresh?.checkpointPercentages,
           CheckpointDelay: refresh?.checkpointDelaySeconds,
           ...(refresh && refresh.alarms.length > 0 ? { AlarmSpecification: { Alarms: refresh.alarms } } : {}),

@@ -507,11 +507,21 @@ function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Obs
         if (policy === 'cancel' && foreign.status !== 'Cancelling')
           actions.push({ kind: 'cancel-refresh', group: target.group });
       } else {
+        // AWS cannot roll back a group that names $Default or $Latest: refresh it without auto rollback.
+        const group = observed.groups?.find((g) => g.name === target.group);
+        const wanted = pipeline.rollout?.refresh.autoRollback ?? false;
+        const autoRollback = wanted && group?.usesAlias === false;
+        if (wanted && !autoRollback) {
+          next = withTarget(next, target.group, {
+            reason: 'No automatic rollback: the group uses $Default or $Latest',
+          });
+        }
         actions.push({
           kind: 'start-refresh',
           group: target.group,
           templateId: target.templateId,
           version: target.version,
+          autoRollback,
         });
       }
     }

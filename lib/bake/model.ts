@@ -133,6 +133,8 @@ export interface ObservedGroup {
   readonly templateId?: string;
   /** The template's version the group names, resolved to a number ($Default/$Latest included). */
   readonly templateVersion?: number;
+  /** The group names $Default or $Latest: AWS cannot roll such a group back. */
+  readonly usesAlias?: boolean;
 }
 
 export interface ObservedRefresh {
@@ -202,6 +204,7 @@ export type Action =
       readonly group: string;
       readonly templateId: string;
       readonly version: number;
+      readonly autoRollback: boolean;
     }
   | { readonly kind: 'cancel-refresh'; readonly group: string };
 

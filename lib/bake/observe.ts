@@ -225,6 +225,7 @@ async function groupsNamed(
       name: g.name,
       templateId: g.templateId,
       templateVersion: Number.isFinite(version) ? version : undefined,
+      usesAlias: g.version === '$Latest' || g.version === '$Default',
     };
   });
 }

@@ -5,6 +5,7 @@ import {
   PutLifecycleHookCommand,
   RollbackInstanceRefreshCommand,
   StartInstanceRefreshCommand,
+  UpdateAutoScalingGroupCommand,
   type InstanceRefresh,
   type RefreshPreferences,
 } from '@aws-sdk/client-auto-scaling';
@@ -44,6 +45,13 @@ async function fleet(key: string, capacity: number): Promise<Fleet> {
       SourceVersion: '1',
       VersionDescription: 'baked',
       LaunchTemplateData: { ImageId: nextImageId, InstanceType: 't3.micro' },
+    }),
+  );
+  // Pinned to an explicit version, as rollback requires (a group on $Default cannot roll back).
+  await aws.autoScaling.send(
+    new UpdateAutoScalingGroupCommand({
+      AutoScalingGroupName: sandbox.autoScalingGroupName,
+      LaunchTemplate: { LaunchTemplateId: sandbox.launchTemplateId, Version: '1' },
     }),
   );
   return { aws, sandbox, next: String(version.LaunchTemplateVersion?.VersionNumber), nextImageId };
@@ -202,9 +210,7 @@ describe('instance refresh', () => {
     expect(final.Status).toBe('RollbackSuccessful');
     expect(final.RollbackDetails?.RollbackReason).toBe('Rollback requested by the user.');
     expect(await versions(f)).toEqual(['1', '1']);
-    expect((await describeGroup(f.aws, f.sandbox.autoScalingGroupName)).LaunchTemplate?.Version).toBe(
-      '$Default',
-    );
+    expect((await describeGroup(f.aws, f.sandbox.autoScalingGroupName)).LaunchTemplate?.Version).toBe('1');
   });
 
   it('cannot roll back a refresh without a desired configuration', async () => {
@@ -326,6 +332,24 @@ describe('instance refresh', () => {
     expect(final.Status).toBe('RollbackSuccessful');
     expect(final.RollbackDetails?.RollbackReason).toBe('The alarm alarm-5xx is in ALARM state.');
     expect(await versions(f)).toEqual(['1', '1']);
+  });
+
+  it('cannot roll back a group that uses $Default, manually or automatically', async () => {
+    const f = await fleet('alias', 2);
+    await f.aws.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: f.sandbox.autoScalingGroupName,
+        LaunchTemplate: { LaunchTemplateId: f.sandbox.launchTemplateId, Version: '$Default' },
+      }),
+    );
+
+    await expect(start(f, { AutoRollback: true })).rejects.toMatchObject({ name: 'ValidationError' });
+    await start(f, { InstanceWarmup: 3600 });
+    await expect(
+      f.aws.autoScaling.send(
+        new RollbackInstanceRefreshCommand({ AutoScalingGroupName: f.sandbox.autoScalingGroupName }),
+      ),
+    ).rejects.toMatchObject({ name: 'IrreversibleInstanceRefreshFault' });
   });
 
   it('answers AWS validation errors for bad requests', async () => {

@@ -1,0 +1,168 @@
+import {
+  CompleteLifecycleActionCommand,
+  CreateAutoScalingGroupCommand,
+  DescribeInstanceRefreshesCommand,
+  PutLifecycleHookCommand,
+  StartInstanceRefreshCommand,
+  UpdateAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { describe, expect, it } from 'vitest';
+import { pipelines } from '../../config/pipelines';
+import { createSandbox, describeGroup } from '../../emulator/sandbox';
+import { reconcile, startBake } from '../../lib/bake/service';
+import type { PipelineInput } from '../../lib/pipeline/schema';
+import { awsForTest, controlFor, type TestAws } from '../support/aws';
+import { bakeryForTest, runToEnd } from '../support/bakery';
+import { receiveNotifications } from '../support/notifications';
+
+// After publishing, the fleet moves to the new image: template versions, then Instance Refresh.
+const [, minimal] = pipelines as [PipelineInput, PipelineInput];
+
+function rolling(
+  targets: string[],
+  extra: Partial<NonNullable<PipelineInput['rollout']>> = {},
+): PipelineInput {
+  return {
+    ...minimal,
+    name: 'fleet',
+    publish: { parameter: '/ami-bakery/fleet/latest' },
+    rollout: {
+      targets: targets.map((autoScalingGroup) => ({ autoScalingGroup })),
+      refresh: { minHealthyPercentage: 50, instanceWarmupSeconds: 60 },
+      ...extra,
+    },
+  };
+}
+
+async function setUp(key: string, pipeline: PipelineInput) {
+  const aws = awsForTest(`${import.meta.url}#${key}`);
+  const sandbox = await createSandbox(aws, { name: key, desiredCapacity: 2 });
+  const bakery = await bakeryForTest(aws, sandbox, [pipeline]);
+  await controlFor(aws).configure({ timeScale: 0.002 });
+  return { aws, sandbox, bakery };
+}
+
+async function versionsIn(aws: TestAws, group: string): Promise<(string | undefined)[]> {
+  return (await describeGroup(aws, group)).Instances?.map((i) => i.LaunchTemplate?.Version).sort() ?? [];
+}
+
+describe('a rollout to two groups', () => {
+  it('gives each its version and refreshes both', async () => {
+    const { aws, sandbox, bakery } = await setUp('two', rolling(['two-app', 'two-blue']));
+    await aws.autoScaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'two-blue',
+        LaunchTemplate: { LaunchTemplateId: sandbox.launchTemplateId, Version: '1' },
+        MinSize: 1,
+        MaxSize: 2,
+        DesiredCapacity: 1,
+        VPCZoneIdentifier: sandbox.subnetIds.join(','),
+      }),
+    );
+
+    const bake = await runToEnd(bakery, (await startBake(bakery, 'fleet')).id);
+
+    expect(bake.phase).toBe('succeeded');
+    expect(bake.rollout).toEqual([
+      expect.objectContaining({ group: 'two-app', status: 'succeeded', sourceVersion: 1, version: 2 }),
+      // The second group named version 1 explicitly; the bake's version (already made) serves it too.
+      expect.objectContaining({ group: 'two-blue', status: 'succeeded', sourceVersion: 1, version: 2 }),
+    ]);
+    expect(await versionsIn(aws, 'two-app')).toEqual(['2', '2']);
+    expect(await versionsIn(aws, 'two-blue')).toEqual(['2']);
+    const refresh = await aws.autoScaling.send(
+      new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: 'two-blue' }),
+    );
+    expect(refresh.InstanceRefreshes?.[0]?.DesiredConfiguration?.LaunchTemplate?.Version).toBe('2');
+  });
+});
+
+describe('a replacement abandoned by its launch hook', () => {
+  it('rolls the group back, fails the bake, and says so', async () => {
+    const { aws, sandbox, bakery } = await setUp('abandon', rolling(['abandon-app']));
+    // Rollback needs a group on an explicit version (AWS cannot roll back one on $Default).
+    await aws.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'abandon-app',
+        LaunchTemplate: { LaunchTemplateId: sandbox.launchTemplateId, Version: '1' },
+      }),
+    );
+    await aws.autoScaling.send(
+      new PutLifecycleHookCommand({
+        AutoScalingGroupName: 'abandon-app',
+        LifecycleHookName: 'ready',
+        LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        NotificationTargetARN: sandbox.topicArn,
+        HeartbeatTimeout: 3600,
+      }),
+    );
+    const { id } = await startBake(bakery, 'fleet');
+    let decided = 0;
+    const types: string[] = [];
+    for (let pass = 0; pass < 400; pass += 1) {
+      await reconcile(bakery, [id]);
+      const { bake } = await bakery.store.get(id);
+      if (bake.phase === 'succeeded' || bake.phase === 'failed') break;
+      // Answer launch hooks: the first replacement is abandoned, later launches continue.
+      for (const n of await receiveNotifications(aws, sandbox.queueUrl, { count: 20, timeoutMs: 1 })) {
+        if (n.attributes.type) types.push(n.attributes.type);
+        const message = n.message as { LifecycleActionToken?: string };
+        if (!message.LifecycleActionToken) continue;
+        await aws.autoScaling
+          .send(
+            new CompleteLifecycleActionCommand({
+              AutoScalingGroupName: 'abandon-app',
+              LifecycleHookName: 'ready',
+              LifecycleActionToken: message.LifecycleActionToken,
+              LifecycleActionResult: decided++ === 0 ? 'ABANDON' : 'CONTINUE',
+            }),
+          )
+          .catch(() => undefined); // a rolled-back replacement may be gone already
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
+    const { bake } = await bakery.store.get(id);
+    expect(bake.phase).toBe('failed');
+    expect(bake.failure).toMatchObject({ phase: 'refreshing', code: 'RolloutFailed' });
+    expect(bake.rollout?.[0]).toMatchObject({ group: 'abandon-app', status: 'rolled-back' });
+    expect(await versionsIn(aws, 'abandon-app')).toEqual(['1', '1']);
+    await runToEnd(bakery, id); // the outbox is delivered
+    for (const n of await receiveNotifications(aws, sandbox.queueUrl, { count: 40, timeoutMs: 1_500 })) {
+      if (n.attributes.type) types.push(n.attributes.type);
+    }
+    expect(types).toEqual(
+      expect.arrayContaining(['rollout.started', 'rollout.failed', 'rollout.rolled-back', 'bake.failed']),
+    );
+  });
+});
+
+describe.each(['wait', 'cancel'] as const)('a refresh already in progress, policy %s', (policy) => {
+  it(policy === 'wait' ? 'waits for it, then refreshes' : 'cancels it, then refreshes', async () => {
+    const { aws, sandbox, bakery } = await setUp(
+      `busy-${policy}`,
+      rolling([`busy-${policy}-app`], { whenRefreshInProgress: policy }),
+    );
+    // Someone else's refresh with a long warm-up holds the group.
+    await controlFor(aws).configure({ timeScale: 0.02 });
+    const foreign = await aws.autoScaling.send(
+      new StartInstanceRefreshCommand({
+        AutoScalingGroupName: sandbox.autoScalingGroupName,
+        Preferences: { MinHealthyPercentage: 50, InstanceWarmup: 100, SkipMatching: false },
+      }),
+    );
+
+    const bake = await runToEnd(bakery, (await startBake(bakery, 'fleet')).id, { timeoutMs: 30_000 });
+
+    const refreshes = await aws.autoScaling.send(
+      new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: sandbox.autoScalingGroupName }),
+    );
+    const theirs = refreshes.InstanceRefreshes?.find(
+      (r) => r.InstanceRefreshId === foreign.InstanceRefreshId,
+    );
+    expect(bake.phase).toBe('succeeded');
+    expect(theirs?.Status).toBe(policy === 'wait' ? 'Successful' : 'Cancelled');
+    expect(refreshes.InstanceRefreshes?.[0]?.InstanceRefreshId).toBe(bake.rollout?.[0]?.refreshId);
+    expect(await versionsIn(aws, sandbox.autoScalingGroupName)).toEqual(['2', '2']);
+  });
+});
