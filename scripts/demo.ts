@@ -1,5 +1,5 @@
 /**
- * `npm run demo`: a full bake of the `web` pipeline against the local emulator (or any
+ * `npm run demo`: bake → roll → refresh of the `web` pipeline against the local emulator (or any
  * endpoint in AWS_ENDPOINT_URL), driven by the real reconcile handler through the same
  * three triggers as in AWS: events, its SQS timers and the sweep. Prints each phase as it
  * happens, then the AMI, the SSM parameter and the notifications. Exits 1 if the bake fails.
@@ -75,7 +75,12 @@ async function main(): Promise<number> {
   });
   try {
     if (local.control) {
-      await local.control.configure({ delays: DELAYS, eventsUrl: triggers.eventsUrl ?? null });
+      // timeScale: the refresh's 120 s warm-up takes 0.6 s.
+      await local.control.configure({
+        delays: DELAYS,
+        eventsUrl: triggers.eventsUrl ?? null,
+        timeScale: 0.005,
+      });
       say(
         `${elapsed()}  emulator      ${local.endpoint} (delays on, events to ${triggers.eventsUrl ?? '-'})`,
       );
@@ -93,11 +98,21 @@ async function main(): Promise<number> {
 
     const notifications: Notification[] = [];
     let current: BakeRecord = bake;
+    const progress = new Map<string, string>();
     while (!isTerminal(current.phase)) {
       if (Date.now() - started > TIMEOUT_MS)
         throw new Error(`bake still ${current.phase} after ${TIMEOUT_MS / 1000} s`);
       await drainNotifications(local, notifications);
       current = (await bakery.store.get(bake.id)).bake;
+      for (const target of current.rollout ?? []) {
+        const line = `${target.status}${target.percentage !== undefined ? ` ${target.percentage}%` : ''}`;
+        if (target.status !== 'pending' && progress.get(target.group) !== line) {
+          progress.set(target.group, line);
+          say(
+            `${elapsed()}  refresh       ${target.group}: v${target.sourceVersion ?? '?'} -> v${target.version ?? '?'} ${line}`,
+          );
+        }
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -115,6 +130,9 @@ async function main(): Promise<number> {
     say(`AMI            ${current.image?.imageId ?? '?'} (${current.image?.name ?? ''})`);
     say(`SSM parameter  ${parameter.Parameter?.Name ?? '?'} = ${parameter.Parameter?.Value ?? '?'}`);
     say(`steps          ${current.steps.map((s) => `${s.stage}/${s.name}: ${s.status}`).join(', ')}`);
+    for (const target of current.rollout ?? []) {
+      say(`rollout        ${target.group}: launch template v${target.version ?? '?'}, ${target.status}`);
+    }
     say(
       `notifications  ${notifications.length} (${[...new Set(notifications.map((n) => n.type))].join(', ')})`,
     );

@@ -290,6 +290,8 @@ export function bakesConcernedBy(active: readonly BakeRecord[], resourceIds: rea
         bake.image?.imageId,
         ...bake.copies.map((c) => c.imageId),
         ...bake.steps.map((s) => s.commandId),
+        // Instance refresh events name the refresh and the group; only bakes rolling out care.
+        ...(bake.phase === 'refreshing' ? (bake.rollout ?? []).flatMap((t) => [t.refreshId, t.group]) : []),
       ].some((id) => id !== undefined && wanted.has(id)),
     )
     .map((bake) => bake.id);

@@ -32,10 +32,17 @@ const timerBody = z.object({
   version: z.number().int().min(0),
 });
 
-/** Ids an EC2, SSM or Auto Scaling event names: instance, image and command ids. */
+/** Ids an EC2, SSM or Auto Scaling event names: instance, image, command and refresh ids, group names. */
 function resourceIds(event: z.infer<typeof eventBridgeEvent>): string[] {
   const { detail } = event;
-  const named = ['instance-id', 'ImageId', 'command-id', 'EC2InstanceId'].map((key) => detail[key]);
+  const named = [
+    'instance-id',
+    'ImageId',
+    'command-id',
+    'EC2InstanceId',
+    'InstanceRefreshId',
+    'AutoScalingGroupName',
+  ].map((key) => detail[key]);
   const fromArns = event.resources.map((arn) => arn.split('/').pop());
   return [
     ...new Set([...named, ...fromArns].filter((id): id is string => typeof id === 'string' && id.length > 0)),

@@ -1,3 +1,4 @@
+import { UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { EmulatorControl } from '../../emulator/control';
@@ -49,7 +50,15 @@ export async function startLocalEnvironment(name: string): Promise<LocalEnvironm
   const control = health ? new EmulatorControl(endpoint, DEFAULT_ACCOUNT) : undefined;
 
   const run = `${name}-${Date.now().toString(36)}`;
-  const sandbox = await createSandbox(aws, { name: run, desiredCapacity: 2 });
+  // The fleet the `web` pipeline rolls out to, pinned to an explicit template version (as a
+  // fleet is after its first refresh; AWS can roll back only such a group).
+  const sandbox = await createSandbox(aws, { name: run, desiredCapacity: 2, groupName: 'web-fleet' });
+  await aws.autoScaling.send(
+    new UpdateAutoScalingGroupCommand({
+      AutoScalingGroupName: sandbox.autoScalingGroupName,
+      LaunchTemplate: { LaunchTemplateId: sandbox.launchTemplateId, Version: '1' },
+    }),
+  );
   const tableName = await createBakesTable(aws, `${run}-bakes`);
   const timerQueueUrl = await createTimerQueue(aws, `${run}-timers`);
   process.env.BAKES_TABLE = tableName;

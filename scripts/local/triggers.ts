@@ -18,6 +18,8 @@ export function matchesReconcileRules(event: {
     return ['running', 'stopped', 'terminated'].includes(event.detail?.state ?? '');
   }
   if (event.source === 'aws.ec2' && event['detail-type'] === 'EC2 AMI State Change') return true;
+  if (event.source === 'aws.autoscaling')
+    return (event['detail-type'] ?? '').startsWith('EC2 Auto Scaling Instance Refresh');
   return event.source === 'aws.ssm' && event['detail-type'] === 'EC2 Command Status-change Notification';
 }
 

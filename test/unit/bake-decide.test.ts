@@ -6,9 +6,12 @@ import type {
   BakeRecord,
   Observed,
   ObservedCommand,
+  ObservedGroup,
   ObservedImage,
   ObservedInstance,
+  ObservedRefresh,
   Phase,
+  RolloutTarget,
 } from '../../lib/bake/model';
 import { loadPipelines } from '../../lib/pipeline/catalog';
 import type { Pipeline } from '../../lib/pipeline/schema';
@@ -341,6 +344,149 @@ describe('decide: every phase against what AWS shows', () => {
     expect(decision.next.phase).toBe(phase);
     expect(kinds(decision.actions)).toEqual(actions);
   });
+});
+
+const rolled: Pipeline = {
+  ...minimal,
+  rollout: {
+    targets: [{ autoScalingGroup: 'web-fleet', setDefaultVersion: true }],
+    refresh: {
+      minHealthyPercentage: 50,
+      maxHealthyPercentage: 100,
+      skipMatching: true,
+      autoRollback: true,
+      alarms: [],
+    },
+    whenRefreshInProgress: 'wait',
+  },
+};
+const imaged = { image: { imageId: 'ami-new', name: 'n' } };
+const target = (patch: Partial<RolloutTarget>): RolloutTarget[] => [
+  { group: 'web-fleet', status: 'pending', ...patch },
+];
+const fleet = (usesAlias = false): ObservedGroup[] => [
+  { name: 'web-fleet', templateId: 'lt-1', templateVersion: 3, usesAlias },
+];
+const refresh = (status: string, id = 'r-1', percentage = 50): ObservedRefresh => ({
+  group: 'web-fleet',
+  id,
+  status,
+  percentage,
+});
+
+describe('decide: rollout', () => {
+  it.each<[string, BakeRecord, Observed, Phase, string[]]>([
+    [
+      'publishing with a rollout: publish, then roll',
+      bake('publishing', imaged),
+      seen(),
+      'rolling',
+      ['publish'],
+    ],
+    [
+      'rolling, groups not read yet: wait',
+      bake('rolling', { ...imaged, rollout: target({}) }),
+      seen(),
+      'rolling',
+      [],
+    ],
+    [
+      'rolling: a version per target',
+      bake('rolling', { ...imaged, rollout: target({}) }),
+      seen({ groups: fleet() }),
+      'rolling',
+      ['create-template-version'],
+    ],
+    [
+      'rolling, group missing: the target fails, then the bake',
+      bake('rolling', { ...imaged, rollout: target({}) }),
+      seen({ groups: [], refreshes: [] }),
+      'failed',
+      [],
+    ],
+    [
+      'rolling, all versioned: start refreshes',
+      bake('rolling', {
+        ...imaged,
+        rollout: target({ status: 'versioned', templateId: 'lt-1', version: 4 }),
+      }),
+      seen({ groups: fleet(), refreshes: [] }),
+      'refreshing',
+      ['start-refresh'],
+    ],
+    [
+      'refreshing, a foreign refresh, policy wait: wait',
+      bake('refreshing', {
+        ...imaged,
+        rollout: target({ status: 'versioned', templateId: 'lt-1', version: 4 }),
+      }),
+      seen({ groups: fleet(), refreshes: [refresh('InProgress', 'r-other')] }),
+      'refreshing',
+      [],
+    ],
+    [
+      'refreshing, ours in progress: wait',
+      bake('refreshing', { ...imaged, rollout: target({ status: 'refreshing', refreshId: 'r-1' }) }),
+      seen({ groups: fleet(), refreshes: [refresh('InProgress')] }),
+      'refreshing',
+      [],
+    ],
+    [
+      'refreshing, ours successful: succeed',
+      bake('refreshing', { ...imaged, rollout: target({ status: 'refreshing', refreshId: 'r-1' }) }),
+      seen({ groups: fleet(), refreshes: [refresh('Successful', 'r-1', 100)] }),
+      'succeeded',
+      [],
+    ],
+    [
+      'refreshing, ours rolled back: fail',
+      bake('refreshing', { ...imaged, rollout: target({ status: 'refreshing', refreshId: 'r-1' }) }),
+      seen({ groups: fleet(), refreshes: [refresh('RollbackSuccessful')] }),
+      'failed',
+      [],
+    ],
+  ])('%s', (_, record, observed, phase, actions) => {
+    const decision = decide(record, rolled, observed);
+
+    expect(decision.next.phase).toBe(phase);
+    expect(kinds(decision.actions)).toEqual(actions);
+  });
+
+  it('cancels a foreign refresh when the policy says so', () => {
+    const cancelling: Pipeline = {
+      ...rolled,
+      rollout: { ...(rolled.rollout as NonNullable<Pipeline['rollout']>), whenRefreshInProgress: 'cancel' },
+    };
+    const record = bake('refreshing', {
+      ...imaged,
+      rollout: target({ status: 'versioned', templateId: 'lt-1', version: 4 }),
+    });
+
+    const decision = decide(
+      record,
+      cancelling,
+      seen({ groups: fleet(), refreshes: [refresh('InProgress', 'r-other')] }),
+    );
+
+    expect(decision.actions).toEqual([{ kind: 'cancel-refresh', group: 'web-fleet' }]);
+  });
+
+  it.each([
+    [false, true],
+    [true, false],
+  ])(
+    'asks for auto rollback only on a group with an explicit version (alias %s -> %s)',
+    (usesAlias, autoRollback) => {
+      const record = bake('refreshing', {
+        ...imaged,
+        rollout: target({ status: 'versioned', templateId: 'lt-1', version: 4 }),
+      });
+
+      const decision = decide(record, rolled, seen({ groups: fleet(usesAlias), refreshes: [] }));
+
+      expect(decision.actions[0]).toMatchObject({ kind: 'start-refresh', version: 4, autoRollback });
+    },
+  );
 });
 
 describe('decide: details', () => {
