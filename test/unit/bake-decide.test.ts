@@ -346,20 +346,18 @@ describe('decide: every phase against what AWS shows', () => {
   });
 });
 
-const rolled: Pipeline = {
-  ...minimal,
-  rollout: {
-    targets: [{ autoScalingGroup: 'web-fleet', setDefaultVersion: true }],
-    refresh: {
-      minHealthyPercentage: 50,
-      maxHealthyPercentage: 100,
-      skipMatching: true,
-      autoRollback: true,
-      alarms: [],
-    },
-    whenRefreshInProgress: 'wait',
+const rolloutConfig: NonNullable<Pipeline['rollout']> = {
+  targets: [{ autoScalingGroup: 'web-fleet', setDefaultVersion: true }],
+  refresh: {
+    minHealthyPercentage: 50,
+    maxHealthyPercentage: 100,
+    skipMatching: true,
+    autoRollback: true,
+    alarms: [],
   },
+  whenRefreshInProgress: 'wait',
 };
+const rolled: Pipeline = { ...minimal, rollout: rolloutConfig };
 const imaged = { image: { imageId: 'ami-new', name: 'n' } };
 const target = (patch: Partial<RolloutTarget>): RolloutTarget[] => [
   { group: 'web-fleet', status: 'pending', ...patch },
@@ -455,7 +453,7 @@ describe('decide: rollout', () => {
   it('cancels a foreign refresh when the policy says so', () => {
     const cancelling: Pipeline = {
       ...rolled,
-      rollout: { ...(rolled.rollout as NonNullable<Pipeline['rollout']>), whenRefreshInProgress: 'cancel' },
+      rollout: { ...rolloutConfig, whenRefreshInProgress: 'cancel' },
     };
     const record = bake('refreshing', {
       ...imaged,
