@@ -495,10 +495,17 @@ function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Obs
   for (const target of current.rollout ?? []) {
     const refreshes = (observed.refreshes ?? []).filter((r) => r.group === target.group);
     if (target.status === 'versioned' && target.templateId && target.version !== undefined) {
-      const mine = refreshes.find((r) => r.id === target.refreshId);
-      const foreign = refreshes.find((r) => REFRESH_ACTIVE.has(r.status) && r.id !== target.refreshId);
+      // Ours even if unrecorded (a pass died after starting it): it moves the group to our version.
+      const mine = refreshes.find(
+        (r) =>
+          r.id === target.refreshId ||
+          (REFRESH_ACTIVE.has(r.status) &&
+            r.desiredTemplateId === target.templateId &&
+            r.desiredVersion === String(target.version)),
+      );
+      const foreign = refreshes.find((r) => REFRESH_ACTIVE.has(r.status) && r.id !== mine?.id);
       if (mine) {
-        next = withTarget(next, target.group, { status: 'refreshing' });
+        next = withTarget(next, target.group, { status: 'refreshing', refreshId: mine.id });
       } else if (foreign) {
         // A refresh we did not start holds the group: a state to handle, not a crash.
         next = withTarget(next, target.group, {

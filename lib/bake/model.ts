@@ -140,6 +140,9 @@ export interface ObservedGroup {
 export interface ObservedRefresh {
   readonly group: string;
   readonly id: string;
+  /** The launch template and version the refresh moves the group to, if it names one. */
+  readonly desiredTemplateId?: string;
+  readonly desiredVersion?: string;
   readonly status: string;
   readonly percentage: number;
   readonly reason?: string;

@@ -240,6 +240,8 @@ async function refreshesOf(clients: ObserveClients, groups: string[]): Promise<O
       found.push({
         group,
         id: refresh.InstanceRefreshId ?? '',
+        desiredTemplateId: refresh.DesiredConfiguration?.LaunchTemplate?.LaunchTemplateId,
+        desiredVersion: refresh.DesiredConfiguration?.LaunchTemplate?.Version,
         status: refresh.Status ?? 'Pending',
         percentage: refresh.PercentageComplete ?? 0,
         reason: refresh.StatusReason,

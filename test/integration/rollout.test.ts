@@ -166,3 +166,27 @@ describe.each(['wait', 'cancel'] as const)('a refresh already in progress, polic
     expect(await versionsIn(aws, sandbox.autoScalingGroupName)).toEqual(['2', '2']);
   });
 });
+
+describe('a rollout under 25% throttling of Auto Scaling calls', () => {
+  it('still completes, with a single refresh started', async () => {
+    const { aws, bakery } = await setUp('throttled', rolling(['throttled-app']));
+    const control = controlFor(aws);
+    await control.setFaults([{ kind: 'throttle', service: 'autoscaling', probability: 0.25 }], 11);
+    await control.resetCalls();
+
+    const bake = await runToEnd(bakery, (await startBake(bakery, 'fleet')).id, { timeoutMs: 60_000 });
+
+    const { calls, faulted } = await control.calls();
+    await control.clearFaults();
+    const refreshes = await aws.autoScaling.send(
+      new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: 'throttled-app' }),
+    );
+    expect(bake.phase).toBe('succeeded');
+    expect(refreshes.InstanceRefreshes).toHaveLength(1);
+    expect(
+      Object.values(faulted.autoscaling ?? {}).reduce((n, kinds) => n + (kinds.throttle ?? 0), 0),
+    ).toBeGreaterThan(0);
+    expect(calls.autoscaling?.StartInstanceRefresh).toBeGreaterThanOrEqual(1);
+    expect(await versionsIn(aws, 'throttled-app')).toEqual(['2', '2']);
+  });
+});

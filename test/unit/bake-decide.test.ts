@@ -450,6 +450,23 @@ describe('decide: rollout', () => {
     expect(kinds(decision.actions)).toEqual(actions);
   });
 
+  it('adopts a refresh it started but never recorded (a pass died), instead of starting another', () => {
+    const record = bake('refreshing', {
+      ...imaged,
+      rollout: target({ status: 'versioned', templateId: 'lt-1', version: 4 }),
+    });
+    const unrecorded: ObservedRefresh = {
+      ...refresh('InProgress', 'r-9'),
+      desiredTemplateId: 'lt-1',
+      desiredVersion: '4',
+    };
+
+    const decision = decide(record, rolled, seen({ groups: fleet(), refreshes: [unrecorded] }));
+
+    expect(decision.actions).toEqual([]);
+    expect(decision.next.rollout?.[0]).toMatchObject({ status: 'refreshing', refreshId: 'r-9' });
+  });
+
   it('cancels a foreign refresh when the policy says so', () => {
     const cancelling: Pipeline = {
       ...rolled,
