@@ -1,4 +1,9 @@
-import type { ActionResult, BakeRecord, CreatedResource, StepRecord } from './model';
+import type { ActionResult, BakeRecord, CreatedResource, RolloutTarget, StepRecord } from './model';
+
+/** The record with one rollout target (by group) updated. */
+export function withTarget(bake: BakeRecord, group: string, patch: Partial<RolloutTarget>): BakeRecord {
+  return { ...bake, rollout: (bake.rollout ?? []).map((t) => (t.group === group ? { ...t, ...patch } : t)) };
+}
 
 /** The record with `resource` in its list of created resources (once). */
 export function withResource(bake: BakeRecord, resource: CreatedResource): BakeRecord {
@@ -73,24 +78,18 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
         bake = withResource(bake, { kind: 'parameter', id: result.parameter, region: result.region });
         break;
       case 'template-versioned':
-        bake = {
-          ...bake,
-          rollout: (bake.rollout ?? []).map((t) =>
-            t.group === result.group
-              ? { ...t, status: 'versioned' as const, templateId: result.templateId, version: result.version }
-              : t,
-          ),
-        };
+        bake = withTarget(bake, result.group, {
+          status: 'versioned',
+          templateId: result.templateId,
+          version: result.version,
+        });
         break;
       case 'refresh-started':
-        bake = {
-          ...bake,
-          rollout: (bake.rollout ?? []).map((t) =>
-            t.group === result.group
-              ? { ...t, status: 'refreshing' as const, refreshId: result.refreshId, percentage: 0 }
-              : t,
-          ),
-        };
+        bake = withTarget(bake, result.group, {
+          status: 'refreshing',
+          refreshId: result.refreshId,
+          percentage: 0,
+        });
         break;
       case 'rejected':
         bake = {

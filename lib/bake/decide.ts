@@ -1,5 +1,5 @@
 import { DEFAULT_DEADLINES, type DeadlinePhase, type Pipeline, type Step } from '../pipeline/schema';
-import { withResource } from './apply';
+import { withResource, withTarget } from './apply';
 import {
   isTerminal,
   type Action,
@@ -9,7 +9,6 @@ import {
   type Observed,
   type ObservedInstance,
   type Phase,
-  type RolloutTarget,
   type StepRecord,
   type TargetStatus,
   type StepStage,
@@ -436,10 +435,6 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
 }
 
 type Wait = (next?: BakeRecord, actions?: Action[]) => Decision;
-
-function withTarget(bake: BakeRecord, group: string, patch: Partial<RolloutTarget>): BakeRecord {
-  return { ...bake, rollout: (bake.rollout ?? []).map((t) => (t.group === group ? { ...t, ...patch } : t)) };
-}
 
 /** A new launch template version per target group: a copy of the version it uses, with the new image. */
 function decideRolling(current: BakeRecord, pipeline: Pipeline, observed: Observed, wait: Wait): Decision {
