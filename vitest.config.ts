@@ -28,8 +28,9 @@ export default defineConfig({
           env: awsTestEnv,
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: ['test/support/integration-env.ts'],
-          testTimeout: 30_000,
-          hookTimeout: 30_000,
+          // One emulator serves every file: a busy moment can slow a file's setup well past 10 s.
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
     ],

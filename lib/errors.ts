@@ -30,6 +30,19 @@ export class PipelineBusyError extends BakeryError {
   }
 }
 
+/** A well-formed request the service cannot carry out as asked (an image of another pipeline, say). */
+export class InvalidRequestError extends BakeryError {
+  override readonly name = 'InvalidRequestError';
+  override readonly statusCode = 422;
+  constructor(
+    message: string,
+    /** The request field at fault, when there is one. */
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Another writer advanced the record first; the caller re-reads and decides again. */
 export class ConflictError extends BakeryError {
   override readonly name = 'ConflictError';

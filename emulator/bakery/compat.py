@@ -18,6 +18,13 @@ REQUIRED = {
     "moto.ec2.models.amis.AmiBackend": ["create_image", "copy_image", "deregister_image"],
     "moto.ec2.responses.instances.InstanceResponse": ["run_instances"],
     "moto.ec2.models.launch_templates.LaunchTemplate": ["create_version", "get_version"],
+    "moto.ec2.models.launch_templates.LaunchTemplateBackend": [
+        "describe_launch_template_versions",
+        "get_launch_template",
+        "get_launch_template_by_name",
+    ],
+    "moto.ec2.responses.launch_templates.LaunchTemplates": ["describe_launch_template_versions"],
+    "moto.ec2.exceptions": ["EC2ClientError"],
     "moto.ec2.utils": ["Base64EncodedString", "parse_user_data"],
     "moto.ec2.responses.amis.AmisResponse": ["create_image"],
     "moto.ssm.models": ["Command"],

@@ -17,7 +17,9 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.ec2.models.amis import AmiBackend
 from moto.ec2.models.instances import Instance, InstanceBackend, InstanceState
-from moto.ec2.models.launch_templates import LaunchTemplate
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
+from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.utils import Base64EncodedString, parse_user_data
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.instances import InstanceResponse
@@ -164,6 +166,60 @@ def install() -> None:
         return original_create_version(self, data, description)
 
     LaunchTemplate.create_version = create_version
+
+    # DeleteLaunchTemplateVersions is missing from moto. moto numbers versions by list position,
+    # so a deleted version stays in the list, marked, and disappears from every answer.
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteLaunchTemplateVersions.html
+
+    original_get_version = LaunchTemplate.get_version
+
+    def get_version(self, num):
+        version = original_get_version(self, num)
+        if getattr(version, "_bakery_deleted", False):
+            raise EC2ClientError("InvalidLaunchTemplateId.VersionNotFound", f"Could not find launch template version {num}.")
+        return version
+
+    LaunchTemplate.get_version = get_version
+
+    original_describe_versions = LaunchTemplateBackend.describe_launch_template_versions
+
+    def describe_launch_template_versions(self, *args, **kwargs):
+        found = original_describe_versions(self, *args, **kwargs)
+        return [(template, version) for template, version in found if not getattr(version, "_bakery_deleted", False)]
+
+    LaunchTemplateBackend.describe_launch_template_versions = describe_launch_template_versions
+
+    def delete_launch_template_versions_response(self):
+        template_id = self._get_param("LaunchTemplateId")
+        name = self._get_param("LaunchTemplateName")
+        numbers = self._get_param("Versions", [])
+        self.error_on_dryrun()
+        if template_id:
+            template = self.ec2_backend.get_launch_template(template_id)
+        else:
+            template = self.ec2_backend.get_launch_template_by_name(name)
+        done, refused = [], []
+        for raw in numbers:
+            identity = {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name}
+            number = int(raw) if str(raw).isdigit() else None
+            version = template.versions[number - 1] if number and number <= len(template.versions) else None
+            if version is None or getattr(version, "_bakery_deleted", False):
+                error = {"Code": "launchTemplateVersionDoesNotExist", "Message": f"Version {raw} does not exist."}
+            elif number == template.default_version_number:
+                error = {"Code": "launchTemplateVersionIsDefault", "Message": "Cannot delete the default version."}
+            else:
+                version._bakery_deleted = True
+                done.append({**identity, "VersionNumber": number})
+                continue
+            refused.append({**identity, "VersionNumber": number or 0, "ResponseError": error})
+        return ActionResult(
+            {
+                "SuccessfullyDeletedLaunchTemplateVersions": done,
+                "UnsuccessfullyDeletedLaunchTemplateVersions": refused,
+            }
+        )
+
+    LaunchTemplates.delete_launch_template_versions = delete_launch_template_versions_response
 
     # --- RunInstances: launch-template data moto ignores, and ClientToken idempotency ---
 

@@ -22,7 +22,7 @@ import {
   type AutoScalingClient,
 } from '@aws-sdk/client-auto-scaling';
 import { describeError, isTransient } from '../errors';
-import { ensureRolloutVersion } from '../rollout/launch-template';
+import { ensureRolloutVersion, pruneRolloutVersions } from '../rollout/launch-template';
 import type { Pipeline } from '../pipeline/schema';
 import type { Action, ActionResult, BakeRecord } from './model';
 import { commandComment, serviceTags, TAG_RECIPE, TAG_ROLE, TAG_STATUS } from './tags';
@@ -304,6 +304,25 @@ async function run(
         if ((error as Error).name !== 'ActiveInstanceRefreshNotFoundFault') throw error; // already over
       }
       return { kind: 'done' };
+    case 'prune-template-versions':
+      try {
+        const versions = await pruneRolloutVersions(
+          { ec2, autoScaling: clients.autoScaling },
+          action.templateId,
+          action.keep,
+        );
+        return { kind: 'pruned', templateId: action.templateId, versions };
+      } catch (error) {
+        // Housekeeping: a refusal (say, a missing permission) is recorded, never fails the rollout.
+        if (isTransient(error)) throw error;
+        const { code, message } = describeError(error);
+        return {
+          kind: 'pruned',
+          templateId: action.templateId,
+          versions: [],
+          problem: `${code}: ${message}`,
+        };
+      }
   }
 }
 

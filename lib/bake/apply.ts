@@ -91,6 +91,21 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
           percentage: 0,
         });
         break;
+      case 'pruned':
+        // Every target on the template shares the outcome: one template may serve several groups.
+        bake = {
+          ...bake,
+          rollout: (bake.rollout ?? []).map((t) =>
+            t.templateId === result.templateId
+              ? {
+                  ...t,
+                  prunedVersions: result.versions,
+                  ...(result.problem ? { pruneProblem: result.problem } : {}),
+                }
+              : t,
+          ),
+        };
+        break;
       case 'rejected':
         bake = {
           ...bake,

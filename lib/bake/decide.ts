@@ -9,6 +9,7 @@ import {
   type Observed,
   type ObservedInstance,
   type Phase,
+  type RolloutTarget,
   type StepRecord,
   type TargetStatus,
   type StepStage,
@@ -209,16 +210,22 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
   const now = observed.now;
   const current = adopt(bake, observed);
   if (current.failure) return finish(current, 'failed', observed, current.failure);
-  if (current.cancelRequested) return finish(current, 'cancelled', observed);
+  if (current.cancelRequested) {
+    // Stopping a rollout stops its refreshes too (the instances already replaced stay replaced).
+    const stop: Action[] = (current.rollout ?? [])
+      .filter((t) => t.status === 'refreshing' && refreshIsActive(observed, t.group, t.refreshId))
+      .map((t) => ({ kind: 'cancel-refresh', group: t.group }));
+    const decided = finish(current, 'cancelled', observed);
+    return { ...decided, actions: [...stop, ...decided.actions] };
+  }
   const deadline = DEFAULT_DEADLINES[current.phase as DeadlinePhase] as number | undefined;
   const allowed = pipeline.deadlines[current.phase as DeadlinePhase] ?? deadline;
   if (allowed !== undefined && now.getTime() - Date.parse(current.phaseStartedAt) > allowed * 1000) {
-    return finish(
-      current,
-      'failed',
-      observed,
-      failure(current, 'DeadlineExceeded', `Phase ${current.phase} took longer than ${allowed} s`),
-    );
+    const expired =
+      current.phase === 'awaiting-approval'
+        ? failure(current, 'ApprovalTimedOut', `Nobody approved the rollout within ${allowed} s`)
+        : failure(current, 'DeadlineExceeded', `Phase ${current.phase} took longer than ${allowed} s`);
+    return finish(current, 'failed', observed, expired);
   }
   const wait = (next: BakeRecord = current, actions: Action[] = []): Decision => ({
     next,
@@ -231,6 +238,14 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
 
   switch (current.phase) {
     case 'requested':
+      if (current.kind === 'rollout') {
+        // A rollout of an existing image: straight to the launch templates.
+        return decideStep(
+          enter(current, 'rolling', now, { rollout: pendingTargets(pipeline) }),
+          pipeline,
+          observed,
+        );
+      }
       return decideStep(
         enter(current, 'launching', now, {
           builder: { attempt: 0, instanceType: pipeline.builder.instanceTypes[0] ?? '' },
@@ -408,20 +423,20 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
         parameter: pipeline.publish.parameter,
         imageId: t.imageId,
       }));
+      const next = pipeline.rollout?.requireApproval ? 'awaiting-approval' : 'rolling';
       const done = pipeline.rollout
-        ? decideStep(
-            enter(current, 'rolling', now, {
-              rollout: pipeline.rollout.targets.map((t) => ({
-                group: t.autoScalingGroup,
-                status: 'pending' as const,
-              })),
-            }),
-            pipeline,
-            observed,
-          )
+        ? decideStep(enter(current, next, now, { rollout: pendingTargets(pipeline) }), pipeline, observed)
         : finish(current, 'succeeded', observed);
       return { ...done, actions: [...publish, ...done.actions] };
     }
+
+    case 'awaiting-approval':
+      if (current.approval?.decision === 'approved')
+        return decideStep(enter(current, 'rolling', now), pipeline, observed);
+      // A rejected image is marked like a failed one: it is never rolled out, and retention may remove it.
+      if (current.approval?.decision === 'rejected') return finish(current, 'cancelled', observed);
+      // People answer in hours: approve/reject wake the bake at once; the long timer only watches the deadline.
+      return { next: current, actions: [], wakeInSeconds: 900 };
 
     case 'rolling':
       return decideRolling(current, pipeline, observed, wait);
@@ -435,6 +450,22 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
 }
 
 type Wait = (next?: BakeRecord, actions?: Action[]) => Decision;
+
+function pendingTargets(pipeline: Pipeline): RolloutTarget[] {
+  return (pipeline.rollout?.targets ?? []).map((t) => ({ group: t.autoScalingGroup, status: 'pending' }));
+}
+
+function refreshIsActive(observed: Observed, group: string, refreshId: string | undefined): boolean {
+  return (observed.refreshes ?? []).some(
+    (r) => r.group === group && r.id === refreshId && REFRESH_ACTIVE.has(r.status),
+  );
+}
+
+/** The highest configured checkpoint a refresh at `percentage` has passed. */
+function checkpointReached(pipeline: Pipeline, percentage: number): number | undefined {
+  const passed = (pipeline.rollout?.refresh.checkpointPercentages ?? []).filter((p) => p <= percentage);
+  return passed.length > 0 ? Math.max(...passed) : undefined;
+}
 
 /** A new launch template version per target group: a copy of the version it uses, with the new image. */
 function decideRolling(current: BakeRecord, pipeline: Pipeline, observed: Observed, wait: Wait): Decision {
@@ -531,8 +562,10 @@ function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Obs
       const mine = refreshes.find((r) => r.id === target.refreshId);
       if (!mine) continue;
       const done = REFRESH_DONE[mine.status];
+      const checkpoint = done ? undefined : checkpointReached(pipeline, mine.percentage);
       next = withTarget(next, target.group, {
         percentage: mine.percentage,
+        ...(checkpoint !== undefined && checkpoint > (target.checkpoint ?? 0) ? { checkpoint } : {}),
         ...(done ? { status: done, ...(mine.reason ? { reason: mine.reason } : {}) } : {}),
       });
     }
@@ -542,7 +575,18 @@ function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Obs
     return wait(next, actions);
   }
   const failed = targets.filter((t) => t.status !== 'succeeded');
-  if (failed.length === 0) return finish(next, 'succeeded', observed);
+  if (failed.length === 0) {
+    // Housekeeping once the fleet is on the new version: old versions ami-bakery made, per template.
+    const keep = pipeline.rollout?.keepTemplateVersions ?? 10;
+    const templates = [...new Set(targets.flatMap((t) => (t.templateId ? [t.templateId] : [])))];
+    const prune: Action[] = templates.map((templateId) => ({
+      kind: 'prune-template-versions',
+      templateId,
+      keep,
+    }));
+    const decided = finish(next, 'succeeded', observed);
+    return { ...decided, actions: [...prune, ...decided.actions] };
+  }
   return finish(next, 'failed', observed, {
     phase: 'refreshing',
     code: 'RolloutFailed',

@@ -10,6 +10,7 @@ export const PHASES = [
   'testing',
   'distributing',
   'publishing',
+  'awaiting-approval',
   'rolling',
   'refreshing',
   'succeeded',
@@ -65,11 +66,27 @@ export interface RolloutTarget {
   readonly version?: number;
   readonly refreshId?: string;
   readonly percentage?: number;
+  /** The highest checkpoint percentage the refresh has reached (and that was announced). */
+  readonly checkpoint?: number;
+  /** Old template versions ami-bakery deleted once the refresh succeeded. */
+  readonly prunedVersions?: readonly number[];
+  /** Why pruning did not happen (it never fails a rollout). */
+  readonly pruneProblem?: string;
   readonly reason?: string;
+}
+
+/** A person's answer at the approval gate. */
+export interface Approval {
+  readonly decision: 'approved' | 'rejected';
+  readonly at: string;
+  readonly by?: string;
+  readonly comment?: string;
 }
 
 export interface BakeRecord {
   readonly id: string;
+  /** A bake makes an image (and may roll it out); a rollout moves groups to an existing one. Absent: bake. */
+  readonly kind?: 'bake' | 'rollout';
   readonly pipeline: string;
   readonly phase: Phase;
   /** Optimistic concurrency: every commit requires the version it read and writes version + 1. */
@@ -99,6 +116,7 @@ export interface BakeRecord {
   }[];
   readonly cancelRequested: boolean;
   readonly rollout?: readonly RolloutTarget[];
+  readonly approval?: Approval;
   readonly failure?: Failure;
   readonly timeline: readonly { readonly phase: Phase; readonly at: string }[];
   readonly resources: readonly CreatedResource[];
@@ -209,7 +227,8 @@ export type Action =
       readonly version: number;
       readonly autoRollback: boolean;
     }
-  | { readonly kind: 'cancel-refresh'; readonly group: string };
+  | { readonly kind: 'cancel-refresh'; readonly group: string }
+  | { readonly kind: 'prune-template-versions'; readonly templateId: string; readonly keep: number };
 
 /** What `act` learned from an action, to fold into the record before it is committed. */
 export type ActionResult =
@@ -236,6 +255,12 @@ export type ActionResult =
       readonly version: number;
     }
   | { readonly kind: 'refresh-started'; readonly group: string; readonly refreshId: string }
+  | {
+      readonly kind: 'pruned';
+      readonly templateId: string;
+      readonly versions: readonly number[];
+      readonly problem?: string;
+    }
   | {
       readonly kind: 'rejected';
       readonly action: Action['kind'];

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { ConflictError, describeError, NotFoundError } from '../errors';
+import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
+import { ConflictError, describeError, InvalidRequestError, NotFoundError } from '../errors';
 import {
   bakeStarted,
   notificationsFor,
@@ -14,9 +15,10 @@ import { act, type ActClients } from './act';
 import { applyResults } from './apply';
 import { resolveBaseImage } from './base-image';
 import { decide, finish } from './decide';
-import { isTerminal, type BakeRecord, type Decision, type Observed } from './model';
+import { isTerminal, type Approval, type BakeRecord, type Decision, type Observed } from './model';
 import { observe } from './observe';
 import { recipeHash } from './recipe';
+import { TAG_PIPELINE, TAG_RECIPE, TAG_STATUS } from './tags';
 import type { PassScheduler } from './timer';
 
 /** Structured logging, as Powertools' Logger offers it. */
@@ -89,27 +91,11 @@ export async function startBake(
     ec2: bakery.ec2In(bakery.region),
     ssm: bakery.ssmIn(bakery.region),
   });
-  const now = bakery.clock().toISOString();
-  const bake: BakeRecord = {
-    id: newBakeId(bakery.clock()),
-    pipeline: pipeline.name,
-    phase: 'requested',
-    version: 0,
-    createdAt: now,
-    updatedAt: now,
-    phaseStartedAt: now,
-    ...(options.reason ? { reason: options.reason } : {}),
-    region: bakery.region,
+  const bake = newRecord(bakery, pipeline, options, {
     baseImageId: base.imageId,
     rootDeviceName: base.rootDeviceName,
     recipeHash: recipeHash(pipeline, base.imageId),
-    steps: [],
-    copies: [],
-    published: [],
-    cancelRequested: false,
-    timeline: [{ phase: 'requested', at: now }],
-    resources: [],
-  };
+  });
   const started = bakeStarted(bake);
   await bakery.store.create(bake, [started], leaseEnd(bakery, bakery.clock()));
   bakery.log.info('bake started', {
@@ -119,6 +105,125 @@ export async function startBake(
   });
   await scheduleChain(bakery, bake.id, 0, await deliver(bakery, bake, [started]));
   return bake;
+}
+
+function newRecord(
+  bakery: Bakery,
+  pipeline: Pipeline,
+  options: StartOptions,
+  patch: Pick<BakeRecord, 'baseImageId' | 'rootDeviceName' | 'recipeHash'> & Partial<BakeRecord>,
+): BakeRecord {
+  const now = bakery.clock().toISOString();
+  return {
+    id: newBakeId(bakery.clock()),
+    pipeline: pipeline.name,
+    phase: 'requested',
+    version: 0,
+    createdAt: now,
+    updatedAt: now,
+    phaseStartedAt: now,
+    ...(options.reason ? { reason: options.reason } : {}),
+    region: bakery.region,
+    steps: [],
+    copies: [],
+    published: [],
+    cancelRequested: false,
+    timeline: [{ phase: 'requested', at: now }],
+    resources: [],
+    ...patch,
+  };
+}
+
+const IMAGE_ID = /^ami-[0-9a-f]{8,17}$/;
+
+/**
+ * Rolls an existing image of a pipeline out to its targets: the operator's manual rollback (or
+ * roll-forward). The image must be one this pipeline baked, available, and not marked failed.
+ * It takes the pipeline's lock like a bake, and needs no approval: the operator is the approval.
+ * @throws NotFoundError for an unknown pipeline or image; InvalidRequestError for an image that
+ * cannot be rolled out or a pipeline without targets; PipelineBusyError when the pipeline is busy.
+ */
+export async function startRollout(
+  bakery: Bakery,
+  pipelineName: string,
+  imageId: string,
+  options: StartOptions = {},
+): Promise<BakeRecord> {
+  const pipeline = bakery.catalog.get(pipelineName);
+  if (!pipeline.rollout)
+    throw new InvalidRequestError(`Pipeline ${pipeline.name} has no rollout targets`, 'pipeline');
+  if (!IMAGE_ID.test(imageId))
+    throw new InvalidRequestError(`${imageId} is not an image id (ami-…)`, 'amiId');
+  let image: Image | undefined;
+  try {
+    const described = await bakery
+      .ec2In(bakery.region)
+      .send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    image = described.Images?.[0];
+  } catch (error) {
+    if (!(error as Error).name.startsWith('InvalidAMIID')) throw error;
+  }
+  if (!image) throw new NotFoundError(`Image ${imageId} not found in ${bakery.region}`);
+  const tag = (key: string) => image.Tags?.find((t) => t.Key === key)?.Value;
+  if (tag(TAG_PIPELINE) !== pipeline.name)
+    throw new InvalidRequestError(`Image ${imageId} was not baked by pipeline ${pipeline.name}`, 'amiId');
+  if (tag(TAG_STATUS) === 'failed')
+    throw new InvalidRequestError(`Image ${imageId} is marked failed and is never rolled out`, 'amiId');
+  if (image.State !== 'available')
+    throw new InvalidRequestError(`Image ${imageId} is ${image.State ?? 'not available'}`, 'amiId');
+  const bake = newRecord(bakery, pipeline, options, {
+    kind: 'rollout',
+    baseImageId: '',
+    rootDeviceName: image.RootDeviceName ?? '',
+    recipeHash: tag(TAG_RECIPE) ?? '',
+    image: { imageId, name: image.Name ?? '' },
+  });
+  await bakery.store.create(bake, [], leaseEnd(bakery, bakery.clock()));
+  bakery.log.info('rollout started', { bakeId: bake.id, pipeline: bake.pipeline, imageId });
+  await scheduleChain(bakery, bake.id, 0, bake.version);
+  return bake;
+}
+
+export interface ApprovalAnswer {
+  /** Who answered (an IAM principal, a user name), for the record and the notifications. */
+  readonly by?: string;
+  readonly comment?: string;
+}
+
+/**
+ * Lets a bake waiting at the approval gate roll out.
+ * @throws NotFoundError for an unknown bake; ConflictError when it is not awaiting approval.
+ */
+export async function approveBake(
+  bakery: Bakery,
+  bakeId: string,
+  answer: ApprovalAnswer = {},
+): Promise<void> {
+  await answerApproval(bakery, bakeId, 'approved', answer);
+}
+
+/**
+ * Stops a bake waiting at the approval gate: it ends cancelled and its image is never rolled out.
+ * @throws NotFoundError for an unknown bake; ConflictError when it is not awaiting approval.
+ */
+export async function rejectBake(bakery: Bakery, bakeId: string, answer: ApprovalAnswer = {}): Promise<void> {
+  await answerApproval(bakery, bakeId, 'rejected', answer);
+}
+
+async function answerApproval(
+  bakery: Bakery,
+  bakeId: string,
+  decision: Approval['decision'],
+  answer: ApprovalAnswer,
+): Promise<void> {
+  const version = await bakery.store.answerApproval(bakeId, {
+    decision,
+    at: bakery.clock().toISOString(),
+    ...(answer.by ? { by: answer.by } : {}),
+    ...(answer.comment ? { comment: answer.comment } : {}),
+  });
+  bakery.log.info(`bake ${decision}`, { bakeId, by: answer.by });
+  await scheduleChain(bakery, bakeId, 0, version);
 }
 
 /**

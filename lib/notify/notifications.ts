@@ -8,6 +8,8 @@ export type NotificationType =
   | 'bake.failed'
   | 'bake.cancelled'
   | 'rollout.started'
+  | 'rollout.awaiting-approval'
+  | 'rollout.checkpoint'
   | 'rollout.succeeded'
   | 'rollout.failed'
   | 'rollout.rolled-back';
@@ -33,9 +35,10 @@ function make(
   subject: string,
   detail: Record<string, unknown> = {},
   phase: string = bake.phase,
+  key: string = phase,
 ): Notification {
   return {
-    id: `${bake.id}:${type}:${phase}`,
+    id: `${bake.id}:${type}:${key}`,
     type,
     severity,
     // SNS subjects: at most 100 printable ASCII characters.
@@ -56,12 +59,41 @@ export function bakeStarted(bake: BakeRecord): Notification {
   });
 }
 
-/** The notifications a commit from `previous` to `next` owes: for each phase entered, in order. */
+/**
+ * The notifications a commit from `previous` to `next` owes: checkpoints its refreshes passed,
+ * then for each phase entered, in order. A rollout of an existing image owes only rollout.* ones
+ * (and bake.cancelled: a person stopped it).
+ */
 export function notificationsFor(previous: BakeRecord, next: BakeRecord): Notification[] {
   const entered = next.timeline.slice(previous.timeline.length);
-  return entered.flatMap((entry, index) => {
-    const from = index === 0 ? previous.phase : (entered[index - 1]?.phase ?? previous.phase);
-    return [...rolloutNotifications(next, entry.phase), bakeNotification(next, entry.phase, from)];
+  const rolloutOnly = next.kind === 'rollout';
+  return [
+    ...checkpointNotifications(previous, next),
+    ...entered.flatMap((entry, index) => {
+      const from = index === 0 ? previous.phase : (entered[index - 1]?.phase ?? previous.phase);
+      const own =
+        rolloutOnly && entry.phase !== 'cancelled' ? [] : [bakeNotification(next, entry.phase, from)];
+      return [...rolloutNotifications(next, entry.phase), ...own];
+    }),
+  ];
+}
+
+/** One rollout.checkpoint per configured checkpoint a target's refresh passed since `previous`. */
+function checkpointNotifications(previous: BakeRecord, next: BakeRecord): Notification[] {
+  return (next.rollout ?? []).flatMap((target) => {
+    const before = previous.rollout?.find((t) => t.group === target.group)?.checkpoint ?? 0;
+    if (target.checkpoint === undefined || target.checkpoint <= before) return [];
+    return [
+      make(
+        next,
+        'rollout.checkpoint',
+        'info',
+        `[ami-bakery] ${next.pipeline}: ${target.group} at checkpoint ${target.checkpoint}%`,
+        { imageId: next.image?.imageId, group: target.group, checkpoint: target.checkpoint, target },
+        next.phase,
+        `${target.group}:${target.checkpoint}`,
+      ),
+    ];
   });
 }
 
@@ -86,7 +118,15 @@ function bakeNotification(bake: BakeRecord, phase: string, from: string): Notifi
         },
       );
     case 'cancelled':
-      return make(bake, 'bake.cancelled', 'warning', `${title}: bake ${bake.id} cancelled`);
+      return make(
+        bake,
+        'bake.cancelled',
+        'warning',
+        bake.approval?.decision === 'rejected'
+          ? `${title}: rollout of ${bake.image?.imageId ?? 'image'} rejected`
+          : `${title}: bake ${bake.id} cancelled`,
+        bake.approval ? { approval: bake.approval } : {},
+      );
     default:
       return make(bake, 'bake.phase', 'info', `${title}: bake ${bake.id} is ${phase}`, { from }, phase);
   }
@@ -99,8 +139,31 @@ function rolloutNotifications(bake: BakeRecord, phase: string): Notification[] {
   const detail = { imageId: bake.image?.imageId, targets };
   const title = `[ami-bakery] ${bake.pipeline}`;
   const groups = targets.map((t) => t.group).join(', ');
-  if (phase === 'rolling')
-    return [make(bake, 'rollout.started', 'info', `${title}: rolling out to ${groups}`, detail, phase)];
+  if (phase === 'awaiting-approval') {
+    return [
+      make(
+        bake,
+        'rollout.awaiting-approval',
+        'warning',
+        `${title}: approve rolling ${bake.image?.imageId ?? 'the image'} out to ${groups}`,
+        detail,
+        phase,
+      ),
+    ];
+  }
+  if (phase === 'rolling') {
+    const manual = bake.kind === 'rollout' ? { manual: true, reason: bake.reason } : {};
+    return [
+      make(
+        bake,
+        'rollout.started',
+        'info',
+        `${title}: rolling out to ${groups}`,
+        { ...detail, ...manual },
+        phase,
+      ),
+    ];
+  }
   if (phase === 'succeeded')
     return [make(bake, 'rollout.succeeded', 'info', `${title}: ${groups} refreshed`, detail, phase)];
   if (phase !== 'failed') return [];

@@ -42,6 +42,8 @@ export const DEFAULT_DEADLINES = {
   testing: 3_600,
   distributing: 7_200,
   publishing: 600,
+  /** How long a bake waits for a person at the approval gate (3 days). */
+  'awaiting-approval': 259_200,
   rolling: 600,
   refreshing: 14_400,
 } as const;
@@ -83,13 +85,23 @@ const rolloutSchema = z
       }),
     /** A refresh already running on a group (not ours): wait for it, or cancel it. */
     whenRefreshInProgress: z.enum(['wait', 'cancel']).default('wait'),
+    /** Wait after publishing until someone approves (or rejects) the rollout. */
+    requireApproval: z.boolean().default(false),
+    /**
+     * After a successful refresh, delete the versions ami-bakery made beyond this many newest
+     * ones; never the default, the latest, or one a group or an active refresh names.
+     */
+    keepTemplateVersions: z.number().int().min(1).max(1_000).default(10),
   })
   .strict();
 
 const deadlinesSchema = z
   .object(
     Object.fromEntries(
-      Object.keys(DEFAULT_DEADLINES).map((phase) => [phase, z.number().int().min(10).max(86_400).optional()]),
+      Object.keys(DEFAULT_DEADLINES).map((phase) => [
+        phase,
+        z.number().int().min(10).max(604_800).optional(),
+      ]),
     ) as Record<keyof typeof DEFAULT_DEADLINES, z.ZodOptional<z.ZodNumber>>,
   )
   .strict()

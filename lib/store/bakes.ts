@@ -7,7 +7,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, PipelineBusyError } from '../errors';
-import { isTerminal, type BakeRecord } from '../bake/model';
+import { isTerminal, type Approval, type BakeRecord } from '../bake/model';
 import type { Notification } from '../notify/notifications';
 
 const ACTIVE = 'active';
@@ -250,6 +250,40 @@ export class BakeStore {
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
       const { bake } = await this.get(id); // NotFoundError when it does not exist
       throw new ConflictError(`Bake ${id} already ${bake.phase}`);
+    }
+  }
+
+  /**
+   * Records a person's answer at the approval gate: once, and only while the bake waits there.
+   * @returns the record's new version.
+   * @throws NotFoundError for an unknown bake; ConflictError when it is not awaiting approval or was answered.
+   */
+  async answerApproval(id: string, approval: Approval): Promise<number> {
+    try {
+      const updated = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: bakeKey(id),
+          UpdateExpression: 'SET approval = :approval, updatedAt = :at, version = version + :one',
+          ConditionExpression:
+            'attribute_exists(pk) AND phase = :waiting AND attribute_not_exists(approval) AND cancelRequested = :no',
+          ExpressionAttributeValues: {
+            ':approval': approval,
+            ':at': approval.at,
+            ':one': 1,
+            ':waiting': 'awaiting-approval',
+            ':no': false,
+          },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return Number(updated.Attributes?.version);
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      const { bake } = await this.get(id); // NotFoundError when it does not exist
+      if (bake.approval) throw new ConflictError(`Bake ${id} was already ${bake.approval.decision}`);
+      if (bake.cancelRequested) throw new ConflictError(`Bake ${id} is being cancelled`);
+      throw new ConflictError(`Bake ${id} is not awaiting approval (it is ${bake.phase})`);
     }
   }
 

@@ -1,8 +1,11 @@
 import { DescribeAutoScalingInstancesCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
 import {
   CreateImageCommand,
+  CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
+  DeleteLaunchTemplateVersionsCommand,
   DescribeImagesCommand,
+  DescribeLaunchTemplateVersionsCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
   ModifyLaunchTemplateCommand,
@@ -160,5 +163,44 @@ describe('moto defects fixed by the extension', () => {
     expect(sent.Command?.TargetCount).toBe(1);
     expect(invocations.CommandInvocations?.map((item) => item.InstanceId)).toEqual([builder]);
     expect(invocation.Status).toBe('Success');
+  });
+
+  it('deletes launch template versions, never the default, answering per version', async () => {
+    const template = await aws.ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: 'fixes-prune',
+        LaunchTemplateData: { ImageId: sandbox.baseImageId },
+      }),
+    );
+    const LaunchTemplateId = template.LaunchTemplate?.LaunchTemplateId ?? '';
+    for (const type of ['t3.small', 't3.medium'] as const) {
+      await aws.ec2.send(
+        new CreateLaunchTemplateVersionCommand({
+          LaunchTemplateId,
+          SourceVersion: '1',
+          LaunchTemplateData: { InstanceType: type },
+        }),
+      );
+    }
+
+    const deleted = await aws.ec2.send(
+      new DeleteLaunchTemplateVersionsCommand({ LaunchTemplateId, Versions: ['1', '2', '9'] }),
+    );
+    const left = await aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId }));
+
+    expect(deleted.SuccessfullyDeletedLaunchTemplateVersions?.map((v) => v.VersionNumber)).toEqual([2]);
+    expect(
+      deleted.UnsuccessfullyDeletedLaunchTemplateVersions?.map((v) => [
+        v.VersionNumber,
+        v.ResponseError?.Code,
+      ]),
+    ).toEqual([
+      [1, 'launchTemplateVersionIsDefault'],
+      [9, 'launchTemplateVersionDoesNotExist'],
+    ]);
+    expect(left.LaunchTemplateVersions?.map((v) => v.VersionNumber).sort()).toEqual([1, 3]);
+    await expect(
+      aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId, Versions: ['2'] })),
+    ).rejects.toMatchObject({ name: 'InvalidLaunchTemplateId.VersionNotFound' });
   });
 });

@@ -9,7 +9,7 @@ import { isTerminal, type BakeRecord } from '../../lib/bake/model';
 import type { PassScheduler } from '../../lib/bake/timer';
 import { loadPipelines, PipelineCatalog } from '../../lib/pipeline/catalog';
 import type { PipelineInput } from '../../lib/pipeline/schema';
-import { BakeStore } from '../../lib/store/bakes';
+import { BakeStore, type StoredBake } from '../../lib/store/bakes';
 import { accountHeader, type TestAws } from './aws';
 import type { Sandbox } from '../../emulator/sandbox';
 import { createBakesTable } from '../../emulator/stack';
@@ -69,18 +69,26 @@ export async function bakeryForTest(
   };
 }
 
-/** Runs reconcile passes on one bake until it is terminal (or the time runs out). */
+/**
+ * Runs reconcile passes on one bake until it is terminal with its notifications out (or `until`
+ * says so, or the time runs out).
+ */
 export async function runToEnd(
   bakery: Bakery,
   bakeId: string,
-  { timeoutMs = 15_000, pauseMs = 20 } = {},
+  {
+    timeoutMs = 15_000,
+    pauseMs = 20,
+    until = (stored: StoredBake) => isTerminal(stored.bake.phase) && stored.outbox.length === 0,
+  } = {},
 ): Promise<BakeRecord> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const report = await reconcile(bakery, [bakeId]);
     if (process.env.BAKE_DEBUG) console.log('pass', JSON.stringify(report.outcomes));
-    const { bake, outbox } = await bakery.store.get(bakeId);
-    if (isTerminal(bake.phase) && outbox.length === 0) return bake;
+    const stored = await bakery.store.get(bakeId);
+    const { bake } = stored;
+    if (until(stored)) return bake;
     if (Date.now() > deadline) throw new Error(`bake ${bakeId} still ${bake.phase} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }

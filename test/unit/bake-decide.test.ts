@@ -356,6 +356,8 @@ const rolloutConfig: NonNullable<Pipeline['rollout']> = {
     alarms: [],
   },
   whenRefreshInProgress: 'wait',
+  requireApproval: false,
+  keepTemplateVersions: 10,
 };
 const rolled: Pipeline = { ...minimal, rollout: rolloutConfig };
 const imaged = { image: { imageId: 'ami-new', name: 'n' } };
@@ -430,10 +432,42 @@ describe('decide: rollout', () => {
       [],
     ],
     [
-      'refreshing, ours successful: succeed',
-      bake('refreshing', { ...imaged, rollout: target({ status: 'refreshing', refreshId: 'r-1' }) }),
+      'refreshing, ours successful: succeed, and prune the template',
+      bake('refreshing', {
+        ...imaged,
+        rollout: target({ status: 'refreshing', refreshId: 'r-1', templateId: 'lt-1', version: 4 }),
+      }),
       seen({ groups: fleet(), refreshes: [refresh('Successful', 'r-1', 100)] }),
       'succeeded',
+      ['prune-template-versions'],
+    ],
+    [
+      'refreshing, cancel requested: cancel our refresh, end cancelled',
+      bake('refreshing', {
+        ...imaged,
+        cancelRequested: true,
+        rollout: target({ status: 'refreshing', refreshId: 'r-1' }),
+      }),
+      seen({ groups: fleet(), refreshes: [refresh('InProgress')] }),
+      'cancelled',
+      ['cancel-refresh'],
+    ],
+    [
+      'refreshing, cancel requested after ours ended: nothing to cancel',
+      bake('refreshing', {
+        ...imaged,
+        cancelRequested: true,
+        rollout: target({ status: 'refreshing', refreshId: 'r-1' }),
+      }),
+      seen({ groups: fleet(), refreshes: [refresh('Successful', 'r-1', 100), refresh('InProgress', 'r-x')] }),
+      'cancelled',
+      [],
+    ],
+    [
+      'a rollout of an existing image: straight to rolling',
+      bake('requested', { ...imaged, kind: 'rollout', builder: undefined }),
+      seen(),
+      'rolling',
       [],
     ],
     [
@@ -502,6 +536,87 @@ describe('decide: rollout', () => {
       expect(decision.actions[0]).toMatchObject({ kind: 'start-refresh', version: 4, autoRollback });
     },
   );
+});
+
+describe('decide: approval gate', () => {
+  const gated: Pipeline = { ...rolled, rollout: { ...rolloutConfig, requireApproval: true } };
+  const waiting = (patch: Partial<BakeRecord> = {}) =>
+    bake('awaiting-approval', { ...imaged, rollout: target({}), ...patch });
+  const answer = (decision: 'approved' | 'rejected') => ({ approval: { decision, at: T0, by: 'alice' } });
+
+  it.each<[string, BakeRecord, Observed, Phase, string[]]>([
+    [
+      'publishing: publish, then wait for approval',
+      bake('publishing', imaged),
+      seen(),
+      'awaiting-approval',
+      ['publish'],
+    ],
+    ['no answer yet: wait', waiting(), seen(), 'awaiting-approval', []],
+    ['approved: roll', waiting(answer('approved')), seen(), 'rolling', []],
+    [
+      'rejected: cancelled, the image marked so it is never rolled out',
+      waiting(answer('rejected')),
+      seen({ images: [image('available')] }),
+      'cancelled',
+      ['mark-image-failed'],
+    ],
+    [
+      'cancel requested while waiting: cancelled',
+      waiting({ cancelRequested: true }),
+      seen(),
+      'cancelled',
+      [],
+    ],
+  ])('%s', (_, record, observed, phase, actions) => {
+    const decision = decide(record, gated, observed);
+
+    expect(decision.next.phase).toBe(phase);
+    expect(kinds(decision.actions)).toEqual(actions);
+  });
+
+  it('waits with a long timer: approve and reject wake the bake themselves', () => {
+    expect(decide(waiting(), gated, seen()).wakeInSeconds).toBe(900);
+  });
+
+  it('fails the bake when nobody answers before the deadline', () => {
+    const late = { ...seen(), now: new Date(Date.parse(T0) + 259_201_000) };
+
+    const decision = decide(waiting(), gated, late);
+
+    expect(decision.next.phase).toBe('failed');
+    expect(decision.next.failure).toMatchObject({ code: 'ApprovalTimedOut', phase: 'awaiting-approval' });
+  });
+});
+
+describe('decide: refresh checkpoints', () => {
+  const checkpointed: Pipeline = {
+    ...rolled,
+    rollout: {
+      ...rolloutConfig,
+      refresh: { ...rolloutConfig.refresh, checkpointPercentages: [25, 50, 100], checkpointDelaySeconds: 60 },
+    },
+  };
+  const refreshing = (checkpoint?: number) =>
+    bake('refreshing', {
+      ...imaged,
+      rollout: target({ status: 'refreshing', refreshId: 'r-1', ...(checkpoint ? { checkpoint } : {}) }),
+    });
+
+  it.each<[string, number | undefined, number, number | undefined]>([
+    ['below the first checkpoint', undefined, 20, undefined],
+    ['at the first', undefined, 25, 25],
+    ['past two at once: the highest', undefined, 60, 50],
+    ['already announced', 50, 60, 50],
+  ])('%s', (_, before, percentage, after) => {
+    const decision = decide(
+      refreshing(before),
+      checkpointed,
+      seen({ groups: fleet(), refreshes: [refresh('InProgress', 'r-1', percentage)] }),
+    );
+
+    expect(decision.next.rollout?.[0]?.checkpoint).toBe(after);
+  });
 });
 
 describe('decide: details', () => {

@@ -82,6 +82,17 @@ describe('versionsToPrune', () => {
       [1, 4, 5],
     ],
     [
+      'only versions ami-bakery made, keep counted among them',
+      {
+        versions: [1, 2, 3, 4, 5, 6],
+        defaultVersion: 6,
+        inUse: new Set<number>(),
+        keep: 1,
+        ours: new Set([2, 4, 5, 6]),
+      },
+      [2, 4, 5],
+    ],
+    [
       'nothing when all are protected',
       { versions: [1, 2], defaultVersion: 1, inUse: new Set<number>(), keep: 5 },
       [],
