@@ -1,4 +1,4 @@
-import { CreateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateAutoScalingGroupCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateVersionCommand,
   DescribeImagesCommand,
@@ -106,6 +106,33 @@ describe('the approval gate', () => {
     expect(image.Images?.[0]?.Tags).toContainEqual({ Key: TAG_STATUS, Value: 'failed' });
     expect(await versionNumbers(aws, sandbox.launchTemplateId)).toEqual([1]);
     await expect(startRollout(bakery, 'fleet', bake.image?.imageId ?? '')).rejects.toThrow(/marked failed/);
+  });
+});
+
+describe('SkipMatching in a rollout', () => {
+  it('leaves an instance already on the new version alone', async () => {
+    const { aws, bakery } = await setUp('skip', [fleet('skip-app', { requireApproval: true })]);
+    const { id } = await startBake(bakery, 'fleet');
+    await runToEnd(bakery, id, waitingForApproval);
+    await approveBake(bakery, id);
+    // The new version exists and is the default; the refresh starts on the next pass.
+    await runToEnd(bakery, id, { until: ({ bake }) => bake.phase === 'refreshing' });
+    const before = (await describeGroup(aws, 'skip-app')).Instances?.map((i) => i.InstanceId) ?? [];
+    await aws.autoScaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: 'skip-app', DesiredCapacity: 3 }),
+    );
+    const scaled = (await describeGroup(aws, 'skip-app')).Instances?.find(
+      (i) => !before.includes(i.InstanceId),
+    );
+
+    const bake = await runToEnd(bakery, id, { timeoutMs: 30_000 });
+
+    const after = (await describeGroup(aws, 'skip-app')).Instances ?? [];
+    expect(bake.phase).toBe('succeeded');
+    expect(scaled?.LaunchTemplate?.Version).toBe('2');
+    expect(after.map((i) => i.InstanceId)).toContain(scaled?.InstanceId);
+    expect(after.filter((i) => before.includes(i.InstanceId))).toEqual([]);
+    expect(after.map((i) => i.LaunchTemplate?.Version)).toEqual(['2', '2', '2']);
   });
 });
 
