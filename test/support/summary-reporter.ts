@@ -9,7 +9,7 @@ export default class SummaryReporter implements Reporter {
     const counts = { passed: 0, failed: 0, skipped: 0 };
     for (const module of testModules) {
       // A file whose hook failed leaves its tests unrun: they count as failed, not skipped.
-      const moduleFailed = module.state() === 'failed';
+      const moduleFailed = module.errors().length > 0;
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') counts.passed += 1;
