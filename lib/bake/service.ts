@@ -13,7 +13,7 @@ import type { Pipeline } from '../pipeline/schema';
 import type { BakeStore, StoredBake } from '../store/bakes';
 import { act, type ActClients } from './act';
 import { applyResults } from './apply';
-import { resolveBaseImage } from './base-image';
+import { resolveBaseImage, type BaseImage } from './base-image';
 import { decide, finish } from './decide';
 import { isTerminal, type Approval, type BakeRecord, type Decision, type Observed } from './model';
 import { observe } from './observe';
@@ -44,6 +44,10 @@ export interface Bakery extends ActClients {
 
 export interface StartOptions {
   readonly reason?: string;
+  /** The base image already resolved by the caller (a plan), so it is not looked up twice. */
+  readonly base?: BaseImage;
+  /** Remember the caller's Idempotency-Key with the bake, in the same transaction. */
+  readonly idempotency?: { readonly key: string; readonly requestHash: string; readonly ttlSeconds: number };
 }
 
 /** Time-sortable, tag- and ClientToken-safe: b20261122041600-a1b2c3. */
@@ -87,17 +91,25 @@ export async function startBake(
   options: StartOptions = {},
 ): Promise<BakeRecord> {
   const pipeline = bakery.catalog.get(pipelineName);
-  const base = await resolveBaseImage(pipeline, {
-    ec2: bakery.ec2In(bakery.region),
-    ssm: bakery.ssmIn(bakery.region),
-  });
+  const base =
+    options.base ??
+    (await resolveBaseImage(pipeline, {
+      ec2: bakery.ec2In(bakery.region),
+      ssm: bakery.ssmIn(bakery.region),
+    }));
   const bake = newRecord(bakery, pipeline, options, {
     baseImageId: base.imageId,
     rootDeviceName: base.rootDeviceName,
     recipeHash: recipeHash(pipeline, base.imageId),
   });
   const started = bakeStarted(bake);
-  await bakery.store.create(bake, [started], leaseEnd(bakery, bakery.clock()));
+  const idempotency = options.idempotency && {
+    key: options.idempotency.key,
+    requestHash: options.idempotency.requestHash,
+    bakeId: bake.id,
+    expiresAt: Math.floor(bakery.clock().getTime() / 1000) + options.idempotency.ttlSeconds,
+  };
+  await bakery.store.create(bake, [started], leaseEnd(bakery, bakery.clock()), idempotency);
   bakery.log.info('bake started', {
     bakeId: bake.id,
     pipeline: bake.pipeline,

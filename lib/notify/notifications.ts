@@ -3,6 +3,7 @@ import type { BakeRecord } from '../bake/model';
 
 export type NotificationType =
   | 'bake.started'
+  | 'bake.skipped'
   | 'bake.phase'
   | 'bake.succeeded'
   | 'bake.failed'
@@ -57,6 +58,22 @@ export function bakeStarted(bake: BakeRecord): Notification {
     baseImageId: bake.baseImageId,
     recipeHash: bake.recipeHash,
   });
+}
+
+/** Nightly found nothing to bake: said once per pipeline and day (the id is stable for that day). */
+export function bakeSkipped(pipeline: string, lastBakeId: string, reason: string, now: Date): Notification {
+  const day = now.toISOString().slice(0, 10);
+  return {
+    id: `${pipeline}:bake.skipped:${day}`,
+    type: 'bake.skipped',
+    severity: 'info',
+    subject: `[ami-bakery] ${pipeline}: nightly bake skipped`.slice(0, 100),
+    pipeline,
+    bakeId: lastBakeId,
+    phase: 'skipped',
+    at: now.toISOString(),
+    detail: { reason, lastBakeId },
+  };
 }
 
 /**

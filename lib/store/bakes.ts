@@ -11,6 +11,39 @@ import { isTerminal, type Approval, type BakeRecord } from '../bake/model';
 import type { Notification } from '../notify/notifications';
 
 const ACTIVE = 'active';
+const LIST_SHARD = 'BAKE';
+
+/** A caller's Idempotency-Key, remembered with what it asked for and the bake it started. */
+export interface IdempotencyRecord {
+  /** The key, already scoped to the caller. */
+  readonly key: string;
+  /** A hash of the request the key was first used with. */
+  readonly requestHash: string;
+  readonly bakeId: string;
+  /** Epoch seconds after which DynamoDB's TTL may forget the key. */
+  readonly expiresAt: number;
+}
+
+/** The key was first used for another request (or a concurrent one holds it). */
+export class IdempotencyKeyReusedError extends Error {
+  override readonly name = 'IdempotencyKeyReusedError';
+}
+
+export interface ListQuery {
+  readonly pipeline?: string;
+  /** A phase, or `active` for every bake not yet finished. */
+  readonly status?: string;
+  readonly limit: number;
+  /** Where the previous page stopped (opaque to callers). */
+  readonly after?: Record<string, unknown>;
+}
+
+export interface ListPage {
+  readonly bakes: BakeRecord[];
+  readonly next?: Record<string, unknown>;
+}
+
+const idempotencyKey = (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: 'IDEMPOTENCY' });
 
 /** A bake record as stored, with the notifications its last commit still owes. */
 export interface StoredBake {
@@ -21,6 +54,7 @@ export interface StoredBake {
 type Item = BakeRecord & {
   pk: string;
   sk: string;
+  listShard?: string;
   activeShard?: string;
   outbox?: Notification[];
   leaseUntil?: string;
@@ -35,6 +69,7 @@ function toItem(bake: BakeRecord, outbox: readonly Notification[], leaseUntil?: 
   return {
     ...bake,
     ...bakeKey(bake.id),
+    listShard: LIST_SHARD,
     ...(active ? { activeShard: ACTIVE } : {}),
     outbox: [...outbox],
     // The writer keeps the bake until it has delivered the outbox, so no other pass sends it too.
@@ -43,7 +78,7 @@ function toItem(bake: BakeRecord, outbox: readonly Notification[], leaseUntil?: 
 }
 
 function fromItem(item: Record<string, unknown>): StoredBake {
-  const { pk, sk, activeShard, leaseUntil, outbox, ...bake } = item as unknown as Item;
+  const { pk, sk, listShard, activeShard, leaseUntil, outbox, ...bake } = item as unknown as Item;
   return { bake, outbox: outbox ?? [] };
 }
 
@@ -65,11 +100,28 @@ export class BakeStore {
    * Creates a bake and takes its pipeline's lock in one transaction.
    * @throws PipelineBusyError (with the active bake's id) when the pipeline already has one.
    */
-  async create(bake: BakeRecord, outbox: readonly Notification[], leaseUntil?: Date): Promise<void> {
+  async create(
+    bake: BakeRecord,
+    outbox: readonly Notification[],
+    leaseUntil?: Date,
+    idempotency?: IdempotencyRecord,
+  ): Promise<void> {
     try {
       await this.documents.send(
         new TransactWriteCommand({
           TransactItems: [
+            ...(idempotency
+              ? [
+                  {
+                    // First, so a reused key is told apart from a busy pipeline.
+                    Put: {
+                      TableName: this.tableName,
+                      Item: { ...idempotencyKey(idempotency.key), ...idempotency },
+                      ConditionExpression: 'attribute_not_exists(pk)',
+                    },
+                  },
+                ]
+              : []),
             {
               Put: {
                 TableName: this.tableName,
@@ -88,13 +140,16 @@ export class BakeStore {
         }),
       );
     } catch (error) {
-      if (conditionFailed(error, 0)) {
+      const offset = idempotency ? 1 : 0;
+      if (idempotency && conditionFailed(error, 0))
+        throw new IdempotencyKeyReusedError(`Idempotency key already used`);
+      if (conditionFailed(error, offset)) {
         const lock = await this.documents.send(
           new GetCommand({ TableName: this.tableName, Key: lockKey(bake.pipeline), ConsistentRead: true }),
         );
         throw new PipelineBusyError(bake.pipeline, String(lock.Item?.bakeId ?? 'unknown'));
       }
-      if (conditionFailed(error, 1)) throw new ConflictError(`Bake ${bake.id} already exists`);
+      if (conditionFailed(error, offset + 1)) throw new ConflictError(`Bake ${bake.id} already exists`);
       throw error;
     }
   }
@@ -106,6 +161,70 @@ export class BakeStore {
     );
     if (!result.Item) throw new NotFoundError(`Unknown bake: ${id}`);
     return fromItem(result.Item);
+  }
+
+  /** What an Idempotency-Key was first used for, if it was (and has not expired). */
+  async idempotency(key: string, now: Date): Promise<IdempotencyRecord | undefined> {
+    const result = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: idempotencyKey(key), ConsistentRead: true }),
+    );
+    const item = result.Item as (IdempotencyRecord & { pk: string }) | undefined;
+    // TTL deletes lazily: an expired key is treated as gone.
+    if (!item || item.expiresAt * 1000 < now.getTime()) return undefined;
+    return { key, requestHash: item.requestHash, bakeId: item.bakeId, expiresAt: item.expiresAt };
+  }
+
+  /** Bakes newest first, of one pipeline or all, optionally of one status; paginated. */
+  async list(query: ListQuery): Promise<ListPage> {
+    const byPipeline = query.pipeline !== undefined;
+    const filter =
+      query.status === undefined
+        ? {}
+        : query.status === ACTIVE
+          ? {
+              FilterExpression: 'NOT phase IN (:succeeded, :failed, :cancelled)',
+              ExpressionAttributeValues: {
+                ':succeeded': 'succeeded',
+                ':failed': 'failed',
+                ':cancelled': 'cancelled',
+              },
+            }
+          : { FilterExpression: 'phase = :phase', ExpressionAttributeValues: { ':phase': query.status } };
+    const bakes: BakeRecord[] = [];
+    let cursor = query.after;
+    // A filter can leave a page short: read on until the page is full or the index ends.
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: byPipeline ? 'by-pipeline' : 'all',
+          KeyConditionExpression: byPipeline ? 'pipeline = :key' : 'listShard = :key',
+          ExpressionAttributeValues: {
+            ':key': byPipeline ? query.pipeline : LIST_SHARD,
+            ...filter.ExpressionAttributeValues,
+          },
+          ...(filter.FilterExpression ? { FilterExpression: filter.FilterExpression } : {}),
+          ScanIndexForward: false,
+          Limit: query.limit - bakes.length,
+          ExclusiveStartKey: cursor,
+        }),
+      );
+      bakes.push(...(page.Items ?? []).map((item) => fromItem(item).bake));
+      cursor = page.LastEvaluatedKey;
+    } while (cursor && bakes.length < query.limit);
+    return { bakes, ...(cursor ? { next: cursor } : {}) };
+  }
+
+  /** The pipeline's newest successful bake (rollouts of existing images do not count). */
+  async lastSucceeded(pipeline: string): Promise<BakeRecord | undefined> {
+    let after: Record<string, unknown> | undefined;
+    do {
+      const page = await this.list({ pipeline, status: 'succeeded', limit: 20, after });
+      const found = page.bakes.find((bake) => bake.kind !== 'rollout');
+      if (found) return found;
+      after = page.next;
+    } while (after);
+    return undefined;
   }
 
   /** Every record that is in flight or still owes notifications, from the sparse index. */

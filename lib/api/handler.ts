@@ -1,0 +1,100 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { Bakery } from '../bake/service';
+import { describeError } from '../errors';
+import { HttpProblem, toProblem } from './problem';
+import { route } from './routes';
+
+type Event = APIGatewayProxyEventV2WithIAMAuthorizer;
+type Result = APIGatewayProxyStructuredResultV2;
+
+/** Request bodies are small JSON documents; anything bigger is refused before it is parsed. */
+const MAX_BODY_BYTES = 16 * 1024;
+
+function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): Result {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** 413 for an oversized body; an empty body counts as none (GET, or a POST without options). */
+const bodyGuard = (): MiddlewareObj<Event, Result> => ({
+  before: (request) => {
+    const { body, isBase64Encoded } = request.event;
+    if (body === undefined || body === '') {
+      delete (request.event as { body?: string }).body;
+      return;
+    }
+    const bytes = isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
+    if (bytes > MAX_BODY_BYTES) {
+      throw new HttpProblem(
+        413,
+        'too-large',
+        'Body too large',
+        `The body may be at most ${MAX_BODY_BYTES} bytes`,
+      );
+    }
+  },
+});
+
+/** middy's JSON parser, for requests that carry a body (it insists on one otherwise). */
+const jsonBody = (): MiddlewareObj<Event, Result> => {
+  const parser = httpJsonBodyParser();
+  return {
+    before: async (request) => {
+      if (request.event.body !== undefined) await parser.before?.(request as never);
+    },
+  };
+};
+
+/** The one error mapper: every failure leaves as a JSON problem, never as a stack. */
+const problems = (logger: Logger): MiddlewareObj<Event, Result> => ({
+  onError: (request) => {
+    const { problem, headers, logged } = toProblem(request.error);
+    if (logged)
+      logger.error('request failed', { error: describeError(request.error), path: request.event.rawPath });
+    const allow = (request.error as { allow?: string } | null)?.allow;
+    request.response = json(problem.status, problem, {
+      ...headers,
+      'content-type': 'application/problem+json',
+      ...(allow ? { Allow: allow } : {}),
+    });
+  },
+});
+
+/** The signed-in IAM principal; the local API has none (it is served without IAM authorization). */
+function callerOf(event: Event): string {
+  const context = event.requestContext as { authorizer?: { iam?: { userArn?: string } } };
+  return context.authorizer?.iam?.userArn ?? 'anonymous';
+}
+
+/**
+ * The HTTP API's Lambda handler (routes in `routes.ts`, contract in docs/openapi.json): header
+ * normalizer, body size guard, JSON body parser, zod validation in the routes, one error mapper.
+ */
+export function createApiHandler(logger: Logger, bakery: () => Bakery) {
+  async function apiHandler(event: Event): Promise<Result> {
+    const answer = await route(bakery(), {
+      method: event.requestContext.http.method.toUpperCase(),
+      path: event.rawPath,
+      query: event.queryStringParameters ?? {},
+      headers: event.headers,
+      body: event.body, // parsed by then, when there was one
+      caller: callerOf(event),
+    });
+    return json(answer.status, answer.body, answer.headers);
+  }
+  return middy<Event, Result>(apiHandler).use([
+    injectLambdaContext(logger),
+    problems(logger),
+    httpHeaderNormalizer(),
+    bodyGuard(),
+    jsonBody(),
+  ]);
+}

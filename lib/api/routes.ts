@@ -1,0 +1,278 @@
+import { createHash } from 'node:crypto';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import type { z } from 'zod';
+import type { BakeRecord } from '../bake/model';
+import { planBake } from '../bake/plan';
+import { approveBake, cancelBake, rejectBake, startBake, startRollout, type Bakery } from '../bake/service';
+import { NotFoundError } from '../errors';
+import { IdempotencyKeyReusedError } from '../store/bakes';
+import { HttpProblem } from './problem';
+import { approvalBody, idempotencyKeyHeader, listQuery, startBakeBody, startRolloutBody } from './schemas';
+
+/** An HTTP request, as the api function's middlewares leave it (headers lower-cased, JSON parsed). */
+export interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: unknown;
+  /** Who is calling (the IAM principal's ARN), for idempotency scopes and approvals. */
+  readonly caller: string;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+/** How long an Idempotency-Key is remembered. */
+const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+const BAKE_ID = /^b\d{14}-[0-9a-f]{6}$/;
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query'): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.join('.') ?? '';
+  const unknownKeys = issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : undefined;
+  const detail = unknownKeys
+    ? `Unknown field(s): ${unknownKeys}`
+    : `${field || where}: ${issue?.message ?? 'invalid'}`;
+  throw where === 'body'
+    ? new HttpProblem(422, 'invalid-body', 'Invalid body', detail, unknownKeys ?? (field || undefined))
+    : new HttpProblem(400, 'invalid-query', 'Invalid query', detail, unknownKeys ?? (field || undefined));
+}
+
+/** A record as the API shows it (`bakeView`): the kind always spelled out. */
+export function view(bake: BakeRecord): BakeRecord & { kind: 'bake' | 'rollout' } {
+  return { ...bake, kind: bake.kind ?? 'bake' };
+}
+
+function accepted(bake: BakeRecord, extra: Record<string, string> = {}): ApiResponse {
+  return { status: 202, body: { bake: view(bake) }, headers: { Location: `/bakes/${bake.id}`, ...extra } };
+}
+
+function bakeIdOf(raw: string): string {
+  const id = decodeURIComponent(raw);
+  if (!BAKE_ID.test(id)) throw new NotFoundError(`Unknown bake: ${id.slice(0, 64)}`);
+  return id;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+async function postBakes(bakery: Bakery, request: ApiRequest): Promise<ApiResponse> {
+  const body = parse(startBakeBody, request.body ?? {}, 'body');
+  const rawKey = request.headers['idempotency-key'];
+  let idempotency: { key: string; requestHash: string; ttlSeconds: number } | undefined;
+  if (rawKey !== undefined) {
+    const key = idempotencyKeyHeader.safeParse(rawKey);
+    if (!key.success)
+      throw new HttpProblem(
+        400,
+        'invalid-header',
+        'Invalid header',
+        `Idempotency-Key: ${key.error.issues[0]?.message ?? ''}`,
+        'Idempotency-Key',
+      );
+    // Scoped to the caller: two callers never share a key by accident.
+    idempotency = {
+      key: sha256(`${request.caller}\n${key.data}`),
+      requestHash: sha256(JSON.stringify(['POST /bakes', body.pipeline, body.reason ?? null, body.force])),
+      ttlSeconds: IDEMPOTENCY_TTL_SECONDS,
+    };
+    const replay = await replayOf(bakery, idempotency);
+    if (replay) return replay;
+  }
+  const plan = await planBake(bakery, body.pipeline, { withMaxAge: false });
+  if (!body.force && !plan.decision.bake) {
+    return {
+      status: 200,
+      body: { skipped: true, reason: plan.decision.reason, lastBakeId: plan.decision.lastBakeId },
+    };
+  }
+  try {
+    const bake = await startBake(bakery, body.pipeline, {
+      ...(body.reason ? { reason: body.reason } : {}),
+      base: plan.base,
+      ...(idempotency ? { idempotency } : {}),
+    });
+    return accepted(bake);
+  } catch (error) {
+    // The same key arrived twice at once: the first one's bake is the answer.
+    if (error instanceof IdempotencyKeyReusedError && idempotency) {
+      const replay = await replayOf(bakery, idempotency);
+      if (replay) return replay;
+    }
+    throw error;
+  }
+}
+
+async function replayOf(
+  bakery: Bakery,
+  idempotency: { key: string; requestHash: string },
+): Promise<ApiResponse | undefined> {
+  const known = await bakery.store.idempotency(idempotency.key, bakery.clock());
+  if (!known) return undefined;
+  if (known.requestHash !== idempotency.requestHash) {
+    throw new HttpProblem(
+      422,
+      'idempotency-key-reused',
+      'Idempotency-Key reused',
+      'This Idempotency-Key was used for a different request',
+      'Idempotency-Key',
+    );
+  }
+  const { bake } = await bakery.store.get(known.bakeId);
+  return accepted(bake, { 'Idempotent-Replayed': 'true' });
+}
+
+function encodeCursor(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    const valid =
+      typeof key === 'object' &&
+      key !== null &&
+      !Array.isArray(key) &&
+      Object.values(key).every((value) => typeof value === 'string') &&
+      typeof (key as { pk?: unknown }).pk === 'string';
+    if (valid) return key as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new HttpProblem(
+    400,
+    'invalid-query',
+    'Invalid query',
+    'cursor: not a cursor this API returned',
+    'cursor',
+  );
+}
+
+async function getBakes(bakery: Bakery, request: ApiRequest): Promise<ApiResponse> {
+  const query = parse(listQuery, request.query, 'query');
+  if (query.pipeline !== undefined) bakery.catalog.get(query.pipeline); // 404 for an unknown one
+  const page = await bakery.store.list({
+    ...(query.pipeline ? { pipeline: query.pipeline } : {}),
+    ...(query.status ? { status: query.status } : {}),
+    limit: query.limit,
+    ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}),
+  });
+  return {
+    status: 200,
+    body: { bakes: page.bakes.map(view), ...(page.next ? { next: encodeCursor(page.next) } : {}) },
+  };
+}
+
+async function getPipelines(bakery: Bakery): Promise<ApiResponse> {
+  const pipelines = await Promise.all(
+    bakery.catalog.all.map(async (pipeline) => {
+      const [latest, succeeded, current] = await Promise.all([
+        bakery.store.list({ pipeline: pipeline.name, limit: 1 }),
+        bakery.store.lastSucceeded(pipeline.name),
+        bakery
+          .ssmIn(bakery.region)
+          .send(new GetParameterCommand({ Name: pipeline.publish.parameter }))
+          .then(
+            (answer) => answer.Parameter?.Value ?? null,
+            (error: unknown) => {
+              if ((error as Error).name === 'ParameterNotFound') return null;
+              throw error;
+            },
+          ),
+      ]);
+      const last = latest.bakes[0];
+      return {
+        name: pipeline.name,
+        ...(pipeline.description ? { description: pipeline.description } : {}),
+        parameter: pipeline.publish.parameter,
+        currentImageId: current,
+        nightly: pipeline.schedule.nightly,
+        requireApproval: pipeline.rollout?.requireApproval ?? false,
+        targets: pipeline.rollout?.targets.map((t) => t.autoScalingGroup) ?? [],
+        lastBake: last ? view(last) : null,
+        lastSucceeded: succeeded ? view(succeeded) : null,
+      };
+    }),
+  );
+  return { status: 200, body: { pipelines } };
+}
+
+type Handler = (bakery: Bakery, request: ApiRequest, params: Record<string, string>) => Promise<ApiResponse>;
+
+async function current(bakery: Bakery, id: string): Promise<ApiResponse> {
+  return { status: 200, body: { bake: view((await bakery.store.get(id)).bake) } };
+}
+
+const ROUTES: { method: string; pattern: RegExp; handler: Handler }[] = [
+  { method: 'POST', pattern: /^\/bakes$/, handler: postBakes },
+  { method: 'GET', pattern: /^\/bakes$/, handler: getBakes },
+  {
+    method: 'GET',
+    pattern: /^\/bakes\/(?<id>[^/]+)$/,
+    handler: async (bakery, _, { id = '' }) => current(bakery, bakeIdOf(id)),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/bakes\/(?<id>[^/]+)\/cancel$/,
+    handler: async (bakery, _, { id = '' }) => {
+      const bakeId = bakeIdOf(id);
+      await cancelBake(bakery, bakeId);
+      return { ...(await current(bakery, bakeId)), status: 202 };
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/bakes\/(?<id>[^/]+)\/(?<answer>approve|reject)$/,
+    handler: async (bakery, request, { id = '', answer }) => {
+      const bakeId = bakeIdOf(id);
+      const body = parse(approvalBody, request.body ?? {}, 'body');
+      const decide = answer === 'approve' ? approveBake : rejectBake;
+      await decide(bakery, bakeId, {
+        by: request.caller,
+        ...(body.comment ? { comment: body.comment } : {}),
+      });
+      return { ...(await current(bakery, bakeId)), status: 202 };
+    },
+  },
+  { method: 'GET', pattern: /^\/pipelines$/, handler: (bakery) => getPipelines(bakery) },
+  {
+    method: 'POST',
+    pattern: /^\/rollouts$/,
+    handler: async (bakery, request) => {
+      const body = parse(startRolloutBody, request.body ?? {}, 'body');
+      const bake = await startRollout(
+        bakery,
+        body.pipeline,
+        body.amiId,
+        body.reason ? { reason: body.reason } : {},
+      );
+      return accepted(bake);
+    },
+  },
+];
+
+/** Finds the route of a request and runs it; unknown paths are 404, known paths with another method 405. */
+export async function route(bakery: Bakery, request: ApiRequest): Promise<ApiResponse> {
+  const matching = ROUTES.map((r) => ({ ...r, match: r.pattern.exec(request.path) })).filter((r) => r.match);
+  if (matching.length === 0)
+    throw new HttpProblem(404, 'not-found', 'Not found', `No route for ${request.path.slice(0, 200)}`);
+  const chosen = matching.find((r) => r.method === request.method);
+  if (!chosen) {
+    const allow = matching.map((r) => r.method).join(', ');
+    throw Object.assign(
+      new HttpProblem(
+        405,
+        'method-not-allowed',
+        'Method not allowed',
+        `${request.method} is not allowed here; use ${allow}`,
+      ),
+      { allow },
+    );
+  }
+  return chosen.handler(bakery, request, { ...chosen.match?.groups });
+}

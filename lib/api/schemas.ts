@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { PHASES } from '../bake/model';
+
+/**
+ * The HTTP API's contract: request bodies, query strings and responses. Routes validate with
+ * these, the route tests check every response against them, and docs/openapi.json is generated
+ * from them (a test keeps it in step).
+ */
+
+const pipelineName = z.string().min(1).max(64).describe('A configured pipeline');
+const text = (max: number) => z.string().min(1).max(max);
+
+export const startBakeBody = z
+  .object({
+    pipeline: pipelineName,
+    reason: text(500).optional().describe('Why, for the record and the notifications'),
+    force: z
+      .boolean()
+      .default(false)
+      .describe('Bake even if the base image and the recipe are those of the last successful bake'),
+  })
+  .strict();
+
+export const startRolloutBody = z
+  .object({
+    pipeline: pipelineName,
+    amiId: z.string().min(1).max(64).describe('An available image this pipeline baked'),
+    reason: text(500).optional(),
+  })
+  .strict();
+
+export const approvalBody = z
+  .object({ comment: text(1000).optional().describe('Kept with the approval in the record') })
+  .strict();
+
+export const listQuery = z
+  .object({
+    pipeline: pipelineName.optional(),
+    status: z
+      .enum([...PHASES, 'active'])
+      .optional()
+      .describe('A phase, or `active` for unfinished bakes'),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().min(1).max(2048).optional().describe('`next` of the previous page'),
+  })
+  .strict();
+
+export const idempotencyKeyHeader = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,128}$/, '1 to 128 printable ASCII characters, no spaces');
+
+const failure = z.object({
+  phase: z.string(),
+  code: z.string(),
+  message: z.string(),
+  step: z.string().optional(),
+  output: z.string().optional(),
+});
+
+const target = z.object({
+  group: z.string(),
+  status: z.enum(['pending', 'versioned', 'refreshing', 'succeeded', 'failed', 'rolled-back']),
+  templateId: z.string().optional(),
+  sourceVersion: z.number().optional(),
+  version: z.number().optional(),
+  refreshId: z.string().optional(),
+  percentage: z.number().optional(),
+  checkpoint: z.number().optional(),
+  prunedVersions: z.array(z.number()).optional(),
+  pruneProblem: z.string().optional(),
+  reason: z.string().optional(),
+});
+
+/** A bake (or a rollout of an existing image) as the API shows it. */
+export const bakeView = z.object({
+  id: z.string(),
+  kind: z.enum(['bake', 'rollout']),
+  pipeline: z.string(),
+  phase: z.enum(PHASES),
+  version: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  phaseStartedAt: z.string(),
+  reason: z.string().optional(),
+  region: z.string(),
+  baseImageId: z.string(),
+  recipeHash: z.string(),
+  builder: z
+    .object({ instanceId: z.string().optional(), attempt: z.number(), instanceType: z.string() })
+    .optional(),
+  tester: z.object({ instanceId: z.string().optional() }).optional(),
+  steps: z.array(
+    z.object({
+      stage: z.enum(['provision', 'validate', 'test']),
+      name: z.string(),
+      commandId: z.string().optional(),
+      status: z.string(),
+      exitCode: z.number().optional(),
+      outputTail: z.string().optional(),
+      errorTail: z.string().optional(),
+    }),
+  ),
+  image: z.object({ imageId: z.string(), name: z.string() }).optional(),
+  copies: z.array(z.object({ region: z.string(), imageId: z.string() })),
+  published: z.array(z.object({ region: z.string(), parameter: z.string(), imageId: z.string() })),
+  cancelRequested: z.boolean(),
+  rollout: z.array(target).optional(),
+  approval: z
+    .object({
+      decision: z.enum(['approved', 'rejected']),
+      at: z.string(),
+      by: z.string().optional(),
+      comment: z.string().optional(),
+    })
+    .optional(),
+  failure: failure.optional(),
+  timeline: z.array(z.object({ phase: z.enum(PHASES), at: z.string() })),
+  resources: z.array(
+    z.object({ kind: z.enum(['instance', 'image', 'parameter']), id: z.string(), region: z.string() }),
+  ),
+});
+
+export const bakeResponse = z.object({ bake: bakeView });
+
+export const skippedResponse = z.object({
+  skipped: z.literal(true),
+  reason: z.string(),
+  lastBakeId: z.string(),
+});
+
+export const bakeListResponse = z.object({
+  bakes: z.array(bakeView),
+  next: z.string().optional().describe('Pass as `cursor` for the next page'),
+});
+
+export const pipelinesResponse = z.object({
+  pipelines: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string().optional(),
+      parameter: z.string(),
+      currentImageId: z.string().nullable().describe('The value of the published SSM parameter'),
+      nightly: z.boolean(),
+      requireApproval: z.boolean(),
+      targets: z.array(z.string()),
+      lastBake: bakeView.nullable(),
+      lastSucceeded: bakeView.nullable(),
+    }),
+  ),
+});
+
+/** RFC 9457 problem details, with the offending field and the active bake where they apply. */
+export const problem = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  field: z.string().optional(),
+  activeBakeId: z.string().optional(),
+});

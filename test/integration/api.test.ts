@@ -1,0 +1,297 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { pipelines } from '../../config/pipelines';
+import { createSandbox } from '../../emulator/sandbox';
+import {
+  bakeListResponse,
+  bakeResponse,
+  pipelinesResponse,
+  problem,
+  skippedResponse,
+} from '../../lib/api/schemas';
+import type { PipelineInput } from '../../lib/pipeline/schema';
+import { apiFor, SAMPLE_CALLER, type CallResult } from '../support/api';
+import { awsForTest, controlFor } from '../support/aws';
+import { bakeryForTest, runToEnd, type TestBakery } from '../support/bakery';
+
+// Every route of the HTTP API through the api function's whole middy stack, against the emulator.
+const [, minimal] = pipelines as [PipelineInput, PipelineInput];
+const aws = awsForTest(import.meta.url);
+let bakery: TestBakery;
+let call: ReturnType<typeof apiFor>;
+
+beforeAll(async () => {
+  const sandbox = await createSandbox(aws, { name: 'api', desiredCapacity: 1 });
+  bakery = await bakeryForTest(aws, sandbox, [
+    { ...minimal, name: 'plain', publish: { parameter: '/ami-bakery/plain/latest' } },
+    {
+      ...minimal,
+      name: 'gated',
+      publish: { parameter: '/ami-bakery/gated/latest' },
+      rollout: {
+        targets: [{ autoScalingGroup: sandbox.autoScalingGroupName }],
+        refresh: { minHealthyPercentage: 0 },
+        requireApproval: true,
+      },
+    },
+  ]);
+  await controlFor(aws).configure({ timeScale: 0.002 });
+  call = apiFor(bakery);
+});
+
+/** The body, checked against the operation's response schema. */
+function as<T extends z.ZodType>(schema: T, result: CallResult): z.output<T> {
+  return schema.parse(result.body);
+}
+
+function expectProblem(
+  result: CallResult,
+  status: number,
+  slug: string,
+  extra: Record<string, unknown> = {},
+) {
+  expect(result.status).toBe(status);
+  expect(result.headers['content-type']).toBe('application/problem+json');
+  expect(as(problem, result)).toMatchObject({ type: `urn:ami-bakery:problem:${slug}`, status, ...extra });
+}
+
+async function finish(id: string) {
+  return runToEnd(bakery, id, { timeoutMs: 30_000 });
+}
+
+describe('POST /bakes', () => {
+  it('starts a bake (202, Location), replays a repeated key, and refuses a reused one', async () => {
+    const key = { 'Idempotency-Key': 'first-bake-of-plain' };
+    const first = await call('POST', '/bakes', { body: { pipeline: 'plain', reason: 'test' }, headers: key });
+    const again = await call('POST', '/bakes', { body: { pipeline: 'plain', reason: 'test' }, headers: key });
+    const reused = await call('POST', '/bakes', {
+      body: { pipeline: 'plain', reason: 'other' },
+      headers: key,
+    });
+    const busy = await call('POST', '/bakes', { body: { pipeline: 'plain', force: true } });
+
+    expect(first.status).toBe(202);
+    const { bake } = as(bakeResponse, first);
+    expect(bake).toMatchObject({ pipeline: 'plain', phase: 'requested', kind: 'bake', reason: 'test' });
+    expect(first.headers.location).toBe(`/bakes/${bake.id}`);
+    expect(again.status).toBe(202);
+    expect(as(bakeResponse, again).bake.id).toBe(bake.id);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expectProblem(reused, 422, 'idempotency-key-reused', { field: 'Idempotency-Key' });
+    expectProblem(busy, 409, 'pipeline-busy', { activeBakeId: bake.id });
+
+    await finish(bake.id);
+    const unchanged = await call('POST', '/bakes', { body: { pipeline: 'plain' } });
+    const forced = await call('POST', '/bakes', { body: { pipeline: 'plain', force: true } });
+
+    expect(unchanged.status).toBe(200);
+    expect(as(skippedResponse, unchanged)).toMatchObject({ skipped: true, lastBakeId: bake.id });
+    expect(forced.status).toBe(202);
+    await finish(as(bakeResponse, forced).bake.id);
+  });
+
+  it.each<[string, Parameters<typeof call>[2], number, string, Record<string, unknown>]>([
+    ['malformed JSON', { rawBody: '{"pipeline":' }, 400, 'malformed-json', {}],
+    [
+      'a body that is not JSON',
+      { rawBody: 'pipeline=plain', headers: { 'Content-Type': 'text/plain' } },
+      415,
+      'unsupported-media-type',
+      {},
+    ],
+    ['an oversized body', { body: { pipeline: 'plain', reason: 'x'.repeat(20_000) } }, 413, 'too-large', {}],
+    ['no body', {}, 422, 'invalid-body', { field: 'pipeline' }],
+    [
+      'an unknown field',
+      { body: { pipeline: 'plain', colour: 'red' } },
+      422,
+      'invalid-body',
+      { field: 'colour' },
+    ],
+    ['a wrong type', { body: { pipeline: 'plain', force: 'yes' } }, 422, 'invalid-body', { field: 'force' }],
+    ['a JSON array', { body: ['plain'] }, 422, 'invalid-body', {}],
+    ['an unknown pipeline', { body: { pipeline: 'nope' } }, 404, 'not-found', {}],
+    [
+      'a bad Idempotency-Key',
+      { body: { pipeline: 'plain' }, headers: { 'Idempotency-Key': 'has spaces' } },
+      400,
+      'invalid-header',
+      { field: 'Idempotency-Key' },
+    ],
+  ])('answers %s with its problem', async (_, options, status, slug, extra) => {
+    const before = (await bakery.store.list({ limit: 100 })).bakes.length;
+
+    expectProblem(await call('POST', '/bakes', options), status, slug, extra);
+    expect((await bakery.store.list({ limit: 100 })).bakes.length).toBe(before);
+  });
+
+  it('answers 503 with Retry-After while AWS throttles, and starts nothing', async () => {
+    const control = controlFor(aws);
+    await control.setFaults([{ kind: 'throttle', service: 'ec2', probability: 1 }]);
+    try {
+      const result = await call('POST', '/bakes', { body: { pipeline: 'plain', force: true } });
+
+      expectProblem(result, 503, 'unavailable');
+      expect(result.headers['retry-after']).toBe('5');
+    } finally {
+      await control.clearFaults();
+    }
+  });
+});
+
+describe('reading bakes', () => {
+  it('GET /bakes lists newest first, filters, and pages with a cursor', async () => {
+    const all = as(bakeListResponse, await call('GET', '/bakes', { query: { pipeline: 'plain' } }));
+    const page1 = await call('GET', '/bakes', { query: { pipeline: 'plain', limit: '1' } });
+    const { next } = as(bakeListResponse, page1);
+    const page2 = as(
+      bakeListResponse,
+      await call('GET', '/bakes', { query: { limit: '1', pipeline: 'plain', cursor: next ?? '' } }),
+    );
+    const failed = as(bakeListResponse, await call('GET', '/bakes', { query: { status: 'failed' } }));
+
+    expect(all.bakes.length).toBeGreaterThanOrEqual(2);
+    expect(all.bakes.map((b) => b.createdAt)).toEqual(
+      [...all.bakes.map((b) => b.createdAt)].sort().reverse(),
+    );
+    expect(as(bakeListResponse, page1).bakes.map((b) => b.id)).toEqual([all.bakes[0]?.id]);
+    expect(page2.bakes.map((b) => b.id)).toEqual([all.bakes[1]?.id]);
+    expect(failed.bakes).toEqual([]);
+  });
+
+  it.each<[string, Record<string, string>, string]>([
+    ['a limit of 0', { limit: '0' }, 'limit'],
+    ['an unknown status', { status: 'baking' }, 'status'],
+    ['a forged cursor', { cursor: 'bm90IGEgY3Vyc29y' }, 'cursor'],
+    ['an unknown parameter', { colour: 'red' }, 'colour'],
+  ])('GET /bakes answers 400 for %s', async (_, query, field) => {
+    expectProblem(await call('GET', '/bakes', { query }), 400, 'invalid-query', { field });
+  });
+
+  it('GET /bakes/{id} shows a bake; unknown or malformed ids are 404', async () => {
+    const [latest] = as(
+      bakeListResponse,
+      await call('GET', '/bakes', { query: { pipeline: 'plain' } }),
+    ).bakes;
+    const shown = await call('GET', `/bakes/${latest?.id ?? ''}`);
+
+    expect(shown.status).toBe(200);
+    expect(as(bakeResponse, shown).bake).toMatchObject({ id: latest?.id, phase: 'succeeded' });
+    expect(as(bakeResponse, shown).bake.timeline.map((t) => t.phase)).toContain('imaging');
+    expectProblem(await call('GET', '/bakes/b20260101000000-abcdef'), 404, 'not-found');
+    expectProblem(await call('GET', `/bakes/${'x'.repeat(3000)}`), 404, 'not-found');
+    expectProblem(await call('GET', '/bakes', { query: { pipeline: 'nope' } }), 404, 'not-found');
+  });
+
+  it('GET /pipelines shows each pipeline with its last bake and current image', async () => {
+    const result = as(pipelinesResponse, await call('GET', '/pipelines'));
+    const plain = result.pipelines.find((p) => p.name === 'plain');
+
+    expect(result.pipelines.map((p) => p.name)).toEqual(['plain', 'gated']);
+    expect(plain?.currentImageId).toBe(plain?.lastSucceeded?.image?.imageId);
+    expect(plain?.currentImageId).toMatch(/^ami-/);
+    expect(result.pipelines.find((p) => p.name === 'gated')).toMatchObject({
+      currentImageId: null,
+      requireApproval: true,
+      lastBake: null,
+    });
+  });
+
+  it('answers 404 for an unknown route and 405, with Allow, for a wrong method', async () => {
+    expectProblem(await call('GET', '/nothing-here'), 404, 'not-found');
+    const wrong = await call('DELETE', '/bakes');
+    expectProblem(wrong, 405, 'method-not-allowed');
+    expect(wrong.headers.allow).toBe('POST, GET');
+  });
+});
+
+describe('cancel, approve, reject, roll out', () => {
+  it('cancels a running bake (202), and answers 409 once it is over', async () => {
+    const started = as(
+      bakeResponse,
+      await call('POST', '/bakes', { body: { pipeline: 'plain', force: true } }),
+    );
+
+    const cancelled = await call('POST', `/bakes/${started.bake.id}/cancel`, { bareHeaders: true });
+    await finish(started.bake.id);
+    const again = await call('POST', `/bakes/${started.bake.id}/cancel`);
+
+    expect(cancelled.status).toBe(202);
+    expect(as(bakeResponse, cancelled).bake.cancelRequested).toBe(true);
+    expectProblem(again, 409, 'conflict');
+    expectProblem(await call('POST', '/bakes/b20260101000000-abcdef/cancel'), 404, 'not-found');
+  });
+
+  it('approves a waiting bake with the caller recorded; a second answer is 409', async () => {
+    const started = as(bakeResponse, await call('POST', '/bakes', { body: { pipeline: 'gated' } }));
+    const early = await call('POST', `/bakes/${started.bake.id}/approve`);
+    await runToEnd(bakery, started.bake.id, { until: ({ bake }) => bake.phase === 'awaiting-approval' });
+
+    const approved = await call('POST', `/bakes/${started.bake.id}/approve`, {
+      body: { comment: 'ship it' },
+    });
+    const rejected = await call('POST', `/bakes/${started.bake.id}/reject`);
+    const done = await finish(started.bake.id);
+
+    expectProblem(early, 409, 'conflict');
+    expect(approved.status).toBe(202);
+    expect(as(bakeResponse, approved).bake.approval).toMatchObject({
+      decision: 'approved',
+      by: SAMPLE_CALLER,
+      comment: 'ship it',
+    });
+    expectProblem(rejected, 409, 'conflict');
+    expect(done.phase).toBe('succeeded');
+    expectProblem(
+      await call('POST', `/bakes/${started.bake.id}/approve`, { body: { comment: 7 } }),
+      422,
+      'invalid-body',
+      { field: 'comment' },
+    );
+  });
+
+  it('rejects a waiting bake', async () => {
+    const started = as(
+      bakeResponse,
+      await call('POST', '/bakes', { body: { pipeline: 'gated', force: true } }),
+    );
+    await runToEnd(bakery, started.bake.id, { until: ({ bake }) => bake.phase === 'awaiting-approval' });
+
+    const rejected = await call('POST', `/bakes/${started.bake.id}/reject`, { body: { comment: 'no' } });
+
+    expect(rejected.status).toBe(202);
+    expect((await finish(started.bake.id)).phase).toBe('cancelled');
+  });
+
+  it('POST /rollouts rolls an earlier image out (202) and refuses what it cannot roll', async () => {
+    const [gated] = as(pipelinesResponse, await call('GET', '/pipelines')).pipelines.filter(
+      (p) => p.name === 'gated',
+    );
+    const imageId = gated?.lastSucceeded?.image?.imageId ?? '';
+
+    const result = await call('POST', '/rollouts', {
+      body: { pipeline: 'gated', amiId: imageId, reason: 'back' },
+    });
+
+    expect(result.status).toBe(202);
+    expect(as(bakeResponse, result).bake).toMatchObject({ kind: 'rollout', image: { imageId } });
+    expect(result.headers.location).toMatch(/^\/bakes\/b\d{14}-[0-9a-f]{6}$/);
+    expect((await finish(as(bakeResponse, result).bake.id)).phase).toBe('succeeded');
+    expectProblem(
+      await call('POST', '/rollouts', { body: { pipeline: 'plain', amiId: imageId } }),
+      422,
+      'invalid-request',
+      {
+        field: 'pipeline',
+      },
+    );
+    expectProblem(
+      await call('POST', '/rollouts', { body: { pipeline: 'gated', amiId: 'ami-0000000000000000f' } }),
+      404,
+      'not-found',
+    );
+    expectProblem(await call('POST', '/rollouts', { body: { pipeline: 'gated' } }), 422, 'invalid-body', {
+      field: 'amiId',
+    });
+  });
+});
