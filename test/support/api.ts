@@ -51,8 +51,8 @@ export function apiFor(bakery: Bakery) {
     };
     const result = (await handler(
       event,
-      lambdaContext('ami-bakery-api') as never,
-    )) as APIGatewayProxyStructuredResultV2;
+      lambdaContext('ami-bakery-api'),
+    ));
     const headers = Object.fromEntries(
       Object.entries(result.headers ?? {}).map(([key, value]) => [key.toLowerCase(), String(value)]),
     );
