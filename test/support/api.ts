@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import { createApiHandler } from '../../lib/api/handler';
 import type { Bakery } from '../../lib/bake/service';
 import { lambdaContext } from '../../scripts/local/environment';
@@ -49,10 +49,7 @@ export function apiFor(bakery: Bakery) {
           ? { body: JSON.stringify(options.body) }
           : { body: undefined }),
     };
-    const result = (await handler(
-      event,
-      lambdaContext('ami-bakery-api'),
-    ));
+    const result = await handler(event, lambdaContext('ami-bakery-api'));
     const headers = Object.fromEntries(
       Object.entries(result.headers ?? {}).map(([key, value]) => [key.toLowerCase(), String(value)]),
     );
