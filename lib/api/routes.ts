@@ -54,7 +54,12 @@ function accepted(bake: BakeRecord, extra: Record<string, string> = {}): ApiResp
 }
 
 function bakeIdOf(raw: string): string {
-  const id = decodeURIComponent(raw);
+  let id = raw;
+  try {
+    id = decodeURIComponent(raw);
+  } catch {
+    // a malformed escape cannot name a bake either
+  }
   if (!BAKE_ID.test(id)) throw new NotFoundError(`Unknown bake: ${id.slice(0, 64)}`);
   return id;
 }
@@ -208,17 +213,30 @@ async function current(bakery: Bakery, id: string): Promise<ApiResponse> {
   return { status: 200, body: { bake: view((await bakery.store.get(id)).bake) } };
 }
 
-const ROUTES: { method: string; pattern: RegExp; handler: Handler }[] = [
-  { method: 'POST', pattern: /^\/bakes$/, handler: postBakes },
-  { method: 'GET', pattern: /^\/bakes$/, handler: getBakes },
+async function answer(
+  bakery: Bakery,
+  request: ApiRequest,
+  id: string,
+  decide: typeof approveBake,
+): Promise<ApiResponse> {
+  const bakeId = bakeIdOf(id);
+  const body = parse(approvalBody, request.body ?? {}, 'body');
+  await decide(bakery, bakeId, { by: request.caller, ...(body.comment ? { comment: body.comment } : {}) });
+  return { ...(await current(bakery, bakeId)), status: 202 };
+}
+
+/** Every route, by OpenAPI path template: docs/openapi.json documents exactly these (a test checks). */
+export const ROUTES: readonly { method: string; path: string; handler: Handler }[] = [
+  { method: 'POST', path: '/bakes', handler: postBakes },
+  { method: 'GET', path: '/bakes', handler: getBakes },
   {
     method: 'GET',
-    pattern: /^\/bakes\/(?<id>[^/]+)$/,
+    path: '/bakes/{id}',
     handler: async (bakery, _, { id = '' }) => current(bakery, bakeIdOf(id)),
   },
   {
     method: 'POST',
-    pattern: /^\/bakes\/(?<id>[^/]+)\/cancel$/,
+    path: '/bakes/{id}/cancel',
     handler: async (bakery, _, { id = '' }) => {
       const bakeId = bakeIdOf(id);
       await cancelBake(bakery, bakeId);
@@ -227,22 +245,18 @@ const ROUTES: { method: string; pattern: RegExp; handler: Handler }[] = [
   },
   {
     method: 'POST',
-    pattern: /^\/bakes\/(?<id>[^/]+)\/(?<answer>approve|reject)$/,
-    handler: async (bakery, request, { id = '', answer }) => {
-      const bakeId = bakeIdOf(id);
-      const body = parse(approvalBody, request.body ?? {}, 'body');
-      const decide = answer === 'approve' ? approveBake : rejectBake;
-      await decide(bakery, bakeId, {
-        by: request.caller,
-        ...(body.comment ? { comment: body.comment } : {}),
-      });
-      return { ...(await current(bakery, bakeId)), status: 202 };
-    },
+    path: '/bakes/{id}/approve',
+    handler: (bakery, request, { id = '' }) => answer(bakery, request, id, approveBake),
   },
-  { method: 'GET', pattern: /^\/pipelines$/, handler: (bakery) => getPipelines(bakery) },
   {
     method: 'POST',
-    pattern: /^\/rollouts$/,
+    path: '/bakes/{id}/reject',
+    handler: (bakery, request, { id = '' }) => answer(bakery, request, id, rejectBake),
+  },
+  { method: 'GET', path: '/pipelines', handler: (bakery) => getPipelines(bakery) },
+  {
+    method: 'POST',
+    path: '/rollouts',
     handler: async (bakery, request) => {
       const body = parse(startRolloutBody, request.body ?? {}, 'body');
       const bake = await startRollout(
@@ -256,9 +270,17 @@ const ROUTES: { method: string; pattern: RegExp; handler: Handler }[] = [
   },
 ];
 
+/** `/bakes/{id}/cancel` → /^\/bakes\/(?<id>[^/]+)\/cancel$/ */
+const COMPILED = ROUTES.map((r) => ({
+  ...r,
+  pattern: new RegExp(`^${r.path.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
+}));
+
 /** Finds the route of a request and runs it; unknown paths are 404, known paths with another method 405. */
 export async function route(bakery: Bakery, request: ApiRequest): Promise<ApiResponse> {
-  const matching = ROUTES.map((r) => ({ ...r, match: r.pattern.exec(request.path) })).filter((r) => r.match);
+  const matching = COMPILED.map((r) => ({ ...r, match: r.pattern.exec(request.path) })).filter(
+    (r) => r.match,
+  );
   if (matching.length === 0)
     throw new HttpProblem(404, 'not-found', 'Not found', `No route for ${request.path.slice(0, 200)}`);
   const chosen = matching.find((r) => r.method === request.method);
