@@ -1,0 +1,99 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { pipelines } from '../../config/pipelines';
+import { createSandbox } from '../../emulator/sandbox';
+import { problem } from '../../lib/api/schemas';
+import type { PipelineInput } from '../../lib/pipeline/schema';
+import { apiFor } from '../support/api';
+import { awsForTest } from '../support/aws';
+import { bakeryForTest, type TestBakery } from '../support/bakery';
+
+// Property-based: whatever a caller sends, the answer is never a 5xx, a refusal is always a
+// problem body, and a refused request never starts a bake.
+const [, minimal] = pipelines as [PipelineInput, PipelineInput];
+const aws = awsForTest(import.meta.url);
+let bakery: TestBakery;
+let call: ReturnType<typeof apiFor>;
+
+beforeAll(async () => {
+  const sandbox = await createSandbox(aws, { name: 'fuzz', desiredCapacity: 1 });
+  bakery = await bakeryForTest(aws, sandbox, [
+    { ...minimal, name: 'plain', publish: { parameter: '/ami-bakery/plain/latest' } },
+  ]);
+  call = apiFor(bakery);
+});
+
+const bakeCount = async () => (await bakery.store.list({ limit: 100 })).bakes.length;
+
+const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH');
+const segment = fc.oneof(
+  fc.constantFrom('b20261122000000-abcdef', 'cancel', 'approve', 'reject', '%E0%A4%A', '..', ''),
+  fc.string({ maxLength: 40 }),
+);
+const path = fc.oneof(
+  fc.constantFrom('/bakes', '/pipelines', '/rollouts', '/bakes/b20261122000000-abcdef/cancel'),
+  fc
+    .tuple(fc.constantFrom('/bakes/', '/rollouts/', '/'), segment, fc.option(segment))
+    .map(([head, a, b]) => `${head}${a}${b === null ? '' : `/${b}`}`),
+  fc.webPath(),
+);
+const jsonBody = fc.oneof(
+  fc.record(
+    {
+      pipeline: fc.oneof(fc.constantFrom('plain', 'nope', ''), fc.string(), fc.integer()),
+      reason: fc.oneof(fc.string({ maxLength: 600 }), fc.constant(null)),
+      force: fc.oneof(fc.boolean(), fc.string()),
+      amiId: fc.oneof(fc.constantFrom('ami-12345678', 'not-an-ami'), fc.string()),
+      comment: fc.string(),
+    },
+    { requiredKeys: [] },
+  ),
+  fc.jsonValue(),
+);
+const request = fc.record({
+  method,
+  path,
+  body: fc.oneof(
+    jsonBody.map((value) => ({ rawBody: JSON.stringify(value) })),
+    fc.string().map((rawBody) => ({ rawBody })),
+    fc.constant({}),
+  ),
+  contentType: fc.constantFrom(
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/vnd.api+json',
+    '',
+  ),
+  idempotencyKey: fc.option(fc.string({ maxLength: 200 })),
+  query: fc.dictionary(
+    fc.constantFrom('pipeline', 'status', 'limit', 'cursor', 'x'),
+    fc.oneof(fc.string({ maxLength: 50 }), fc.constantFrom('0', '5', '1000', 'active', 'succeeded')),
+  ),
+});
+
+describe('the API under arbitrary requests', () => {
+  it('never answers 5xx, always explains a refusal, and starts no bake when it refuses', async () => {
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const before = await bakeCount();
+        const result = await call(r.method, r.path, {
+          ...r.body,
+          query: r.query,
+          headers: {
+            ...(r.contentType ? { 'Content-Type': r.contentType } : {}),
+            ...(r.idempotencyKey !== null ? { 'Idempotency-Key': r.idempotencyKey } : {}),
+          },
+          bareHeaders: true,
+        });
+
+        expect(result.status).toBeLessThan(500);
+        if (result.status >= 400) {
+          expect(problem.safeParse(result.body).success).toBe(true);
+          expect(await bakeCount()).toBe(before);
+        }
+      }),
+      { numRuns: 300, seed: 20261122 },
+    );
+  });
+});
