@@ -1,0 +1,90 @@
+import type { Context } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import nightlyEvent from '../../events/scheduled-nightly.json';
+import { pipelines } from '../../config/pipelines';
+import { createSandbox } from '../../emulator/sandbox';
+import { createBakesTable, createTimerQueue } from '../../emulator/stack';
+import { runNightly } from '../../lib/bake/nightly';
+import { loadPipelines, PipelineCatalog } from '../../lib/pipeline/catalog';
+import type { PipelineInput } from '../../lib/pipeline/schema';
+import { awsForDefaultAccount, awsForTest, controlFor } from '../support/aws';
+import { bakeryForTest, runToEnd } from '../support/bakery';
+import { receiveNotifications } from '../support/notifications';
+
+// The nightly run: bake only what changed, and say why the rest was skipped.
+const [, minimal] = pipelines as [PipelineInput, PipelineInput];
+const scheduled: PipelineInput = {
+  ...minimal,
+  name: 'scheduled',
+  publish: { parameter: '/ami-bakery/scheduled/latest' },
+  schedule: { nightly: true, maxAgeDays: 7 },
+};
+const manual: PipelineInput = {
+  ...minimal,
+  name: 'manual',
+  publish: { parameter: '/ami-bakery/manual/latest' },
+  schedule: { nightly: false },
+};
+
+describe('runNightly', () => {
+  it('bakes a pipeline that never baked, skips it once nothing changed, and bakes again on a new recipe', async () => {
+    const aws = awsForTest(import.meta.url);
+    const sandbox = await createSandbox(aws, { name: 'nightly', desiredCapacity: 1 });
+    const bakery = await bakeryForTest(aws, sandbox, [scheduled, manual]);
+    await controlFor(aws).configure({ timeScale: 0.002 });
+
+    const first = await runNightly(bakery);
+    const busy = await runNightly(bakery);
+    const started = first[0]?.outcome === 'started' ? first[0].bakeId : '';
+    await runToEnd(bakery, started);
+    await receiveNotifications(aws, sandbox.queueUrl, { count: 50, timeoutMs: 500 }); // the bake's own
+    const unchanged = await runNightly(bakery);
+    const skipped = await receiveNotifications(aws, sandbox.queueUrl, { count: 1, timeoutMs: 3_000 });
+    const changed = { ...scheduled, provision: [{ name: 'update', run: ['dnf upgrade -y', 'echo v2'] }] };
+    const again = await runNightly({
+      ...bakery,
+      catalog: new PipelineCatalog(loadPipelines([changed, manual])),
+    });
+
+    expect(first).toEqual([
+      { pipeline: 'scheduled', outcome: 'started', bakeId: started, reason: 'no successful bake yet' },
+    ]);
+    expect(busy).toEqual([{ pipeline: 'scheduled', outcome: 'busy', activeBakeId: started }]);
+    expect(unchanged).toEqual([
+      { pipeline: 'scheduled', outcome: 'skipped', reason: expect.stringMatching(/unchanged since bake/) },
+    ]);
+    expect(
+      skipped.map((n) => [
+        n.attributes.type,
+        (n.message as { detail: { lastBakeId: string } }).detail.lastBakeId,
+      ]),
+    ).toEqual([['bake.skipped', started]]);
+    expect(again).toEqual([
+      expect.objectContaining({ outcome: 'started', reason: `recipe changed since bake ${started}` }),
+    ]);
+    const { bake } = await bakery.store.get(again[0]?.outcome === 'started' ? again[0].bakeId : '');
+    expect(bake.reason).toBe(`nightly: recipe changed since bake ${started}`);
+  });
+});
+
+describe('the nightly handler', () => {
+  it('runs on the schedule event and reports each scheduled pipeline', async () => {
+    const aws = awsForDefaultAccount();
+    const sandbox = await createSandbox(aws, { name: 'nightly-handler', desiredCapacity: 1 });
+    process.env.BAKES_TABLE = await createBakesTable(aws, 'nightly-handler-bakes');
+    process.env.NOTIFICATIONS_TOPIC_ARN = sandbox.topicArn;
+    process.env.TIMER_QUEUE_URL = await createTimerQueue(aws, 'nightly-handler-timers');
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    const { handler } = await import('../../functions/nightly');
+
+    const result = await handler(nightlyEvent, {
+      functionName: 'nightly',
+      awsRequestId: 't',
+    } as unknown as Context);
+
+    expect(result.outcomes.map((o) => [o.pipeline, o.outcome])).toEqual([
+      ['web', 'started'],
+      ['minimal', 'started'],
+    ]);
+  });
+});
