@@ -1,19 +1,18 @@
 /**
  * `npm run demo`: bake → roll → refresh of the `web` pipeline against the local emulator (or any
- * endpoint in AWS_ENDPOINT_URL), driven by the real reconcile handler through the same
- * three triggers as in AWS: events, its SQS timers and the sweep. Prints each phase as it
- * happens, then the AMI, the SSM parameter and the notifications. Exits 1 if the bake fails.
+ * endpoint in AWS_ENDPOINT_URL). The bake is asked for over the local HTTP API (the real api
+ * handler) and driven by the real reconcile handler through the same three triggers as in AWS:
+ * events, its SQS timers and the sweep. Prints each phase as it happens, then the AMI, the SSM
+ * parameter and the notifications. Exits 1 if the bake fails.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import type { EmulatorDelays } from '../emulator/control';
 import { EmulatorStartError } from '../emulator/harness';
-import { bakeryFromEnvironment } from '../lib/bake/container';
 import { isTerminal, type BakeRecord } from '../lib/bake/model';
-import { startBake } from '../lib/bake/service';
 import type { Notification } from '../lib/notify/notifications';
-import { lambdaContext, startLocalEnvironment, type LocalEnvironment } from './local/environment';
-import { startLocalTriggers } from './local/triggers';
+import type { LocalEnvironment } from './local/environment';
+import { startLocalStack } from './local/stack';
 
 // Emulated AWS delays (seconds): long enough to see every phase, a few seconds in all.
 const DELAYS: EmulatorDelays = {
@@ -59,42 +58,36 @@ async function drainNotifications(local: LocalEnvironment, seen: Notification[])
   }
 }
 
+/** One API call; a refusal ends the demo with the API's own problem detail. */
+async function apiCall(method: string, url: string, body?: unknown): Promise<BakeRecord> {
+  const response = await fetch(url, {
+    method,
+    ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+  });
+  const answer = (await response.json()) as { bake?: BakeRecord; title?: string; detail?: string };
+  if (!response.ok || !answer.bake) {
+    throw new Error(`${method} ${url}: ${response.status} ${answer.title ?? ''} ${answer.detail ?? ''}`);
+  }
+  return answer.bake;
+}
+
 async function main(): Promise<number> {
   say(`ami-bakery demo: bake "${PIPELINE}" against ${process.env.AWS_ENDPOINT_URL ?? 'a local emulator'}`);
-  const local = await startLocalEnvironment('demo');
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
-  const { handler } = await import('../functions/reconcile');
-  const invoke = (event: unknown) => handler(event, lambdaContext('ami-bakery-local-reconcile'));
-  const triggers = await startLocalTriggers({
-    invoke,
-    sqs: local.aws.sqs,
-    timerQueueUrl: local.timerQueueUrl,
-    events: true,
-    timers: true,
-    sweepSeconds: 5,
-  });
+  // timeScale: the refresh's 120 s warm-up takes 0.6 s.
+  const stack = await startLocalStack('demo', { delays: DELAYS, timeScale: 0.005 });
+  const { local, triggers, api } = stack;
   try {
     if (local.control) {
-      // timeScale: the refresh's 120 s warm-up takes 0.6 s.
-      await local.control.configure({
-        delays: DELAYS,
-        eventsUrl: triggers.eventsUrl ?? null,
-        timeScale: 0.005,
-      });
       say(
         `${elapsed()}  emulator      ${local.endpoint} (delays on, events to ${triggers.eventsUrl ?? '-'})`,
       );
     }
+    say(`${elapsed()}  api           ${api.url} (the api handler, as in Lambda)`);
     say(
       `${elapsed()}  sandbox       VPC ${local.sandbox.vpcId}, group ${local.sandbox.autoScalingGroupName}`,
     );
-    const bakery = bakeryFromEnvironment({
-      info: () => undefined,
-      warn: () => undefined,
-      error: () => undefined,
-    });
-    const bake = await startBake(bakery, PIPELINE, { reason: 'npm run demo' });
-    say(`${elapsed()}  bake          ${bake.id} from ${bake.baseImageId}`);
+    const bake = await apiCall('POST', `${api.url}/bakes`, { pipeline: PIPELINE, reason: 'npm run demo' });
+    say(`${elapsed()}  bake          ${bake.id} from ${bake.baseImageId} (POST /bakes: 202)`);
 
     const notifications: Notification[] = [];
     let current: BakeRecord = bake;
@@ -103,7 +96,7 @@ async function main(): Promise<number> {
       if (Date.now() - started > TIMEOUT_MS)
         throw new Error(`bake still ${current.phase} after ${TIMEOUT_MS / 1000} s`);
       await drainNotifications(local, notifications);
-      current = (await bakery.store.get(bake.id)).bake;
+      current = await apiCall('GET', `${api.url}/bakes/${bake.id}`);
       for (const target of current.rollout ?? []) {
         const line = `${target.status}${target.percentage !== undefined ? ` ${target.percentage}%` : ''}`;
         if (target.status !== 'pending' && progress.get(target.group) !== line) {
@@ -142,8 +135,7 @@ async function main(): Promise<number> {
     say(`total          ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return 0;
   } finally {
-    await triggers.stop();
-    await local.stop();
+    await stack.stop();
   }
 }
 

@@ -1,0 +1,289 @@
+/**
+ * `ami-bakery`: the command line for the HTTP API. Exit codes: 0 done (a followed bake
+ * succeeded), 1 failed (a refused request, a failed or cancelled bake), 2 usage error.
+ */
+import { parseArgs } from 'node:util';
+import type { z } from 'zod';
+import type {
+  bakeListResponse,
+  bakeResponse,
+  bakeView,
+  pipelinesResponse,
+  skippedResponse,
+} from '../lib/api/schemas';
+import { ApiClient, ApiError } from './client';
+
+type Bake = z.infer<typeof bakeView>;
+
+const USAGE = `Usage: ami-bakery <command> [options]
+
+Commands
+  bake <pipeline> [--reason TEXT] [--force] [--follow]   start a bake (and watch it)
+  status <bake-id> [--follow]                          show a bake (and watch it)
+  list [--pipeline NAME] [--status PHASE] [--limit N]  recent bakes, newest first
+  cancel <bake-id>                                     stop a bake
+  approve <bake-id> [--comment TEXT]                   let a bake awaiting approval roll out
+  reject <bake-id> [--comment TEXT]                    refuse its rollout
+  pipelines                                            pipelines, their last bake and current image
+  rollout <pipeline> <ami-id> [--reason TEXT] [--follow]  roll an existing image out (rollback)
+
+Options
+  --endpoint URL   the API (default: $AMI_BAKERY_URL); localhost is called unsigned,
+                   anything else is signed with SigV4 from the usual AWS credentials
+  --region NAME    signing region (default: from the URL, else $AWS_REGION)
+  --json           machine-readable output
+  --interval MS    how often --follow looks (default 1000)
+`;
+
+class UsageError extends Error {}
+
+interface Output {
+  readonly json: boolean;
+  readonly tty: boolean;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        endpoint: { type: 'string' },
+        region: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        follow: { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
+        reason: { type: 'string' },
+        comment: { type: 'string' },
+        pipeline: { type: 'string' },
+        status: { type: 'string' },
+        limit: { type: 'string' },
+        interval: { type: 'string', default: '1000' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+function clock(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
+}
+
+function describeBake(bake: Bake): string[] {
+  const lines = [
+    `${bake.id}  ${bake.kind} of ${bake.pipeline}  ${bake.phase}${bake.reason ? `  (${bake.reason})` : ''}`,
+  ];
+  if (bake.image?.imageId) lines.push(`  image     ${bake.image.imageId}  ${bake.image.name}`);
+  for (const step of bake.steps) lines.push(`  step      ${step.stage}/${step.name}: ${step.status}`);
+  for (const target of bake.rollout ?? []) {
+    const progress = target.percentage !== undefined ? ` ${target.percentage}%` : '';
+    lines.push(
+      `  rollout   ${target.group}: ${target.status}${progress}${target.reason ? ` (${target.reason})` : ''}`,
+    );
+  }
+  if (bake.approval) lines.push(`  approval  ${bake.approval.decision} by ${bake.approval.by ?? '?'}`);
+  if (bake.failure) {
+    lines.push(`  failure   ${bake.failure.code}: ${bake.failure.message}`);
+    if (bake.failure.output) lines.push(...bake.failure.output.split('\n').map((l) => `    ${l}`));
+  }
+  return lines;
+}
+
+/** Watches a bake to its end: each phase and rollout change as a line, a spinner on a terminal. */
+async function follow(client: ApiClient, id: string, interval: number, io: Output): Promise<Bake> {
+  const started = Date.now();
+  let seenPhases = 0;
+  const progress = new Map<string, string>();
+  let frame = 0;
+  let bake: Bake | undefined;
+  let spinner: NodeJS.Timeout | undefined;
+  const clear = () => {
+    if (io.tty) process.stdout.write('\r\x1b[K');
+  };
+  if (io.tty && !io.json) {
+    spinner = setInterval(() => {
+      frame += 1;
+      const phase = bake?.phase ?? '…';
+      process.stdout.write(
+        `\r\x1b[K${SPINNER[frame % SPINNER.length] ?? ''} ${phase}  ${clock(Date.now() - started)}`,
+      );
+    }, 100);
+  }
+  try {
+    for (;;) {
+      bake = ((await client.call('GET', `/bakes/${id}`)).body as z.infer<typeof bakeResponse>).bake;
+      if (!io.json) {
+        for (const entry of bake.timeline.slice(seenPhases)) {
+          clear();
+          io.out(`${clock(Date.parse(entry.at) - Date.parse(bake.createdAt))}  ${entry.phase}`);
+        }
+        seenPhases = bake.timeline.length;
+        for (const target of bake.rollout ?? []) {
+          const line = `${target.status}${target.percentage !== undefined ? ` ${target.percentage}%` : ''}`;
+          if (target.status !== 'pending' && progress.get(target.group) !== line) {
+            progress.set(target.group, line);
+            clear();
+            io.out(`       refresh ${target.group}: ${line}`);
+          }
+        }
+      }
+      if (TERMINAL.has(bake.phase)) return bake;
+      await new Promise((resolve) => setTimeout(resolve, interval));
+    }
+  } finally {
+    if (spinner) clearInterval(spinner);
+    clear();
+  }
+}
+
+function one(positionals: string[], count: number, what: string): string[] {
+  if (positionals.length !== count) throw new UsageError(`expected ${what}`);
+  return positionals;
+}
+
+async function finishWith(
+  client: ApiClient,
+  bake: Bake,
+  follows: boolean,
+  interval: number,
+  io: Output,
+): Promise<number> {
+  if (!follows) {
+    if (io.json) io.out(JSON.stringify({ bake }, null, 2));
+    else for (const line of describeBake(bake)) io.out(line);
+    return 0;
+  }
+  if (!io.json) io.out(`${bake.id}  ${bake.kind} of ${bake.pipeline}`);
+  const done = await follow(client, bake.id, interval, io);
+  if (io.json) io.out(JSON.stringify({ bake: done }, null, 2));
+  else for (const line of describeBake(done)) io.out(line);
+  return done.phase === 'succeeded' ? 0 : 1;
+}
+
+export async function run(argv: string[], io: Output): Promise<number> {
+  const { values, positionals } = parse(argv);
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    io.out(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const endpoint = values.endpoint ?? process.env.AMI_BAKERY_URL;
+  if (!endpoint) throw new UsageError('no API: pass --endpoint or set AMI_BAKERY_URL');
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new UsageError(`not a URL: ${endpoint}`);
+  }
+  const interval = Number(values.interval);
+  if (!Number.isInteger(interval) || interval < 50)
+    throw new UsageError('--interval: milliseconds, at least 50');
+  const client = new ApiClient(url, values.region);
+  const answer = async (method: string, path: string, options: Parameters<ApiClient['call']>[2] = {}) =>
+    (await client.call(method, path, options)).body;
+
+  switch (command) {
+    case 'bake': {
+      const [pipeline = ''] = one(rest, 1, 'bake <pipeline>');
+      const body = await answer('POST', '/bakes', {
+        body: {
+          pipeline,
+          ...(values.reason ? { reason: values.reason } : {}),
+          ...(values.force ? { force: true } : {}),
+        },
+      });
+      if ('skipped' in (body as object)) {
+        const skipped = body as z.infer<typeof skippedResponse>;
+        if (io.json) io.out(JSON.stringify(skipped, null, 2));
+        else io.out(`skipped: ${skipped.reason} (use --force to bake anyway)`);
+        return 0;
+      }
+      return finishWith(client, (body as z.infer<typeof bakeResponse>).bake, values.follow, interval, io);
+    }
+    case 'status': {
+      const [id = ''] = one(rest, 1, 'status <bake-id>');
+      const { bake } = (await answer('GET', `/bakes/${encodeURIComponent(id)}`)) as z.infer<
+        typeof bakeResponse
+      >;
+      return finishWith(client, bake, values.follow, interval, io);
+    }
+    case 'list': {
+      one(rest, 0, 'list [--pipeline NAME] [--status PHASE] [--limit N]');
+      const query: Record<string, string> = {};
+      if (values.pipeline) query.pipeline = values.pipeline;
+      if (values.status) query.status = values.status;
+      if (values.limit) query.limit = values.limit;
+      const page = (await answer('GET', '/bakes', { query })) as z.infer<typeof bakeListResponse>;
+      if (io.json) io.out(JSON.stringify(page, null, 2));
+      else
+        for (const b of page.bakes)
+          io.out(`${b.id}  ${b.pipeline.padEnd(16)} ${b.phase.padEnd(17)} ${b.image?.imageId ?? ''}`);
+      return 0;
+    }
+    case 'cancel':
+    case 'approve':
+    case 'reject': {
+      const [id = ''] = one(rest, 1, `${command} <bake-id>`);
+      const body =
+        command === 'cancel' ? undefined : { ...(values.comment ? { comment: values.comment } : {}) };
+      const { bake } = (await answer('POST', `/bakes/${encodeURIComponent(id)}/${command}`, {
+        ...(body ? { body } : {}),
+      })) as z.infer<typeof bakeResponse>;
+      return finishWith(client, bake, false, interval, io);
+    }
+    case 'pipelines': {
+      one(rest, 0, 'pipelines');
+      const { pipelines } = (await answer('GET', '/pipelines')) as z.infer<typeof pipelinesResponse>;
+      if (io.json) io.out(JSON.stringify({ pipelines }, null, 2));
+      else
+        for (const p of pipelines) {
+          const last = p.lastBake ? `${p.lastBake.id} ${p.lastBake.phase}` : 'never baked';
+          io.out(`${p.name.padEnd(16)} ${(p.currentImageId ?? '-').padEnd(22)} last: ${last}`);
+        }
+      return 0;
+    }
+    case 'rollout': {
+      const [pipeline = '', amiId = ''] = one(rest, 2, 'rollout <pipeline> <ami-id>');
+      const { bake } = (await answer('POST', '/rollouts', {
+        body: { pipeline, amiId, ...(values.reason ? { reason: values.reason } : {}) },
+      })) as z.infer<typeof bakeResponse>;
+      return finishWith(client, bake, values.follow, interval, io);
+    }
+    default:
+      throw new UsageError(`unknown command: ${command}`);
+  }
+}
+
+/** Runs the CLI with the process's arguments and streams; resolves to the exit code. */
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  const json = argv.includes('--json');
+  const io: Output = {
+    json,
+    tty: process.stdout.isTTY,
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  };
+  try {
+    return await run(argv, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`ami-bakery: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof ApiError) {
+      if (json) io.out(JSON.stringify({ error: error.problem }, null, 2));
+      io.err(`ami-bakery: ${error.message}`);
+      return 1;
+    }
+    io.err(`ami-bakery: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * `npm run dev`: the whole service on localhost against the emulator (or AWS_ENDPOINT_URL): the
+ * HTTP API on http://127.0.0.1:$PORT (default 3000) through the real api handler, and the
+ * reconcile function on its events, timers and sweep. Stop with Ctrl-C.
+ */
+import { EmulatorStartError } from '../emulator/harness';
+import { startLocalStack } from './local/stack';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const stack = await startLocalStack('dev', {
+    delays: {
+      'ec2.instance.pending': 2,
+      'ssm.agent.online': 1,
+      'ssm.command.pending': 0.5,
+      'ssm.command.in-progress': 2,
+      'ec2.instance.stopping': 2,
+      'ec2.image.pending': 4,
+    },
+    timeScale: 0.02,
+    port: Number(process.env.PORT ?? 3000),
+  });
+  say(`ami-bakery dev: API on ${stack.api.url} (unsigned), AWS at ${stack.local.endpoint}`);
+  say(`  try:  AMI_BAKERY_URL=${stack.api.url} npx ami-bakery bake web --follow`);
+  say(`        curl -s ${stack.api.url}/pipelines`);
+  const stop = () => {
+    say('stopping…');
+    void stack.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof EmulatorStartError ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { lambdaContext } from './environment';
+
+type ApiHandler = (event: APIGatewayProxyEventV2WithIAMAuthorizer, context: never) => Promise<unknown>;
+
+export interface LocalApi {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** At most this much body is read; the handler answers 413 above its own (smaller) limit. */
+const READ_LIMIT = 1024 * 1024;
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > READ_LIMIT) break;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Serves the api function on localhost the way API Gateway's HTTP API calls it (payload 2.0),
+ * through the very handler and middlewares that run in Lambda. Locally there is no IAM
+ * authorizer, so requests are unsigned and the caller is "anonymous".
+ */
+export async function startLocalApi(handler: ApiHandler, port = 0): Promise<LocalApi> {
+  const server = createServer((request, response) => {
+    void (async () => {
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      const body = await readBody(request);
+      const headers = Object.fromEntries(
+        Object.entries(request.headers).map(([key, value]) => [
+          key,
+          Array.isArray(value) ? value.join(',') : (value ?? ''),
+        ]),
+      );
+      const query = Object.fromEntries(url.searchParams);
+      const method = request.method ?? 'GET';
+      const event = {
+        version: '2.0',
+        routeKey: '$default',
+        rawPath: url.pathname,
+        rawQueryString: url.search.slice(1),
+        headers,
+        ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+        requestContext: {
+          accountId: 'local',
+          apiId: 'local',
+          domainName: 'localhost',
+          domainPrefix: 'localhost',
+          http: {
+            method,
+            path: url.pathname,
+            protocol: 'HTTP/1.1',
+            sourceIp: '127.0.0.1',
+            userAgent: headers['user-agent'] ?? '',
+          },
+          requestId: crypto.randomUUID(),
+          routeKey: '$default',
+          stage: '$default',
+          time: new Date().toUTCString(),
+          timeEpoch: Date.now(),
+        },
+        ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
+        isBase64Encoded: false,
+      } as unknown as APIGatewayProxyEventV2WithIAMAuthorizer;
+      try {
+        const result = (await handler(
+          event,
+          lambdaContext('ami-bakery-local-api') as never,
+        )) as APIGatewayProxyStructuredResultV2;
+        response
+          .writeHead(result.statusCode ?? 200, result.headers as Record<string, string>)
+          .end(result.body ?? '');
+      } catch (error) {
+        response.writeHead(500, { 'content-type': 'text/plain' }).end(`local API: ${String(error)}`);
+      }
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

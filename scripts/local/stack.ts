@@ -1,0 +1,52 @@
+import type { EmulatorDelays } from '../../emulator/control';
+import { startLocalApi, type LocalApi } from './api-server';
+import { lambdaContext, startLocalEnvironment, type LocalEnvironment } from './environment';
+import { startLocalTriggers, type LocalTriggers } from './triggers';
+
+export interface LocalStack {
+  readonly local: LocalEnvironment;
+  readonly triggers: LocalTriggers;
+  readonly api: LocalApi;
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything `serverless deploy` stands up, on this machine: the emulator (or AWS_ENDPOINT_URL)
+ * with the sandbox fleet, the reconcile function on its three triggers, and the api function
+ * on localhost. Shared by `npm run demo` and `npm run dev`.
+ */
+export async function startLocalStack(
+  name: string,
+  options: { delays?: EmulatorDelays; timeScale?: number; sweepSeconds?: number; port?: number } = {},
+): Promise<LocalStack> {
+  const local = await startLocalEnvironment(name);
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  const reconcile = (await import('../../functions/reconcile')).handler;
+  const api = (await import('../../functions/api')).handler;
+  const triggers = await startLocalTriggers({
+    invoke: (event: unknown) => reconcile(event, lambdaContext('ami-bakery-local-reconcile')),
+    sqs: local.aws.sqs,
+    timerQueueUrl: local.timerQueueUrl,
+    events: true,
+    timers: true,
+    sweepSeconds: options.sweepSeconds ?? 5,
+  });
+  if (local.control) {
+    await local.control.configure({
+      ...(options.delays ? { delays: options.delays } : {}),
+      eventsUrl: triggers.eventsUrl ?? null,
+      ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
+    });
+  }
+  const server = await startLocalApi(api as never, options.port ?? 0);
+  return {
+    local,
+    triggers,
+    api: server,
+    stop: async () => {
+      await server.stop();
+      await triggers.stop();
+      await local.stop();
+    },
+  };
+}
