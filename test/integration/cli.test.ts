@@ -1,0 +1,136 @@
+import { execFile } from 'node:child_process';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pipelines } from '../../config/pipelines';
+import { createSandbox } from '../../emulator/sandbox';
+import { createApiHandler } from '../../lib/api/handler';
+import { reconcile } from '../../lib/bake/service';
+import type { PipelineInput } from '../../lib/pipeline/schema';
+import { startLocalApi, type LocalApi } from '../../scripts/local/api-server';
+import { awsForTest, controlFor } from '../support/aws';
+import { bakeryForTest, type TestBakery } from '../support/bakery';
+
+// The CLI as a user runs it (bin/ami-bakery.mjs in its own process) against the local API.
+const [, minimal] = pipelines as [PipelineInput, PipelineInput];
+const aws = awsForTest(import.meta.url);
+let bakery: TestBakery;
+let api: LocalApi;
+let reconciling = true;
+let loop: Promise<void>;
+
+beforeAll(async () => {
+  const sandbox = await createSandbox(aws, { name: 'cli', desiredCapacity: 1 });
+  bakery = await bakeryForTest(aws, sandbox, [
+    { ...minimal, name: 'plain', publish: { parameter: '/ami-bakery/plain/latest' } },
+    {
+      ...minimal,
+      name: 'broken',
+      publish: { parameter: '/ami-bakery/broken/latest' },
+      provision: [{ name: 'update', run: ['exit-with-failure'] }],
+    },
+  ]);
+  await controlFor(aws).configure({
+    timeScale: 0.002,
+    ssmRules: [{ commandPattern: 'exit-with-failure', status: 'Failed', exitCode: 3, stderr: 'boom' }],
+  });
+  api = await startLocalApi(createApiHandler(new Logger({ logLevel: 'SILENT' }), () => bakery) as never);
+  // What the reconcile function's triggers do in AWS: keep passing over the active bakes.
+  loop = (async () => {
+    while (reconciling) {
+      await reconcile(bakery).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+  })();
+});
+
+afterAll(async () => {
+  reconciling = false;
+  await loop;
+  await api.stop();
+});
+
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['bin/ami-bakery.mjs', ...args],
+      { cwd: new URL('../..', import.meta.url).pathname, env: { ...process.env, AMI_BAKERY_URL: api.url } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('the ami-bakery CLI', () => {
+  it('bakes with --follow to the end, showing each phase; exit 0', async () => {
+    const run = await cli('bake', 'plain', '--follow', '--interval', '100', '--reason', 'from the CLI');
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^b\d{14}-[0-9a-f]{6} {2}bake of plain/m);
+    for (const phase of ['requested', 'launching', 'provisioning', 'imaging', 'publishing', 'succeeded']) {
+      expect(run.stdout).toMatch(new RegExp(`^\\d\\d:\\d\\d {2}${phase}$`, 'm'));
+    }
+    expect(run.stdout).toMatch(/image {5}ami-/);
+  }, 60_000);
+
+  it('exits 1 when the followed bake fails, with the step output', async () => {
+    const run = await cli('bake', 'broken', '--follow', '--interval', '100');
+
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/failure {3}StepFailed: Step provision\/update ended Failed \(exit 3\)/);
+    expect(run.stdout).toContain('boom');
+  }, 60_000);
+
+  it('prints JSON for scripts: list, status and pipelines', async () => {
+    const list = await cli('list', '--pipeline', 'plain', '--json');
+    const [latest] = (JSON.parse(list.stdout) as { bakes: { id: string }[] }).bakes;
+    const status = await cli('status', latest?.id ?? '', '--json');
+    const shown = await cli('pipelines', '--json');
+
+    expect([list.code, status.code, shown.code]).toEqual([0, 0, 0]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ bake: { id: latest?.id, phase: 'succeeded' } });
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      pipelines: [
+        { name: 'plain', currentImageId: expect.stringMatching(/^ami-/) },
+        { name: 'broken', currentImageId: null },
+      ],
+    });
+  });
+
+  it('says when nothing changed, and bakes anyway with --force', async () => {
+    const skipped = await cli('bake', 'plain');
+    const forced = await cli('bake', 'plain', '--force', '--json');
+    const { bake } = JSON.parse(forced.stdout) as { bake: { id: string } };
+    const cancelled = await cli('cancel', bake.id);
+    const followed = await cli('status', bake.id, '--follow', '--interval', '100');
+
+    expect(skipped).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^skipped: base image and recipe unchanged/),
+    });
+    expect(forced.code).toBe(0);
+    expect(cancelled.code).toBe(0);
+    expect(followed.code).toBe(1);
+    expect(followed.stdout).toMatch(/cancelled$/m);
+  }, 60_000);
+
+  it.each([
+    [['bake', 'nope'], 1, /Not found: Unknown pipeline: nope/],
+    [['approve', 'b20260101000000-abcdef'], 1, /Not found/],
+    [
+      ['rollout', 'plain', 'ami-12345678'],
+      1,
+      /Cannot do that: Pipeline plain has no rollout targets \(pipeline\)/,
+    ],
+    [[], 2, /Usage: ami-bakery/],
+    [['bake'], 2, /expected bake <pipeline>/],
+    [['frobnicate'], 2, /unknown command: frobnicate/],
+    [['list', '--colour'], 2, /Unknown option '--colour'/],
+  ])('%j exits %i', async (args, code, message) => {
+    const run = await cli(...args);
+
+    expect(run.code).toBe(code);
+    expect(run.stderr + run.stdout).toMatch(message);
+  });
+});
