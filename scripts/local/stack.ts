@@ -38,7 +38,7 @@ export async function startLocalStack(
       ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
     });
   }
-  const server = await startLocalApi(api as never, options.port ?? 0);
+  const server = await startLocalApi(api, options.port ?? 0);
   return {
     local,
     triggers,

@@ -33,7 +33,7 @@ beforeAll(async () => {
     timeScale: 0.002,
     ssmRules: [{ commandPattern: 'exit-with-failure', status: 'Failed', exitCode: 3, stderr: 'boom' }],
   });
-  api = await startLocalApi(createApiHandler(new Logger({ logLevel: 'SILENT' }), () => bakery) as never);
+  api = await startLocalApi(createApiHandler(new Logger({ logLevel: 'SILENT' }), () => bakery));
   // What the reconcile function's triggers do in AWS: keep passing over the active bakes.
   loop = (async () => {
     while (reconciling) {
@@ -90,12 +90,12 @@ describe('the ami-bakery CLI', () => {
 
     expect([list.code, status.code, shown.code]).toEqual([0, 0, 0]);
     expect(JSON.parse(status.stdout)).toMatchObject({ bake: { id: latest?.id, phase: 'succeeded' } });
-    expect(JSON.parse(shown.stdout)).toMatchObject({
-      pipelines: [
-        { name: 'plain', currentImageId: expect.stringMatching(/^ami-/) },
-        { name: 'broken', currentImageId: null },
-      ],
-    });
+    const { pipelines: listed } = JSON.parse(shown.stdout) as {
+      pipelines: { name: string; currentImageId: string | null }[];
+    };
+    expect(listed.map((p) => p.name)).toEqual(['plain', 'broken']);
+    expect(listed[0]?.currentImageId).toMatch(/^ami-/);
+    expect(listed[1]?.currentImageId).toBeNull();
   });
 
   it('says when nothing changed, and bakes anyway with --force', async () => {
@@ -105,10 +105,8 @@ describe('the ami-bakery CLI', () => {
     const cancelled = await cli('cancel', bake.id);
     const followed = await cli('status', bake.id, '--follow', '--interval', '100');
 
-    expect(skipped).toMatchObject({
-      code: 0,
-      stdout: expect.stringMatching(/^skipped: base image and recipe unchanged/),
-    });
+    expect(skipped.code).toBe(0);
+    expect(skipped.stdout).toMatch(/^skipped: base image and recipe unchanged/);
     expect(forced.code).toBe(0);
     expect(cancelled.code).toBe(0);
     expect(followed.code).toBe(1);
