@@ -4,6 +4,7 @@ import { createRegionalClients } from '../aws/regional';
 import { readAwsSettings } from '../aws/settings';
 import { readEnvironment } from '../config/environment';
 import { loadPipelines, PipelineCatalog } from '../pipeline/catalog';
+import { LifecycleStore } from '../lifecycle/store';
 import { BakeStore } from '../store/bakes';
 import type { Bakery, Log } from './service';
 import { SqsPassScheduler } from './timer';
@@ -25,6 +26,7 @@ export function bakeryFromEnvironment(
   return {
     region: settings.region,
     store: new BakeStore(aws.documents, environment.BAKES_TABLE),
+    lifecycles: new LifecycleStore(aws.documents, environment.BAKES_TABLE),
     catalog: new PipelineCatalog(loadPipelines(pipelines)),
     sns: aws.sns,
     topicArn: environment.NOTIFICATIONS_TOPIC_ARN,

@@ -10,6 +10,7 @@ import {
 } from '../notify/notifications';
 import type { PipelineCatalog } from '../pipeline/catalog';
 import type { Pipeline } from '../pipeline/schema';
+import type { LifecycleStore } from '../lifecycle/store';
 import type { BakeStore, StoredBake } from '../store/bakes';
 import { act, type ActClients } from './act';
 import { applyResults } from './apply';
@@ -32,6 +33,8 @@ export interface Log {
 export interface Bakery extends ActClients {
   readonly region: string;
   readonly store: BakeStore;
+  /** Lifecycle hook actions in progress (same table). */
+  readonly lifecycles: LifecycleStore;
   readonly catalog: PipelineCatalog;
   readonly sns: Pick<SNSClient, 'send'>;
   readonly topicArn: string;

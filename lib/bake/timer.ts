@@ -10,6 +10,8 @@ const MAX_DELAY_SECONDS = 900;
  */
 export interface PassScheduler {
   schedule(bakeId: string, delaySeconds: number, version: number): Promise<void>;
+  /** A later look at a lifecycle action the lifecycle function handed over. */
+  scheduleLifecycle(token: string, delaySeconds: number): Promise<void>;
 }
 
 export class SqsPassScheduler implements PassScheduler {
@@ -19,10 +21,18 @@ export class SqsPassScheduler implements PassScheduler {
   ) {}
 
   async schedule(bakeId: string, delaySeconds: number, version: number): Promise<void> {
+    await this.send({ bakeId, version }, delaySeconds);
+  }
+
+  async scheduleLifecycle(token: string, delaySeconds: number): Promise<void> {
+    await this.send({ lifecycle: token }, delaySeconds);
+  }
+
+  private async send(body: unknown, delaySeconds: number): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
-        MessageBody: JSON.stringify({ bakeId, version }),
+        MessageBody: JSON.stringify(body),
         DelaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.round(delaySeconds))),
       }),
     );

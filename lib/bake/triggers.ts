@@ -11,6 +11,8 @@ export type Trigger =
         readonly bakeId: string | undefined;
         /** The record version the timer was scheduled for. */
         readonly version?: number;
+        /** A lifecycle action handed over by the lifecycle function. */
+        readonly lifecycleToken?: string;
       }[];
     };
 
@@ -31,6 +33,7 @@ const timerBody = z.object({
   bakeId: z.string().regex(/^b\d{14}-[0-9a-f]{6}$/),
   version: z.number().int().min(0),
 });
+const lifecycleTimerBody = z.object({ lifecycle: z.string().min(1).max(64) });
 
 /** Ids an EC2, SSM or Auto Scaling event names: instance, image, command and refresh ids, group names. */
 function resourceIds(event: z.infer<typeof eventBridgeEvent>): string[] {
@@ -70,8 +73,11 @@ export function parseTrigger(event: unknown): Trigger {
           body = undefined;
         }
         const parsed = timerBody.safeParse(body);
-        return parsed.success
-          ? { messageId: record.messageId, bakeId: parsed.data.bakeId, version: parsed.data.version }
+        if (parsed.success)
+          return { messageId: record.messageId, bakeId: parsed.data.bakeId, version: parsed.data.version };
+        const lifecycle = lifecycleTimerBody.safeParse(body);
+        return lifecycle.success
+          ? { messageId: record.messageId, bakeId: undefined, lifecycleToken: lifecycle.data.lifecycle }
           : { messageId: record.messageId, bakeId: undefined };
       }),
     };

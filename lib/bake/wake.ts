@@ -1,4 +1,6 @@
 import { DescribeTagsCommand } from '@aws-sdk/client-ec2';
+import { describeError, NotFoundError } from '../errors';
+import { stepLifecycle } from '../lifecycle/engine';
 import type { BakeRecord } from './model';
 import { bakesConcernedBy, reconcile, type Bakery } from './service';
 import { TAG_BAKE_ID } from './tags';
@@ -40,6 +42,45 @@ async function bakesTaggedOn(
   return [...new Set((tags.Tags ?? []).map((tag) => tag.Value ?? ''))].filter((id) => activeIds.has(id));
 }
 
+/** A lifecycle record untouched this long has lost its timer (a failed send): the sweep takes it up. */
+const STALE_LIFECYCLE_MS = 30_000;
+
+/**
+ * One look at each lifecycle action named (or, for the sweep, each one gone quiet); those still
+ * waiting get their next timer. Returns the tokens whose look failed (to be retried).
+ */
+async function lifecycles(bakery: Bakery, tokens?: readonly string[]): Promise<string[]> {
+  const now = bakery.clock().getTime();
+  const records = tokens
+    ? await Promise.all(
+        tokens.map((token) =>
+          bakery.lifecycles.get(token).catch((error: unknown) => {
+            if (error instanceof NotFoundError) return undefined;
+            throw error;
+          }),
+        ),
+      )
+    : (await bakery.lifecycles.inProgress()).filter(
+        (r) => now - Date.parse(r.updatedAt) > STALE_LIFECYCLE_MS,
+      );
+  const failed: string[] = [];
+  for (const record of records) {
+    if (!record) continue;
+    try {
+      const step = await stepLifecycle(bakery, record);
+      if (!step.done) await bakery.scheduler.scheduleLifecycle(record.token, step.wakeInSeconds ?? 5);
+    } catch (error) {
+      bakery.log.warn('lifecycle step failed; it will be retried', {
+        token: record.token,
+        instanceId: record.instanceId,
+        error: describeError(error),
+      });
+      failed.push(record.token);
+    }
+  }
+  return failed;
+}
+
 export interface WakeResult {
   readonly trigger: Trigger['kind'];
   readonly reconciled: number;
@@ -67,8 +108,10 @@ async function pass(
  */
 export async function wake(bakery: Bakery, trigger: Trigger): Promise<WakeResult> {
   switch (trigger.kind) {
-    case 'sweep':
+    case 'sweep': {
+      await lifecycles(bakery);
       return pass(bakery, trigger.kind);
+    }
     case 'event': {
       const active = (await bakery.store.active()).map((stored) => stored.bake);
       let ids = bakesConcernedBy(active, trigger.resourceIds);
@@ -84,14 +127,23 @@ export async function wake(bakery: Bakery, trigger: Trigger): Promise<WakeResult
         ),
       );
       const ids = [...chains.keys()];
+      const tokens = trigger.messages.flatMap((m) => (m.lifecycleToken ? [m.lifecycleToken] : []));
+      const failedTokens = tokens.length > 0 ? await lifecycles(bakery, tokens) : [];
+      const failedLifecycles = trigger.messages
+        .filter((m) => m.lifecycleToken && failedTokens.includes(m.lifecycleToken))
+        .map((m) => m.messageId);
       try {
-        return await pass(bakery, trigger.kind, ids, chains);
+        const result = await pass(bakery, trigger.kind, ids, chains);
+        return { ...result, failedMessageIds: failedLifecycles };
       } catch (error) {
         bakery.log.warn('timer pass failed; SQS will deliver it again', {
           error: (error as Error).name,
           bakeIds: ids,
         });
-        const failedMessageIds = trigger.messages.filter((m) => m.bakeId).map((m) => m.messageId);
+        const failedMessageIds = [
+          ...trigger.messages.filter((m) => m.bakeId).map((m) => m.messageId),
+          ...failedLifecycles,
+        ];
         return { trigger: trigger.kind, reconciled: 0, outcomes: {}, failedMessageIds };
       }
     }

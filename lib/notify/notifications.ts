@@ -1,5 +1,6 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { BakeRecord } from '../bake/model';
+import type { LifecycleRecord } from '../lifecycle/store';
 
 export type NotificationType =
   | 'bake.started'
@@ -13,7 +14,9 @@ export type NotificationType =
   | 'rollout.checkpoint'
   | 'rollout.succeeded'
   | 'rollout.failed'
-  | 'rollout.rolled-back';
+  | 'rollout.rolled-back'
+  | 'lifecycle.abandoned'
+  | 'lifecycle.drain-failed';
 export type Severity = 'info' | 'warning' | 'error';
 
 /** A typed event on the notifications topic. `id` is stable, so consumers can drop duplicates. */
@@ -23,7 +26,9 @@ export interface Notification {
   readonly severity: Severity;
   readonly subject: string;
   readonly pipeline: string;
-  readonly bakeId: string;
+  /** The bake concerned; lifecycle notifications concern an instance instead. */
+  readonly bakeId?: string;
+  readonly instanceId?: string;
   readonly phase: string;
   readonly at: string;
   readonly detail: Record<string, unknown>;
@@ -58,6 +63,35 @@ export function bakeStarted(bake: BakeRecord): Notification {
     baseImageId: bake.baseImageId,
     recipeHash: bake.recipeHash,
   });
+}
+
+/** A lifecycle action that did not go as hoped: an instance abandoned, or a drain that failed. */
+export function lifecycleNotification(
+  record: LifecycleRecord,
+  type: 'lifecycle.abandoned' | 'lifecycle.drain-failed',
+): Notification {
+  const what =
+    type === 'lifecycle.abandoned'
+      ? `${record.instanceId} abandoned (not ready)`
+      : `drain of ${record.instanceId} failed`;
+  return {
+    id: `${record.token}:${type}`,
+    type,
+    severity: 'warning',
+    subject: `[ami-bakery] ${record.group}: ${what}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100),
+    pipeline: record.pipeline ?? '',
+    instanceId: record.instanceId,
+    phase: record.transition,
+    at: record.updatedAt,
+    detail: {
+      group: record.group,
+      hook: record.hook,
+      instanceId: record.instanceId,
+      outcome: record.outcome,
+      result: record.result,
+      reason: record.reason,
+    },
+  };
 }
 
 /** Nightly found nothing to bake: said once per pipeline and day (the id is stable for that day). */

@@ -48,6 +48,39 @@ export const DEFAULT_DEADLINES = {
   refreshing: 14_400,
 } as const;
 
+/** What the lifecycle function does while Auto Scaling holds an instance in a wait state. */
+const lifecycleSchema = z
+  .object({
+    /** Launching: CONTINUE once this passes, ABANDON if it fails or outlasts its timeout. */
+    readiness: z
+      .union([
+        z
+          .object({
+            /** Shell lines run on the instance through SSM, e.g. curl -fsS localhost:3000/health. */
+            command: z.array(z.string().min(1)).min(1),
+            timeoutSeconds: z.number().int().min(10).max(7_200).default(600),
+          })
+          .strict(),
+        z
+          .object({
+            /** Both EC2 status checks (system and instance) ok. */
+            ec2StatusChecks: z.literal(true),
+            timeoutSeconds: z.number().int().min(10).max(7_200).default(600),
+          })
+          .strict(),
+      ])
+      .optional(),
+    /** Terminating: run this (stop taking traffic, flush logs), then CONTINUE even if it fails. */
+    drain: z
+      .object({
+        command: z.array(z.string().min(1)).min(1),
+        timeoutSeconds: z.number().int().min(10).max(3_600).default(300),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 /** Where the new image goes after publishing: launch templates, then Instance Refresh. */
 const rolloutSchema = z
   .object({
@@ -59,6 +92,8 @@ const rolloutSchema = z
             autoScalingGroup: z.string().min(1).max(255),
             /** Make the new version the template's default (groups that use $Default follow it). */
             setDefaultVersion: z.boolean().default(true),
+            /** Lifecycle hook handling for this group, instead of the pipeline's. */
+            lifecycle: lifecycleSchema.optional(),
           })
           .strict(),
       )
@@ -164,6 +199,8 @@ export const pipelineSchema = z
       .default({ regions: [], accounts: [], organizationalUnits: [] }),
     publish: z.object({ parameter: z.string().regex(/^\/[\w./-]+$/) }).strict(),
     rollout: rolloutSchema.optional(),
+    /** Lifecycle hook handling for the rollout's target groups (a target may override it). */
+    lifecycle: lifecycleSchema.optional(),
     schedule: z
       .object({
         /** Re-bake nightly only if the base image or recipe changed, or the last bake is older. */
@@ -180,6 +217,7 @@ export type PipelineInput = z.input<typeof pipelineSchema>;
 export type Pipeline = z.output<typeof pipelineSchema>;
 export type Step = z.output<typeof stepSchema>;
 export type Rollout = z.output<typeof rolloutSchema>;
+export type LifecycleConfig = z.output<typeof lifecycleSchema>;
 export type DeadlinePhase = keyof typeof DEFAULT_DEADLINES;
 
 export const pipelinesSchema = z.array(pipelineSchema).min(1);

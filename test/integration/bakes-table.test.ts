@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 
 describe('the bakes table, created from the stack definition', () => {
-  it('has the key schema and both indexes', async () => {
+  it('has the key schema and its three indexes', async () => {
     const { Table } = await aws.dynamodb.send(new DescribeTableCommand({ TableName: table }));
 
     expect(Table?.KeySchema).toEqual([
@@ -21,6 +21,7 @@ describe('the bakes table, created from the stack definition', () => {
     ]);
     expect(Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort()).toEqual([
       'active',
+      'all',
       'by-pipeline',
     ]);
   });

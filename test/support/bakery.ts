@@ -9,6 +9,7 @@ import { isTerminal, type BakeRecord } from '../../lib/bake/model';
 import type { PassScheduler } from '../../lib/bake/timer';
 import { loadPipelines, PipelineCatalog } from '../../lib/pipeline/catalog';
 import type { PipelineInput } from '../../lib/pipeline/schema';
+import { LifecycleStore } from '../../lib/lifecycle/store';
 import { BakeStore, type StoredBake } from '../../lib/store/bakes';
 import { accountHeader, type TestAws } from './aws';
 import type { Sandbox } from '../../emulator/sandbox';
@@ -19,6 +20,11 @@ export class RecordingScheduler implements PassScheduler {
   readonly scheduled: { bakeId: string; delaySeconds: number; version: number }[] = [];
   schedule(bakeId: string, delaySeconds: number, version: number): Promise<void> {
     this.scheduled.push({ bakeId, delaySeconds, version });
+    return Promise.resolve();
+  }
+  readonly lifecycles: { token: string; delaySeconds: number }[] = [];
+  scheduleLifecycle(token: string, delaySeconds: number): Promise<void> {
+    this.lifecycles.push({ token, delaySeconds });
     return Promise.resolve();
   }
 }
@@ -56,6 +62,7 @@ export async function bakeryForTest(
     region: settings.region,
     tableName,
     store: new BakeStore(aws.documents, tableName),
+    lifecycles: new LifecycleStore(aws.documents, tableName),
     catalog: new PipelineCatalog(loadPipelines(pipelines)),
     sns: aws.sns,
     topicArn: sandbox.topicArn,

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+/**
+ * A lifecycle hook notification, as Auto Scaling publishes it to the hook's SNS topic
+ * (https://docs.aws.amazon.com/autoscaling/ec2/userguide/prepare-for-lifecycle-notifications.html).
+ */
+const actionMessage = z.object({
+  LifecycleTransition: z.enum(['autoscaling:EC2_INSTANCE_LAUNCHING', 'autoscaling:EC2_INSTANCE_TERMINATING']),
+  LifecycleHookName: z.string().min(1).max(255),
+  LifecycleActionToken: z.string().min(1).max(64),
+  AutoScalingGroupName: z.string().min(1).max(255),
+  EC2InstanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/),
+  Time: z.string().optional(),
+  NotificationMetadata: z.string().optional(),
+});
+
+const testMessage = z.object({ Event: z.literal('autoscaling:TEST_NOTIFICATION') });
+
+const snsRecord = z.object({
+  EventSource: z.literal('aws:sns'),
+  Sns: z.object({ MessageId: z.string(), Message: z.string() }),
+});
+const snsEvent = z.object({ Records: z.array(snsRecord).min(1) });
+
+export interface LifecycleAction {
+  readonly transition: 'launching' | 'terminating';
+  readonly hook: string;
+  readonly token: string;
+  readonly group: string;
+  readonly instanceId: string;
+}
+
+export type LifecycleMessage =
+  | { readonly kind: 'action'; readonly messageId: string; readonly action: LifecycleAction }
+  | { readonly kind: 'test'; readonly messageId: string }
+  | { readonly kind: 'garbled'; readonly messageId: string; readonly problem: string };
+
+/** One SNS message of the lifecycle topic: an action, Auto Scaling's test message, or something unreadable. */
+export function parseLifecycleMessage(messageId: string, text: string): LifecycleMessage {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { kind: 'garbled', messageId, problem: 'not JSON' };
+  }
+  if (testMessage.safeParse(body).success) return { kind: 'test', messageId };
+  const parsed = actionMessage.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { kind: 'garbled', messageId, problem: `${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}` };
+  }
+  const m = parsed.data;
+  return {
+    kind: 'action',
+    messageId,
+    action: {
+      transition:
+        m.LifecycleTransition === 'autoscaling:EC2_INSTANCE_LAUNCHING' ? 'launching' : 'terminating',
+      hook: m.LifecycleHookName,
+      token: m.LifecycleActionToken,
+      group: m.AutoScalingGroupName,
+      instanceId: m.EC2InstanceId,
+    },
+  };
+}
+
+export class NotAnSnsEventError extends Error {
+  override readonly name = 'NotAnSnsEventError';
+}
+
+/**
+ * The messages of an SNS-to-Lambda event.
+ * @throws NotAnSnsEventError when the event is not one.
+ */
+export function parseSnsEvent(event: unknown): LifecycleMessage[] {
+  const parsed = snsEvent.safeParse(event);
+  if (!parsed.success) throw new NotAnSnsEventError('The event is not an SNS notification');
+  return parsed.data.Records.map((r) => parseLifecycleMessage(r.Sns.MessageId, r.Sns.Message));
+}
