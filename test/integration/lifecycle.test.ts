@@ -166,7 +166,9 @@ describe('a launch hook', () => {
 
     expect(waiting.sort()).toEqual(['InService', 'Pending:Wait']);
     expect(results).toEqual([expect.objectContaining({ outcome: 'completed', detail: 'ready' })]);
-    await settles(async () => expect(await states(aws, group)).toEqual(['InService', 'InService']));
+    await settles(async () => {
+      expect(await states(aws, group)).toEqual(['InService', 'InService']);
+    });
   });
 
   it('abandons an instance that fails its readiness check; the group replaces it and it is notified', async () => {
@@ -229,7 +231,9 @@ describe('a terminate hook', () => {
     ]);
     const commands = await aws.ssm.send(new ListCommandsCommand({ InstanceId: leaving }));
     expect(commands.Commands?.map((c) => c.Parameters?.commands)).toEqual([['app-drain --flush-logs']]);
-    await settles(async () => expect(await states(aws, group)).toEqual([]));
+    await settles(async () => {
+      expect(await states(aws, group)).toEqual([]);
+    });
   });
 
   it('still lets the instance go when the drain fails, and says so', async () => {
@@ -248,7 +252,9 @@ describe('a terminate hook', () => {
     const { results } = await pump(setup);
 
     expect(results).toEqual([expect.objectContaining({ outcome: 'completed', detail: 'drain-failed' })]);
-    await settles(async () => expect(await states(aws, group)).toEqual([]));
+    await settles(async () => {
+      expect(await states(aws, group)).toEqual([]);
+    });
     const notes = await receiveNotifications(aws, setup.notificationsQueue, { count: 1 });
     expect(notes[0]?.attributes.type).toBe('lifecycle.drain-failed');
   });
@@ -299,7 +305,9 @@ describe('delivery', () => {
     });
     // One completion per action (the first and the expired one), none for the duplicate: at most 2 calls per action.
     expect(calls.autoscaling?.CompleteLifecycleAction).toBe(2);
-    await settles(async () => expect(await states(aws, group)).toEqual(['InService', 'InService']));
+    await settles(async () => {
+      expect(await states(aws, group)).toEqual(['InService', 'InService']);
+    });
   });
 });
 
@@ -338,7 +346,9 @@ describe('a check that outlives the short bound', () => {
     const record = await bakery.lifecycles.get(token);
     expect(record).toMatchObject({ status: 'completed', outcome: 'ready', result: 'CONTINUE' });
     expect(record.heartbeats).toBeGreaterThan(0);
-    await settles(async () => expect(await states(aws, group)).toEqual(['InService', 'InService']));
+    await settles(async () => {
+      expect(await states(aws, group)).toEqual(['InService', 'InService']);
+    });
   });
 });
 
@@ -353,10 +363,9 @@ describe('a burst', () => {
       new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 101 }),
     );
     const up = await pump(setup, { count: 100, timeoutMs: 30_000, parallel: 10 });
-    await settles(
-      async () => expect((await states(aws, group)).filter((s) => s === 'InService')).toHaveLength(101),
-      30_000,
-    );
+    await settles(async () => {
+      expect((await states(aws, group)).filter((s) => s === 'InService')).toHaveLength(101);
+    }, 30_000);
     await aws.autoScaling.send(
       new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 1 }),
     );
@@ -366,7 +375,9 @@ describe('a burst', () => {
     expect(results).toHaveLength(200);
     expect(results.filter((r) => r.outcome === 'completed')).toHaveLength(200);
     expect(new Set(results.map((r) => r.token)).size).toBe(200);
-    await settles(async () => expect(await states(aws, group)).toEqual(['InService']), 30_000);
+    await settles(async () => {
+      expect(await states(aws, group)).toEqual(['InService']);
+    }, 30_000);
     const groups = await aws.autoScaling.send(
       new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }),
     );
