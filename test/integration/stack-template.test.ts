@@ -55,6 +55,7 @@ describe('the packaged stack', () => {
 
     expect(functions.map(([name]) => name).sort()).toEqual([
       'ApiLambdaFunction',
+      'LifecycleLambdaFunction',
       'NightlyLambdaFunction',
       'ReconcileLambdaFunction',
     ]);
@@ -85,7 +86,9 @@ describe('the packaged stack', () => {
 
   it('sends every asynchronously invoked function failure somewhere', () => {
     const invokedByEvents = ofType('AWS::Lambda::Permission')
-      .filter(([, p]) => p.Properties.Principal === 'events.amazonaws.com')
+      .filter(([, p]) =>
+        ['events.amazonaws.com', 'sns.amazonaws.com'].includes(p.Properties.Principal as string),
+      )
       .map(([, p]) => JSON.stringify(p.Properties.FunctionName));
     const withDestination = ofType('AWS::Lambda::EventInvokeConfig')
       .filter(([, c]) => (c.Properties.DestinationConfig as { OnFailure?: unknown } | undefined)?.OnFailure)
