@@ -19,6 +19,7 @@ import { wake } from '../lib/bake/wake';
 import { loadPipelines, PipelineCatalog } from '../lib/pipeline/catalog';
 import { startLocalEnvironment, type LocalEnvironment } from '../scripts/local/environment';
 import { startLocalTriggers } from '../scripts/local/triggers';
+import { benchLifecycle, type LifecycleBench } from './lifecycle';
 
 const DELAYS: Required<EmulatorDelays> = {
   'ec2.instance.pending': 2,
@@ -123,13 +124,47 @@ async function main(): Promise<void> {
   const local = await startLocalEnvironment('bench');
   try {
     if (!local.control) throw new Error('the benchmark needs the emulator extension (delays, call counts)');
+    const out = (line = '') => process.stdout.write(`${line}\n`);
+    const only = process.env.BENCH_ONLY;
+    if (!only || only === 'bake') await benchBakes(local, out);
+    if (!only || only === 'lifecycle') printLifecycle(await benchLifecycle(local), out);
+  } finally {
+    await local.stop();
+  }
+}
+
+function printLifecycle(result: LifecycleBench, out: (line?: string) => void): void {
+  out();
+  out('Lifecycle hooks: AWS calls per action (one scale-out of the sandbox group, launch hook)');
+  out(
+    row([
+      'readiness check',
+      'CompleteLifecycleAction',
+      'the check itself',
+      'other (heartbeat, describe hook)',
+      'target',
+    ]),
+  );
+  out(row(['---', '---', '---', '---', '---']));
+  for (const r of result.callsPerAction) {
+    out(row([r.check, r.completion, r.check_, r.other, '<= 2 besides the check']));
+  }
+  const b = result.burst;
+  out();
+  out(
+    `Burst: ${b.notifications} hook notifications (launches then terminations), concurrency ${process.env.BENCH_LIFECYCLE_CONCURRENCY ?? 20}: ` +
+      `${b.completed} completed, ${b.lost} lost, drained in ${b.seconds.toFixed(1)} s (${b.perSecond.toFixed(1)}/s)`,
+  );
+}
+
+async function benchBakes(local: LocalEnvironment, out: (line?: string) => void): Promise<void> {
+  {
     const bakery = bakeryFromEnvironment(quiet);
     const results: ModeResult[] = [];
     for (const mode of ['events', 'timers', 'sweep'] as const)
       results.push(await bakeOnce(local, bakery, mode));
     const describes = await hundredBakes(local, bakery);
 
-    const out = (line = '') => process.stdout.write(`${line}\n`);
     out(
       `Emulated waits per bake: ${EMULATED_SECONDS} s over ${WAITS} waits (pipeline minimal); sweep every ${SWEEP_SECONDS} s.`,
     );
@@ -183,8 +218,6 @@ async function main(): Promise<void> {
     out(
       `One reconcile pass over 100 in-flight bakes: ${describeTotal} EC2 Describe calls (${JSON.stringify(describes)}; target <= 3)`,
     );
-  } finally {
-    await local.stop();
   }
 }
 

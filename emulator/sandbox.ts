@@ -127,7 +127,8 @@ export async function createSandbox(aws: SandboxClients, options: SandboxOptions
       const subnet = await aws.ec2.send(
         new CreateSubnetCommand({
           VpcId: vpcId,
-          CidrBlock: `10.42.${index}.0/24`,
+          // Room for bursts: moto never gives back the address of a terminated instance.
+          CidrBlock: `10.42.${index * 16}.0/20`,
           AvailabilityZone: `${region}${zone}`,
           TagSpecifications: [{ ResourceType: 'subnet', Tags: tags }],
         }),
@@ -252,7 +253,7 @@ export async function createSandbox(aws: SandboxClients, options: SandboxOptions
   const builderSubnet = await aws.ec2.send(
     new CreateSubnetCommand({
       VpcId: vpcId,
-      CidrBlock: '10.42.9.0/24',
+      CidrBlock: '10.42.200.0/24',
       AvailabilityZone: `${region}a`,
       TagSpecifications: [{ ResourceType: 'subnet', Tags: [{ Key: 'Name', Value: BUILDER_SUBNET_NAME }] }],
     }),
