@@ -15,9 +15,10 @@ import uuid
 from typing import Any
 
 from moto.core.responses import ActionResult
-from moto.ec2.models.amis import AmiBackend
+from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.instances import Instance, InstanceBackend, InstanceState
-from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.exceptions import EC2ClientError, InvalidSnapshotInUse
+from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.utils import Base64EncodedString, parse_user_data
@@ -306,6 +307,83 @@ def install() -> None:
         return result
 
     AmiBackend.deregister_image = deregister_image
+
+    # --- images with several snapshots, and snapshots several images share ---
+    # moto's RegisterImage ignores BlockDeviceMappings and gives every image one snapshot of
+    # its own; DescribeImages knows no block-device-mapping.* filter; DeleteSnapshot checks only
+    # the image that created the snapshot. AWS: an image maps any snapshots, a snapshot any
+    # number of images, and a snapshot an image uses cannot be deleted.
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
+
+    original_mappings = Ami.block_device_mappings
+
+    def block_device_mappings(self):
+        custom = getattr(self, "_bakery_mappings", None)
+        return custom if custom is not None else original_mappings.fget(self)
+
+    Ami.block_device_mappings = property(block_device_mappings)
+
+    def snapshot_ids(ami) -> list[str]:
+        return [m["Ebs"]["SnapshotId"] for m in ami.block_device_mappings if m.get("Ebs", {}).get("SnapshotId")]
+
+    original_filter = Ami.get_filter_value
+
+    def get_filter_value(self, filter_name, method_name=None):
+        if filter_name == "block-device-mapping.snapshot-id":
+            return snapshot_ids(self)
+        if filter_name == "block-device-mapping.device-name":
+            return [m["DeviceName"] for m in self.block_device_mappings]
+        return original_filter(self, filter_name, method_name)
+
+    Ami.get_filter_value = get_filter_value
+
+    def register_image_response(self):
+        name = self._get_param("Name")
+        description = self._get_param("Description", "")
+        mappings = self._get_param("BlockDeviceMappings", [])
+        root = self._get_param("RootDeviceName")
+        specifications = self._get_param("TagSpecifications", [])
+        self.error_on_dryrun()
+        image = self.ec2_backend.register_image(name, description)
+        if mappings:
+            for mapping in mappings:
+                snapshot_id = (mapping.get("Ebs") or {}).get("SnapshotId")
+                if snapshot_id:
+                    self.ec2_backend.get_snapshot(snapshot_id)  # InvalidSnapshot.NotFound
+            # The snapshot moto made for the image is not one of its mappings: drop it.
+            self.ec2_backend.snapshots.pop(image.ebs_snapshot.id, None)
+            image._bakery_mappings = [
+                {
+                    "DeviceName": mapping["DeviceName"],
+                    "Ebs": {
+                        "SnapshotId": mapping["Ebs"]["SnapshotId"],
+                        "VolumeSize": int(mapping["Ebs"].get("VolumeSize") or 8),
+                        "DeleteOnTermination": True,
+                        "VolumeType": mapping["Ebs"].get("VolumeType", "gp3"),
+                    },
+                }
+                for mapping in mappings
+                if (mapping.get("Ebs") or {}).get("SnapshotId")
+            ]
+            if root:
+                image.root_device_name = root
+        for spec in specifications:
+            if spec.get("ResourceType") == "image":
+                for tag in spec.get("Tags", []):
+                    image.add_tag(tag["Key"], tag["Value"])
+        return ActionResult({"ImageId": image.id})
+
+    AmisResponse.register_image = register_image_response
+
+    original_delete_snapshot = EBSBackend.delete_snapshot
+
+    def delete_snapshot(self, snapshot_id):
+        for ami in self.amis.values():
+            if snapshot_id in snapshot_ids(ami):
+                raise InvalidSnapshotInUse(snapshot_id, ami.id)
+        return original_delete_snapshot(self, snapshot_id)
+
+    EBSBackend.delete_snapshot = delete_snapshot
 
 
 def reboots(account_id: str) -> dict[str, int]:

@@ -15,6 +15,7 @@ export type NotificationType =
   | 'rollout.succeeded'
   | 'rollout.failed'
   | 'rollout.rolled-back'
+  | 'retention.completed'
   | 'lifecycle.abandoned'
   | 'lifecycle.drain-failed';
 export type Severity = 'info' | 'warning' | 'error';

@@ -210,6 +210,18 @@ export const pipelineSchema = z
       .strict()
       .default({ nightly: false, maxAgeDays: 30 }),
     deadlines: deadlinesSchema,
+    /** Which of the pipeline's images the janitor keeps; it never touches one still in use. */
+    retention: z
+      .object({
+        /** The newest successful images kept in each region. */
+        keep: z.number().int().min(1).max(1_000).default(5),
+        /** Images younger than this are kept whatever their rank. */
+        minAgeDays: z.number().int().min(0).max(3_650).default(7),
+        /** Only plan, never delete (the first run of a pipeline is always a dry run). */
+        dryRun: z.boolean().default(false),
+      })
+      .strict()
+      .default({ keep: 5, minAgeDays: 7, dryRun: false }),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -225,6 +226,26 @@ export class BakeStore {
       after = page.next;
     } while (after);
     return undefined;
+  }
+
+  /**
+   * Notes that the janitor ran for a pipeline.
+   * @returns true the first time (that run is a dry run).
+   */
+  async janitorRan(pipeline: string, at: string): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `JANITOR#${pipeline}`, sk: 'JANITOR', firstRunAt: at },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
   }
 
   /** Every record that is in flight or still owes notifications, from the sparse index. */

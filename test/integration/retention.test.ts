@@ -1,0 +1,276 @@
+import { CreateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateCommand,
+  CreateLaunchTemplateVersionCommand,
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  RegisterImageCommand,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import { describe, expect, it } from 'vitest';
+import { pipelines } from '../../config/pipelines';
+import { createSandbox, type Sandbox } from '../../emulator/sandbox';
+import { startBake } from '../../lib/bake/service';
+import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS } from '../../lib/bake/tags';
+import { applyRetention, retentionPlan, sweepLeakedBuilders } from '../../lib/retention/janitor';
+import { runJanitor } from '../../lib/retention/run';
+import type { PipelineInput } from '../../lib/pipeline/schema';
+import { awsForTest, controlFor, type TestAws } from '../support/aws';
+import { bakeryForTest, type TestBakery } from '../support/bakery';
+import { receiveNotifications } from '../support/notifications';
+
+// The janitor against the emulator: what it keeps (and why), what it deletes, what it never touches.
+const [, minimal] = pipelines as [PipelineInput, PipelineInput];
+const PARAMETER = '/ami-bakery/kept/latest';
+const kept: PipelineInput = {
+  ...minimal,
+  name: 'kept',
+  publish: { parameter: PARAMETER },
+  retention: { keep: 1, minAgeDays: 0 },
+};
+
+const sizes = new Map<string, number>();
+
+async function snapshot(aws: TestAws, sizeGiB: number): Promise<string> {
+  const volume = await aws.ec2.send(
+    new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: sizeGiB }),
+  );
+  const made = await aws.ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId }));
+  sizes.set(made.SnapshotId ?? '', sizeGiB);
+  return made.SnapshotId ?? '';
+}
+
+/** An image of the pipeline, registered with the given snapshots (and tags a bake gives it). */
+async function image(aws: TestAws, name: string, snapshots: string[], extra: Record<string, string> = {}) {
+  const registered = await aws.ec2.send(
+    new RegisterImageCommand({
+      Name: name,
+      RootDeviceName: '/dev/xvda',
+      BlockDeviceMappings: snapshots.map((SnapshotId, i) => ({
+        DeviceName: i === 0 ? '/dev/xvda' : `/dev/xvd${String.fromCharCode(98 + i)}`,
+        Ebs: { SnapshotId, VolumeSize: sizes.get(SnapshotId) ?? 8 },
+      })),
+      TagSpecifications: [
+        {
+          ResourceType: 'image',
+          Tags: Object.entries({
+            [TAG_MANAGED]: 'true',
+            [TAG_PIPELINE]: 'kept',
+            [TAG_BAKE_ID]: `b-${name}`,
+            ...extra,
+          }).map(([Key, Value]) => ({ Key, Value })),
+        },
+      ],
+    }),
+  );
+  return registered.ImageId ?? '';
+}
+
+async function existing(aws: TestAws, ids: string[]): Promise<string[]> {
+  const found = await aws.ec2.send(
+    new DescribeImagesCommand({
+      Owners: ['self'],
+      Filters: [{ Name: `tag:${TAG_PIPELINE}`, Values: ['kept'] }],
+    }),
+  );
+  return ids.filter((id) => found.Images?.some((i) => i.ImageId === id));
+}
+
+async function snapshotsLeft(aws: TestAws, ids: string[]): Promise<string[]> {
+  const found = await aws.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }));
+  return ids.filter((id) => found.Snapshots?.some((s) => s.SnapshotId === id));
+}
+
+interface World {
+  aws: TestAws;
+  bakery: TestBakery;
+  sandbox: Sandbox;
+  ids: Record<string, string>;
+  snaps: Record<string, string>;
+}
+
+/** Ten images, each kept for one kind of reason or due for deletion. */
+async function world(key: string): Promise<World> {
+  const aws = awsForTest(`${import.meta.url}#${key}`);
+  const sandbox = await createSandbox(aws, { name: key, desiredCapacity: 0 });
+  const bakery = await bakeryForTest(aws, sandbox, [kept]);
+  const snaps = {
+    multiRoot: await snapshot(aws, 8),
+    multiData: await snapshot(aws, 100),
+    shared: await snapshot(aws, 20),
+  };
+  const one = async () => [await snapshot(aws, 8)];
+  const ids: Record<string, string> = {};
+  ids.multi = await image(aws, 'old-multi', [snaps.multiRoot, snaps.multiData]);
+  ids.sharedGoes = await image(aws, 'old-shared-a', [snaps.shared]);
+  ids.failed = await image(aws, 'failed', await one(), { [TAG_STATUS]: 'failed' });
+  ids.byDefault = await image(aws, 'template-default', await one());
+  ids.byGroup = await image(aws, 'group-pinned', await one());
+  ids.byInstance = await image(aws, 'instance', await one());
+  ids.byParameter = await image(aws, 'parameter', await one());
+  ids.sharedStays = await image(aws, 'shared-b', [snaps.shared]);
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // creation times are in seconds
+  ids.newest = await image(aws, 'newest', await one());
+
+  // References: a template's default version, a group pinned to an older version, a running
+  // instance, the SSM parameter, and the latest version of another template.
+  const template = await aws.ec2.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: `${key}-kept`,
+      LaunchTemplateData: { ImageId: ids.byDefault },
+    }),
+  );
+  const templateId = template.LaunchTemplate?.LaunchTemplateId ?? '';
+  await aws.ec2.send(
+    new CreateLaunchTemplateVersionCommand({
+      LaunchTemplateId: templateId,
+      LaunchTemplateData: { ImageId: ids.byGroup, InstanceType: 't3.micro' },
+    }),
+  );
+  await aws.ec2.send(
+    new CreateLaunchTemplateVersionCommand({
+      LaunchTemplateId: templateId,
+      LaunchTemplateData: { ImageId: ids.sharedStays, InstanceType: 't3.micro' },
+    }),
+  );
+  await aws.autoScaling.send(
+    new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: `${key}-pinned`,
+      LaunchTemplate: { LaunchTemplateId: templateId, Version: '2' },
+      MinSize: 0,
+      MaxSize: 1,
+      DesiredCapacity: 0,
+      VPCZoneIdentifier: sandbox.subnetIds.join(','),
+    }),
+  );
+  await aws.ec2.send(
+    new RunInstancesCommand({ ImageId: ids.byInstance, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+  );
+  await aws.ssm.send(
+    new PutParameterCommand({ Name: PARAMETER, Value: ids.byParameter, Type: 'String', Overwrite: true }),
+  );
+  return { aws, bakery, sandbox, ids, snaps };
+}
+
+describe('retention', () => {
+  it('keeps each referenced image with its reason, deletes the rest with all their snapshots, spares a shared one', async () => {
+    const { aws, bakery, ids, snaps } = await world('refs');
+    const pipeline = bakery.catalog.get('kept');
+
+    const plan = await retentionPlan(bakery, pipeline);
+    const dry = await applyRetention(bakery, pipeline, true);
+    const afterDry = await existing(aws, Object.values(ids));
+    const applied = await applyRetention(bakery, pipeline, false);
+
+    const why = Object.fromEntries(plan.keep.map((i) => [i.imageId, i.reasons.join('; ')]));
+    expect(why[ids.newest ?? '']).toMatch(/among the 1 newest/);
+    expect(why[ids.byDefault ?? '']).toMatch(/launch template refs-kept v1 \(default version\)/);
+    expect(why[ids.byGroup ?? '']).toMatch(/v2 \(version named by group refs-pinned\)/);
+    expect(why[ids.sharedStays ?? '']).toMatch(/v3 \(latest version\)/);
+    expect(why[ids.byInstance ?? '']).toMatch(/instance i-\w+ \((pending|running)\)/);
+    expect(why[ids.byParameter ?? '']).toMatch(/SSM parameter \/ami-bakery\/kept\/latest/);
+    expect(plan.delete.map((i) => i.imageId).sort()).toEqual([ids.multi, ids.sharedGoes, ids.failed].sort());
+    expect(plan.reclaimGiB).toBe(8 + 100 + 20 + 8);
+
+    expect(dry.deregistered).toEqual([]);
+    expect(afterDry).toEqual(Object.values(ids));
+
+    expect(applied.deregistered.map((d) => d.imageId).sort()).toEqual(
+      [ids.multi, ids.sharedGoes, ids.failed].sort(),
+    );
+    expect(await existing(aws, Object.values(ids))).toEqual(
+      Object.values(ids).filter((id) => ![ids.multi, ids.sharedGoes, ids.failed].includes(id)),
+    );
+    expect(await snapshotsLeft(aws, [snaps.multiRoot ?? '', snaps.multiData ?? ''])).toEqual([]);
+    expect(await snapshotsLeft(aws, [snaps.shared ?? ''])).toEqual([snaps.shared]);
+    expect(applied.reclaimedGiB).toBe(8 + 100 + 8);
+  }, 60_000);
+
+  it('under throttling, leaves a consistent state, and a re-run converges', async () => {
+    const { aws, bakery, ids, snaps } = await world('throttled');
+    const pipeline = bakery.catalog.get('kept');
+    const control = controlFor(aws);
+    await control.setFaults([
+      { kind: 'throttle', service: 'ec2', action: 'DeleteSnapshot', probability: 1, count: 5 },
+    ]);
+
+    await expect(applyRetention(bakery, pipeline, false)).rejects.toThrow();
+    await control.clearFaults();
+    const again = await applyRetention(bakery, pipeline, false);
+
+    expect(await existing(aws, [ids.multi ?? '', ids.sharedGoes ?? '', ids.failed ?? ''])).toEqual([]);
+    expect(await snapshotsLeft(aws, [snaps.multiRoot ?? '', snaps.multiData ?? ''])).toEqual([]);
+    expect(await snapshotsLeft(aws, [snaps.shared ?? ''])).toEqual([snaps.shared]);
+    expect(again.snapshotsDeleted).toEqual(expect.arrayContaining([snaps.multiRoot, snaps.multiData]));
+  }, 60_000);
+});
+
+describe('the janitor run', () => {
+  it('is a dry run the first time, deletes the second time, and terminates leaked builders', async () => {
+    const { aws, bakery, sandbox, ids } = await world('janitor');
+    await receiveNotifications(aws, sandbox.queueUrl, { count: 50, timeoutMs: 300 });
+    const builder = async (bakeId: string) =>
+      (
+        await aws.ec2.send(
+          new RunInstancesCommand({
+            ImageId: sandbox.baseImageId,
+            InstanceType: 't3.micro',
+            MinCount: 1,
+            MaxCount: 1,
+            TagSpecifications: [
+              {
+                ResourceType: 'instance',
+                Tags: [
+                  { Key: TAG_MANAGED, Value: 'true' },
+                  { Key: TAG_PIPELINE, Value: 'kept' },
+                  { Key: TAG_ROLE, Value: 'builder' },
+                  { Key: TAG_BAKE_ID, Value: bakeId },
+                ],
+              },
+            ],
+          }),
+        )
+      ).Instances?.[0]?.InstanceId ?? '';
+    const leaked = await builder('b20200101000000-dead00');
+    const live = await startBake(bakery, 'kept');
+    const working = await builder(live.id);
+
+    const first = await runJanitor(bakery);
+    const second = await runJanitor(bakery);
+
+    expect(first.pipelines).toEqual([
+      expect.objectContaining({ pipeline: 'kept', dryRun: true, deregistered: [], planned: 3 }),
+    ]);
+    expect(second.pipelines).toEqual([
+      expect.objectContaining({ pipeline: 'kept', dryRun: false, planned: 3 }),
+    ]);
+    expect(await existing(aws, [ids.multi ?? ''])).toEqual([]);
+    expect(first.leaked).toEqual([
+      {
+        instanceId: leaked,
+        bakeId: 'b20200101000000-dead00',
+        pipeline: 'kept',
+        why: 'bake b20200101000000-dead00 is unknown',
+      },
+    ]);
+    expect(second.leaked).toEqual([]);
+    const states = await aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [leaked, working] }));
+    const state = (id: string) =>
+      states.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === id)?.State?.Name;
+    expect(['shutting-down', 'terminated']).toContain(state(leaked));
+    expect(['pending', 'running']).toContain(state(working));
+    const notes = (await receiveNotifications(aws, sandbox.queueUrl, { count: 10, timeoutMs: 2_000 })).filter(
+      (n) => n.attributes.type === 'retention.completed',
+    );
+    expect(notes.map((n) => (n.message as { detail: { dryRun: boolean } }).detail.dryRun)).toEqual([
+      true,
+      false,
+    ]);
+    expect(notes[1]?.subject).toMatch(/retention deleted 3 images \(116 GiB\)/);
+    expect(await sweepLeakedBuilders(bakery)).toEqual([]);
+  }, 60_000);
+});
