@@ -140,7 +140,8 @@ async function drain(
 
 export async function benchLifecycle(local: LocalEnvironment): Promise<LifecycleBench> {
   const group = local.sandbox.autoScalingGroupName;
-  const base = pipelines.find((p) => p.name === 'web') as PipelineInput;
+  const base = pipelines.find((p) => p.name === 'web');
+  if (!base) throw new Error('no web pipeline');
   const configs: [string, PipelineInput['lifecycle']][] = [
     ['none (CONTINUE at once)', {}],
     ['EC2 status checks', { readiness: { ec2StatusChecks: true } }],
