@@ -9,6 +9,7 @@ import type {
   bakeResponse,
   bakeView,
   pipelinesResponse,
+  retentionResponse,
   skippedResponse,
 } from '../lib/api/schemas';
 import { ApiClient, ApiError } from './client';
@@ -26,6 +27,7 @@ Commands
   reject <bake-id> [--comment TEXT]                    refuse its rollout
   pipelines                                            pipelines, their last bake and current image
   rollout <pipeline> <ami-id> [--reason TEXT] [--follow]  roll an existing image out (rollback)
+  retention <pipeline>                                 what the janitor would delete, and why the rest stays
 
 Options
   --endpoint URL   the API (default: $AMI_BAKERY_URL); localhost is called unsigned,
@@ -256,6 +258,20 @@ export async function run(argv: string[], io: Output): Promise<number> {
         body: { pipeline, amiId, ...(values.reason ? { reason: values.reason } : {}) },
       })) as z.infer<typeof bakeResponse>;
       return finishWith(client, bake, values.follow, interval, io);
+    }
+    case 'retention': {
+      const [pipeline = ''] = one(rest, 1, 'retention <pipeline>');
+      const { plan } = (await answer('GET', `/retention/${encodeURIComponent(pipeline)}`)) as z.infer<
+        typeof retentionResponse
+      >;
+      if (io.json) io.out(JSON.stringify({ plan }, null, 2));
+      else {
+        for (const image of plan.delete) io.out(`delete  ${image.imageId}  ${image.region}  ${image.name}`);
+        for (const image of plan.keep)
+          io.out(`keep    ${image.imageId}  ${image.region}  ${image.reasons.join('; ')}`);
+        io.out(`${plan.delete.length} to delete (${plan.reclaimGiB} GiB), ${plan.keep.length} kept`);
+      }
+      return 0;
     }
     default:
       throw new UsageError(`unknown command: ${command}`);

@@ -7,6 +7,7 @@ import {
   listQuery,
   pipelinesResponse,
   problem,
+  retentionResponse,
   skippedResponse,
   startBakeBody,
   startRolloutBody,
@@ -150,6 +151,14 @@ export function openApiDocument(): Schema {
           responses: { '200': json('Pipelines', 'The pipelines'), ...problems(503) },
         },
       },
+      '/retention/{pipeline}': {
+        get: {
+          operationId: 'retentionPlan',
+          summary: 'What the janitor would delete for a pipeline now, and why each kept image stays',
+          parameters: [{ name: 'pipeline', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': json('RetentionPlan', 'The plan (nothing is changed)'), ...problems(404, 503) },
+        },
+      },
       '/rollouts': {
         post: {
           operationId: 'startRollout',
@@ -179,6 +188,7 @@ export function openApiDocument(): Schema {
         Skipped: strip(output(skippedResponse)),
         BakeList: strip(output(bakeListResponse)),
         Pipelines: strip(output(pipelinesResponse)),
+        RetentionPlan: strip(output(retentionResponse)),
         Problem: strip(output(problem)),
       },
     },

@@ -6,6 +6,7 @@ import { planBake } from '../bake/plan';
 import { approveBake, cancelBake, rejectBake, startBake, startRollout, type Bakery } from '../bake/service';
 import { NotFoundError } from '../errors';
 import { IdempotencyKeyReusedError } from '../store/bakes';
+import { retentionPlan } from '../retention/janitor';
 import { HttpProblem } from './problem';
 import { approvalBody, idempotencyKeyHeader, listQuery, startBakeBody, startRolloutBody } from './schemas';
 
@@ -254,6 +255,14 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     handler: (bakery, request, { id = '' }) => answer(bakery, request, id, rejectBake),
   },
   { method: 'GET', path: '/pipelines', handler: (bakery) => getPipelines(bakery) },
+  {
+    method: 'GET',
+    path: '/retention/{pipeline}',
+    handler: async (bakery, _, { pipeline = '' }) => {
+      const plan = await retentionPlan(bakery, bakery.catalog.get(decodeURIComponent(pipeline)));
+      return { status: 200, body: { plan } };
+    },
+  },
   {
     method: 'POST',
     path: '/rollouts',

@@ -149,6 +149,27 @@ export const pipelinesResponse = z.object({
   ),
 });
 
+const plannedImage = z.object({
+  imageId: z.string(),
+  region: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  bakeId: z.string().optional(),
+  failed: z.boolean(),
+  snapshots: z.array(z.object({ snapshotId: z.string(), sizeGiB: z.number() })),
+  reasons: z.array(z.string()).describe('Why it is kept; empty for an image to delete'),
+});
+
+/** What the janitor would do for a pipeline now: nothing is changed by asking. */
+export const retentionResponse = z.object({
+  plan: z.object({
+    pipeline: z.string(),
+    keep: z.array(plannedImage),
+    delete: z.array(plannedImage),
+    reclaimGiB: z.number(),
+  }),
+});
+
 /** RFC 9457 problem details, with the offending field and the active bake where they apply. */
 export const problem = z.object({
   type: z.string(),

@@ -7,6 +7,7 @@ import {
   bakeResponse,
   pipelinesResponse,
   problem,
+  retentionResponse,
   skippedResponse,
 } from '../../lib/api/schemas';
 import type { PipelineInput } from '../../lib/pipeline/schema';
@@ -195,6 +196,18 @@ describe('reading bakes', () => {
       requireApproval: true,
       lastBake: null,
     });
+  });
+
+  it('GET /retention/{pipeline} plans without changing anything', async () => {
+    const result = await call('GET', '/retention/plain');
+    const { plan } = as(retentionResponse, result);
+
+    expect(result.status).toBe(200);
+    expect(plan.pipeline).toBe('plain');
+    expect(plan.keep.length + plan.delete.length).toBeGreaterThanOrEqual(2);
+    expect(plan.keep.every((image) => image.reasons.length > 0)).toBe(true);
+    expect(as(retentionResponse, await call('GET', '/retention/plain')).plan).toEqual(plan);
+    expectProblem(await call('GET', '/retention/nope'), 404, 'not-found');
   });
 
   it('answers 404 for an unknown route and 405, with Allow, for a wrong method', async () => {

@@ -98,6 +98,14 @@ describe('the ami-bakery CLI', () => {
     expect(listed[1]?.currentImageId).toBeNull();
   });
 
+  it('shows what retention would delete and why the rest stays', async () => {
+    const run = await cli('retention', 'plain');
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^keep {4}ami-\w+ {2}us-east-1 {2}among the 5 newest successful images/m);
+    expect(run.stdout).toMatch(/^0 to delete \(0 GiB\), \d+ kept$/m);
+  });
+
   it('says when nothing changed, and bakes anyway with --force', async () => {
     const skipped = await cli('bake', 'plain');
     const forced = await cli('bake', 'plain', '--force', '--json');

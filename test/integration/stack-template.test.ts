@@ -55,6 +55,7 @@ describe('the packaged stack', () => {
 
     expect(functions.map(([name]) => name).sort()).toEqual([
       'ApiLambdaFunction',
+      'JanitorLambdaFunction',
       'LifecycleLambdaFunction',
       'NightlyLambdaFunction',
       'ReconcileLambdaFunction',
@@ -107,7 +108,7 @@ describe('the packaged stack', () => {
       expect(group.Properties.RetentionInDays, name).toBe(30);
     }
     const routes = ofType('AWS::ApiGatewayV2::Route');
-    expect(routes).toHaveLength(8);
+    expect(routes).toHaveLength(9);
     for (const [name, route] of routes) expect(route.Properties.AuthorizationType, name).toBe('AWS_IAM');
   });
 });
