@@ -1,6 +1,8 @@
 import {
   CreateAutoScalingGroupCommand,
+  DeleteAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
+  DetachLoadBalancerTargetGroupsCommand,
 } from '@aws-sdk/client-auto-scaling';
 import {
   AuthorizeSecurityGroupIngressCommand,
@@ -8,20 +10,32 @@ import {
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
+  DeleteLaunchTemplateCommand,
+  DeleteSecurityGroupCommand,
+  DeleteSubnetCommand,
+  DeleteVpcCommand,
+  DescribeInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import {
   CreateListenerCommand,
   CreateLoadBalancerCommand,
   CreateTargetGroupCommand,
+  DeleteLoadBalancerCommand,
+  DeleteTargetGroupCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   AddRoleToInstanceProfileCommand,
   AttachRolePolicyCommand,
   CreateInstanceProfileCommand,
   CreateRoleCommand,
+  DeleteInstanceProfileCommand,
+  DeleteRoleCommand,
+  DetachRolePolicyCommand,
+  RemoveRoleFromInstanceProfileCommand,
 } from '@aws-sdk/client-iam';
-import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { CreateTopicCommand, DeleteTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
@@ -66,6 +80,8 @@ export interface Sandbox {
   readonly builderSubnetId: string;
   readonly builderSecurityGroupId: string;
 }
+
+const SSM_CORE_POLICY = 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore';
 
 /** Names the checked-in pipelines give the builder network and profile (config/pipelines.ts). */
 export const BUILDER_SUBNET_NAME = 'ami-bakery-builders';
@@ -162,7 +178,7 @@ export async function createSandbox(aws: SandboxClients, options: SandboxOptions
   await aws.iam.send(
     new AttachRolePolicyCommand({
       RoleName: roleName,
-      PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+      PolicyArn: SSM_CORE_POLICY,
     }),
   );
   const profile = await aws.iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: roleName }));
@@ -310,7 +326,7 @@ async function ensureBuilderProfile(aws: SandboxClients): Promise<void> {
   await aws.iam.send(
     new AttachRolePolicyCommand({
       RoleName: BUILDER_PROFILE_NAME,
-      PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+      PolicyArn: SSM_CORE_POLICY,
     }),
   );
   await aws.iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: BUILDER_PROFILE_NAME }));
@@ -320,4 +336,100 @@ async function ensureBuilderProfile(aws: SandboxClients): Promise<void> {
       RoleName: BUILDER_PROFILE_NAME,
     }),
   );
+}
+
+/** What `destroySandbox` removed, in the order it went. */
+export type TeardownStep = readonly [kind: string, id: string];
+
+async function untilGone(probe: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} to go`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Tears a sandbox down in AWS's dependency order: load balancer (and its listener) → target
+ * group → Auto Scaling group (its instances terminated) → remaining instances of the VPC →
+ * launch template → notifications → security groups, subnets, VPC → instance profile and role.
+ * The builder profile is shared by sandboxes of an account and stays.
+ */
+export async function destroySandbox(aws: SandboxClients, sandbox: Sandbox): Promise<TeardownStep[]> {
+  const steps: TeardownStep[] = [];
+  await aws.elb.send(new DeleteLoadBalancerCommand({ LoadBalancerArn: sandbox.loadBalancerArn }));
+  steps.push(['load balancer', sandbox.loadBalancerArn]);
+  // The group lets go of the target group first (as AWS wants before either is deleted).
+  await aws.autoScaling.send(
+    new DetachLoadBalancerTargetGroupsCommand({
+      AutoScalingGroupName: sandbox.autoScalingGroupName,
+      TargetGroupARNs: [sandbox.targetGroupArn],
+    }),
+  );
+  await aws.elb.send(new DeleteTargetGroupCommand({ TargetGroupArn: sandbox.targetGroupArn }));
+  steps.push(['target group', sandbox.targetGroupArn]);
+  await aws.autoScaling.send(
+    new DeleteAutoScalingGroupCommand({
+      AutoScalingGroupName: sandbox.autoScalingGroupName,
+      ForceDelete: true,
+    }),
+  );
+  await untilGone(
+    async () =>
+      (
+        (
+          await aws.autoScaling.send(
+            new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [sandbox.autoScalingGroupName] }),
+          )
+        ).AutoScalingGroups ?? []
+      ).length === 0,
+    `group ${sandbox.autoScalingGroupName}`,
+  );
+  steps.push(['auto scaling group', sandbox.autoScalingGroupName]);
+  const live = async () =>
+    (
+      await aws.ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'vpc-id', Values: [sandbox.vpcId] },
+            {
+              Name: 'instance-state-name',
+              Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'],
+            },
+          ],
+        }),
+      )
+    ).Reservations?.flatMap((r) => r.Instances ?? []) ?? [];
+  const remaining = (await live())
+    .filter((i) => i.State?.Name !== 'shutting-down')
+    .map((i) => i.InstanceId ?? '');
+  if (remaining.length > 0) await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: remaining }));
+  await untilGone(async () => (await live()).length === 0, 'the sandbox instances');
+  steps.push(['instances', `${remaining.length} besides the group's`]);
+  await aws.ec2.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: sandbox.launchTemplateId }));
+  steps.push(['launch template', sandbox.launchTemplateId]);
+  await aws.sns.send(new DeleteTopicCommand({ TopicArn: sandbox.topicArn }));
+  await aws.sqs.send(new DeleteQueueCommand({ QueueUrl: sandbox.queueUrl }));
+  steps.push(['notifications', sandbox.topicArn]);
+  for (const groupId of [sandbox.securityGroupId, sandbox.builderSecurityGroupId]) {
+    await aws.ec2.send(new DeleteSecurityGroupCommand({ GroupId: groupId }));
+    steps.push(['security group', groupId]);
+  }
+  for (const subnetId of [...sandbox.subnetIds, sandbox.builderSubnetId]) {
+    await aws.ec2.send(new DeleteSubnetCommand({ SubnetId: subnetId }));
+    steps.push(['subnet', subnetId]);
+  }
+  await aws.ec2.send(new DeleteVpcCommand({ VpcId: sandbox.vpcId }));
+  steps.push(['vpc', sandbox.vpcId]);
+  await aws.iam.send(
+    new RemoveRoleFromInstanceProfileCommand({
+      InstanceProfileName: sandbox.instanceProfileName,
+      RoleName: sandbox.roleName,
+    }),
+  );
+  await aws.iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: sandbox.instanceProfileName }));
+  await aws.iam.send(new DetachRolePolicyCommand({ RoleName: sandbox.roleName, PolicyArn: SSM_CORE_POLICY }));
+  await aws.iam.send(new DeleteRoleCommand({ RoleName: sandbox.roleName }));
+  steps.push(['instance profile and role', sandbox.roleName]);
+  return steps;
 }

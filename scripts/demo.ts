@@ -5,10 +5,12 @@
  * events, its SQS timers and the sweep. Prints each phase as it happens, then the AMI, the SSM
  * parameter and the notifications. Exits 1 if the bake fails.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import type { EmulatorDelays } from '../emulator/control';
 import { EmulatorStartError } from '../emulator/harness';
+import { destroySandbox } from '../emulator/sandbox';
 import { isTerminal, type BakeRecord } from '../lib/bake/model';
 import type { Notification } from '../lib/notify/notifications';
 import type { LocalEnvironment } from './local/environment';
@@ -25,6 +27,7 @@ const DELAYS: EmulatorDelays = {
 };
 const PIPELINE = process.env.DEMO_PIPELINE ?? 'web';
 const TIMEOUT_MS = 120_000;
+const CLEANUP = process.argv.includes('--cleanup') || process.env.DEMO_CLEANUP === '1';
 
 const started = Date.now();
 const elapsed = () => `+${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
@@ -135,8 +138,22 @@ async function main(): Promise<number> {
     say(`total          ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return 0;
   } finally {
+    if (CLEANUP)
+      await cleanUp(local).catch((error: unknown) => {
+        say(`cleanup failed: ${String(error)}`);
+      });
     await stack.stop();
   }
+}
+
+/** `--cleanup`: removes what the demo made, in AWS's dependency order (worth it against a real endpoint). */
+async function cleanUp(local: LocalEnvironment): Promise<void> {
+  say('');
+  for (const [kind, id] of await destroySandbox(local.aws, local.sandbox))
+    say(`removed        ${kind} ${id}`);
+  await local.aws.dynamodb.send(new DeleteTableCommand({ TableName: local.tableName }));
+  await local.aws.sqs.send(new DeleteQueueCommand({ QueueUrl: local.timerQueueUrl }));
+  say(`removed        bakes table ${local.tableName}, timer queue`);
 }
 
 main().then(

@@ -1,10 +1,21 @@
-import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
+import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  DescribeVpcsCommand,
+} from '@aws-sdk/client-ec2';
 import { DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsForTest } from '../support/aws';
 import { receiveNotifications } from '../support/notifications';
-import { createSandbox, describeGroup, FLEET_USER_DATA, type Sandbox } from '../../emulator/sandbox';
+import {
+  createSandbox,
+  describeGroup,
+  destroySandbox,
+  FLEET_USER_DATA,
+  type Sandbox,
+} from '../../emulator/sandbox';
 
 const aws = awsForTest(import.meta.url);
 let sandbox: Sandbox;
@@ -80,6 +91,45 @@ describe('the sandbox fleet, created through the AWS SDK against the emulator', 
       subject: 'sandbox ready',
       message: { type: 'test.ping', n: 1 },
       attributes: { type: 'test.ping' },
+    });
+  });
+});
+
+describe('tearing a sandbox down', () => {
+  it("follows AWS's dependency order and leaves nothing of it behind", async () => {
+    const aws = awsForTest(`${import.meta.url}#teardown`);
+    const doomed = await createSandbox(aws, { name: 'teardown', desiredCapacity: 2 });
+
+    const steps = await destroySandbox(aws, doomed);
+
+    expect(steps.map(([kind]) => kind).slice(0, 5)).toEqual([
+      'load balancer',
+      'target group',
+      'auto scaling group',
+      'instances',
+      'launch template',
+    ]);
+    const vpcs = await aws.ec2.send(
+      new DescribeVpcsCommand({ Filters: [{ Name: 'vpc-id', Values: [doomed.vpcId] }] }),
+    );
+    expect(vpcs.Vpcs).toEqual([]);
+    const instances = await aws.ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [doomed.vpcId] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+        ],
+      }),
+    );
+    expect(instances.Reservations?.flatMap((r) => r.Instances ?? [])).toEqual([]);
+    const groups = await aws.autoScaling.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [doomed.autoScalingGroupName] }),
+    );
+    expect(groups.AutoScalingGroups).toEqual([]);
+    await expect(
+      aws.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [doomed.targetGroupArn] })),
+    ).rejects.toMatchObject({
+      name: 'TargetGroupNotFoundException',
     });
   });
 });
