@@ -311,6 +311,40 @@ describe('delivery', () => {
   });
 });
 
+describe('throttling', () => {
+  it('fails the delivery (so SNS retries it), and the retry completes the action once', async () => {
+    // The SDK's backoff takes seconds: a hook timeout of 72 s (3600 s at this time scale) outlasts it.
+    const setup = await setUp('throttled', {}, { timeScale: 0.02 });
+    const { aws, group, bakery } = setup;
+    await aws.autoScaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 2 }),
+    );
+    const [hook] = await receiveNotifications(aws, setup.hooksQueue, { count: 1 });
+    const event = snsEvent('t', JSON.stringify(hook?.message));
+    const control = controlFor(aws);
+    // Every attempt the SDK makes of the first delivery is throttled.
+    await control.setFaults([
+      {
+        kind: 'throttle',
+        service: 'autoscaling',
+        action: 'CompleteLifecycleAction',
+        probability: 1,
+        count: 5,
+      },
+    ]);
+
+    await expect(handleLifecycleEvent(bakery, event, 5)).rejects.toMatchObject({ name: 'Throttling' });
+    await control.clearFaults();
+    const retried = await handleLifecycleEvent(bakery, event, 5);
+
+    expect(retried).toEqual([expect.objectContaining({ outcome: 'completed', detail: 'no-check' })]);
+    expect((await bakery.lifecycles.get(retried[0]?.token ?? '')).reason).toBeUndefined();
+    await settles(async () => {
+      expect(await states(aws, group)).toEqual(['InService', 'InService']);
+    });
+  });
+});
+
 describe('a check that outlives the short bound', () => {
   it('is handed to reconcile, kept alive with heartbeats, and completed there', async () => {
     // Emulated time runs 100x: a 60 s heartbeat timeout lasts 0.6 s; the service's clock runs as fast.

@@ -2,7 +2,9 @@ import { CreateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
+  CopyImageCommand,
   CreateSnapshotCommand,
+  CreateTagsCommand,
   CreateVolumeCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -207,6 +209,41 @@ describe('retention', () => {
     expect(await snapshotsLeft(aws, [snaps.shared ?? ''])).toEqual([snaps.shared]);
     expect(again.snapshotsDeleted).toEqual(expect.arrayContaining([snaps.multiRoot, snaps.multiData]));
   }, 60_000);
+});
+
+describe('copies in another region', () => {
+  it('are planned in their region, and a kept copy keeps its source', async () => {
+    const aws = awsForTest(`${import.meta.url}#copies`);
+    const sandbox = await createSandbox(aws, { name: 'copies', desiredCapacity: 0 });
+    const distributed: PipelineInput = { ...kept, distribute: { regions: ['us-west-2'] } };
+    const bakery = await bakeryForTest(aws, sandbox, [distributed]);
+    const west = bakery.ec2In('us-west-2');
+    const source = await image(aws, 'copied-source', [await snapshot(aws, 8)]);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await image(aws, 'home-newest', [await snapshot(aws, 8)]);
+    const copy = await west.send(
+      new CopyImageCommand({ SourceImageId: source, SourceRegion: 'us-east-1', Name: 'copied-source' }),
+    );
+    await west.send(
+      new CreateTagsCommand({
+        Resources: [copy.ImageId ?? ''],
+        Tags: [
+          { Key: TAG_MANAGED, Value: 'true' },
+          { Key: TAG_PIPELINE, Value: 'kept' },
+          { Key: TAG_BAKE_ID, Value: 'b-copied-source' },
+        ],
+      }),
+    );
+
+    const plan = await retentionPlan(bakery, bakery.catalog.get('kept'));
+
+    const keptCopy = plan.keep.find((i) => i.imageId === copy.ImageId);
+    const keptSource = plan.keep.find((i) => i.imageId === source);
+    expect(keptCopy).toMatchObject({ region: 'us-west-2' });
+    expect(keptCopy?.reasons.join()).toMatch(/among the 1 newest successful images in us-west-2/);
+    expect(keptSource?.reasons).toEqual([`source of ${copy.ImageId ?? ''}, kept in us-west-2`]);
+    expect(plan.delete).toEqual([]);
+  });
 });
 
 describe('the janitor run', () => {
