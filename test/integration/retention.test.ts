@@ -16,13 +16,13 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import { createSandbox, type Sandbox } from '../../emulator/sandbox';
-import { startBake } from '../../lib/bake/service';
+import { cancelBake, startBake } from '../../lib/bake/service';
 import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS } from '../../lib/bake/tags';
 import { applyRetention, retentionPlan, sweepLeakedBuilders } from '../../lib/retention/janitor';
 import { runJanitor } from '../../lib/retention/run';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { awsForTest, controlFor, type TestAws } from '../support/aws';
-import { bakeryForTest, type TestBakery } from '../support/bakery';
+import { bakeryForTest, runToEnd, type TestBakery } from '../support/bakery';
 import { receiveNotifications } from '../support/notifications';
 
 // The janitor against the emulator: what it keeps (and why), what it deletes, what it never touches.
@@ -273,6 +273,10 @@ describe('the janitor run', () => {
         )
       ).Instances?.[0]?.InstanceId ?? '';
     const leaked = await builder('b20200101000000-dead00');
+    const over = await startBake(bakery, 'kept');
+    await cancelBake(bakery, over.id);
+    await runToEnd(bakery, over.id);
+    const leftOver = await builder(over.id);
     const live = await startBake(bakery, 'kept');
     const working = await builder(live.id);
 
@@ -293,6 +297,7 @@ describe('the janitor run', () => {
         pipeline: 'kept',
         why: 'bake b20200101000000-dead00 is unknown',
       },
+      { instanceId: leftOver, bakeId: over.id, pipeline: 'kept', why: `bake ${over.id} is cancelled` },
     ]);
     expect(second.leaked).toEqual([]);
     const states = await aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [leaked, working] }));
