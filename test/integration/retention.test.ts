@@ -1,10 +1,16 @@
-import { CreateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  CreateAutoScalingGroupCommand,
+  StartInstanceRefreshCommand,
+  UpdateAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
   CopyImageCommand,
   CreateSnapshotCommand,
   CreateTagsCommand,
+  ModifyLaunchTemplateCommand,
+  StopInstancesCommand,
   CreateVolumeCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -209,6 +215,103 @@ describe('retention', () => {
     expect(await snapshotsLeft(aws, [snaps.shared ?? ''])).toEqual([snaps.shared]);
     expect(again.snapshotsDeleted).toEqual(expect.arrayContaining([snaps.multiRoot, snaps.multiData]));
   }, 60_000);
+});
+
+describe('more references', () => {
+  it('keeps an image a mixed-instances override, an active refresh or a stopped instance names', async () => {
+    const aws = awsForTest(`${import.meta.url}#more`);
+    const sandbox = await createSandbox(aws, { name: 'more', desiredCapacity: 0 });
+    const bakery = await bakeryForTest(aws, sandbox, [kept]);
+    await controlFor(aws).configure({ timeScale: 0.05 });
+    const one = async (name: string) => image(aws, name, [await snapshot(aws, 8)]);
+    const byOverride = await one('override');
+    const byRefresh = await one('refresh');
+    const byStopped = await one('stopped');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const newest = await one('newest');
+
+    // An override: a second template whose default and latest name other images.
+    const other = await aws.ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: 'more-override',
+        LaunchTemplateData: { ImageId: byOverride },
+      }),
+    );
+    const otherId = other.LaunchTemplate?.LaunchTemplateId ?? '';
+    await aws.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: otherId,
+        LaunchTemplateData: { ImageId: newest },
+      }),
+    );
+    await aws.ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: otherId, DefaultVersion: '2' }));
+    await aws.autoScaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'more-mixed',
+        MixedInstancesPolicy: {
+          LaunchTemplate: {
+            LaunchTemplateSpecification: { LaunchTemplateId: sandbox.launchTemplateId, Version: '$Default' },
+            Overrides: [
+              {
+                InstanceType: 't3.small',
+                LaunchTemplateSpecification: { LaunchTemplateId: otherId, Version: '1' },
+              },
+            ],
+          },
+        },
+        MinSize: 0,
+        MaxSize: 1,
+        DesiredCapacity: 0,
+        VPCZoneIdentifier: sandbox.subnetIds.join(','),
+      }),
+    );
+    // A refresh moving the sandbox group to a version with `byRefresh`, still running (long warm-up).
+    const refreshTemplate = await aws.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: sandbox.launchTemplateId,
+        SourceVersion: '1',
+        LaunchTemplateData: { ImageId: byRefresh },
+      }),
+    );
+    await aws.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: sandbox.launchTemplateId,
+        SourceVersion: '1',
+        LaunchTemplateData: { ImageId: newest },
+      }),
+    );
+    await aws.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: sandbox.autoScalingGroupName,
+        MinSize: 1,
+        DesiredCapacity: 1,
+      }),
+    );
+    await aws.autoScaling.send(
+      new StartInstanceRefreshCommand({
+        AutoScalingGroupName: sandbox.autoScalingGroupName,
+        DesiredConfiguration: {
+          LaunchTemplate: {
+            LaunchTemplateId: sandbox.launchTemplateId,
+            Version: String(refreshTemplate.LaunchTemplateVersion?.VersionNumber ?? ''),
+          },
+        },
+        Preferences: { MinHealthyPercentage: 0, InstanceWarmup: 3_600, SkipMatching: false },
+      }),
+    );
+    const run = await aws.ec2.send(
+      new RunInstancesCommand({ ImageId: byStopped, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+    );
+    await aws.ec2.send(new StopInstancesCommand({ InstanceIds: [run.Instances?.[0]?.InstanceId ?? ''] }));
+
+    const plan = await retentionPlan(bakery, bakery.catalog.get('kept'));
+
+    const why = (id: string) => plan.keep.find((i) => i.imageId === id)?.reasons.join('; ') ?? '';
+    expect(why(byOverride)).toMatch(/more-override v1 \(version named by group more-mixed \(override\)\)/);
+    expect(why(byRefresh)).toMatch(/version named by refresh /);
+    expect(why(byStopped)).toMatch(/instance i-\w+ \((stopping|stopped)\)/);
+    expect(plan.delete).toEqual([]);
+  });
 });
 
 describe('copies in another region', () => {
