@@ -20,7 +20,22 @@ import { startLocalEnvironment } from './local/environment';
 
 const PIPELINES = 5;
 const BAKES_PER_PIPELINE = 10;
-const KILL_PROBABILITY = Number(process.env.CHAOS_KILL ?? 0.05);
+/** The share of reconcile passes that die, each after a random number of its AWS calls (or at its commit). */
+const KILL_PROBABILITY = Number(process.env.CHAOS_KILL ?? 0.2);
+/** Calls (AWS calls and commits) the current pass may still make before it "dies". */
+const fate = { callsLeft: Number.POSITIVE_INFINITY };
+
+function doom(random: () => number): void {
+  fate.callsLeft = random() < KILL_PROBABILITY ? 1 + Math.floor(random() * 30) : Number.POSITIVE_INFINITY;
+}
+
+function spend(where: string): void {
+  fate.callsLeft -= 1;
+  if (fate.callsLeft <= 0) {
+    fate.callsLeft = Number.POSITIVE_INFINITY;
+    throw new Killed(`pass killed ${where}`);
+  }
+}
 const MINUTES = Number(process.env.CHAOS_MINUTES ?? 4);
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -32,16 +47,13 @@ class Killed extends Error {
 }
 
 /** A client whose successful calls sometimes "kill the pass" right after AWS did the work. */
-function killing<T extends { send: (...args: never[]) => Promise<unknown> }>(
-  client: T,
-  random: () => number,
-): T {
+function killing<T extends { send: (...args: never[]) => Promise<unknown> }>(client: T): T {
   return new Proxy(client, {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver) as unknown;
       return async (...args: never[]) => {
         const result = await target.send(...args);
-        if (random() < KILL_PROBABILITY) throw new Killed('pass killed after an AWS call');
+        spend('after an AWS call');
         return result;
       };
     },
@@ -50,14 +62,8 @@ function killing<T extends { send: (...args: never[]) => Promise<unknown> }>(
 
 /** A store whose commits sometimes die before writing (the pass acted, the record did not move). */
 class DyingStore extends BakeStore {
-  constructor(
-    base: ConstructorParameters<typeof BakeStore>,
-    private readonly random: () => number,
-  ) {
-    super(...base);
-  }
   override async commit(...args: Parameters<BakeStore['commit']>): ReturnType<BakeStore['commit']> {
-    if (this.random() < KILL_PROBABILITY) throw new Killed('pass killed before its commit');
+    spend('before its commit');
     return super.commit(...args);
   }
 }
@@ -107,10 +113,10 @@ async function main(): Promise<number> {
     const bakery: Bakery = {
       ...base,
       catalog: new PipelineCatalog(loadPipelines(configured)),
-      store: new DyingStore([local.aws.documents, local.tableName], random),
-      ec2In: (region) => killing(base.ec2In(region), random),
-      ssmIn: (region) => killing(base.ssmIn(region), random),
-      autoScaling: killing(base.autoScaling, random),
+      store: new DyingStore(local.aws.documents, local.tableName),
+      ec2In: (region) => killing(base.ec2In(region)),
+      ssmIn: (region) => killing(base.ssmIn(region)),
+      autoScaling: killing(base.autoScaling),
       leaseSeconds: 2,
     };
     const store = new BakeStore(local.aws.documents, local.tableName); // the unharmed view, for the report
@@ -133,7 +139,7 @@ async function main(): Promise<number> {
     const finished = new Set<string>();
     let killed = 0;
     say(
-      `chaos: ${PIPELINES * BAKES_PER_PIPELINE} bakes over ${PIPELINES} pipelines; 10% throttling, 2% 5xx, latency; passes killed at ${KILL_PROBABILITY * 100}% of calls`,
+      `chaos: ${PIPELINES * BAKES_PER_PIPELINE} bakes over ${PIPELINES} pipelines; 10% throttling, 2% 5xx, latency; ${KILL_PROBABILITY * 100}% of reconcile passes killed at a random point`,
     );
     while (Date.now() < deadline) {
       for (let p = 0; p < PIPELINES; p += 1) {
@@ -150,6 +156,7 @@ async function main(): Promise<number> {
         }
       }
       try {
+        doom(random);
         const report = await reconcile(bakery);
         killed += Object.values(report.outcomes).filter((o) => o === 'error').length;
       } catch {
