@@ -9,6 +9,8 @@ import { CreateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeImagesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { pipelines } from '../config/pipelines';
 import { EmulatorStartError } from '../emulator/harness';
+import { createAwsClients } from '../lib/aws/clients';
+import { readAwsSettings } from '../lib/aws/settings';
 import { bakeryFromEnvironment } from '../lib/bake/container';
 import { isTerminal } from '../lib/bake/model';
 import { reconcile, startBake, type Bakery } from '../lib/bake/service';
@@ -22,14 +24,16 @@ const PIPELINES = 5;
 const BAKES_PER_PIPELINE = 10;
 /** The share of reconcile passes that die, each after a random number of its AWS calls (or at its commit). */
 const KILL_PROBABILITY = Number(process.env.CHAOS_KILL ?? 0.2);
-/** Calls (AWS calls and commits) the current pass may still make before it "dies". */
-const fate = { callsLeft: Number.POSITIVE_INFINITY };
+/** Calls (AWS calls and commits) a container's current pass may still make before it "dies". */
+interface Fate {
+  callsLeft: number;
+}
 
-function doom(random: () => number): void {
+function doom(fate: Fate, random: () => number): void {
   fate.callsLeft = random() < KILL_PROBABILITY ? 1 + Math.floor(random() * 30) : Number.POSITIVE_INFINITY;
 }
 
-function spend(where: string): void {
+function spend(fate: Fate, where: string): void {
   fate.callsLeft -= 1;
   if (fate.callsLeft <= 0) {
     fate.callsLeft = Number.POSITIVE_INFINITY;
@@ -47,13 +51,13 @@ class Killed extends Error {
 }
 
 /** A client whose successful calls sometimes "kill the pass" right after AWS did the work. */
-function killing<T extends { send: (...args: never[]) => Promise<unknown> }>(client: T): T {
+function killing<T extends { send: (...args: never[]) => Promise<unknown> }>(client: T, fate: Fate): T {
   return new Proxy(client, {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver) as unknown;
       return async (...args: never[]) => {
         const result = await target.send(...args);
-        spend('after an AWS call');
+        spend(fate, 'after an AWS call');
         return result;
       };
     },
@@ -62,8 +66,15 @@ function killing<T extends { send: (...args: never[]) => Promise<unknown> }>(cli
 
 /** A store whose commits sometimes die before writing (the pass acted, the record did not move). */
 class DyingStore extends BakeStore {
+  constructor(
+    documents: ConstructorParameters<typeof BakeStore>[0],
+    table: string,
+    private readonly fate: Fate,
+  ) {
+    super(documents, table);
+  }
   override async commit(...args: Parameters<BakeStore['commit']>): ReturnType<BakeStore['commit']> {
-    spend('before its commit');
+    spend(this.fate, 'before its commit');
     return super.commit(...args);
   }
 }
@@ -109,16 +120,23 @@ async function main(): Promise<number> {
         deadlines: { refreshing: 1_800 },
       });
     }
-    const base = bakeryFromEnvironment(quiet);
-    const bakery: Bakery = {
-      ...base,
-      catalog: new PipelineCatalog(loadPipelines(configured)),
-      store: new DyingStore(local.aws.documents, local.tableName),
-      ec2In: (region) => killing(base.ec2In(region)),
-      ssmIn: (region) => killing(base.ssmIn(region)),
-      autoScaling: killing(base.autoScaling),
-      leaseSeconds: 2,
-    };
+    const catalog = new PipelineCatalog(loadPipelines(configured));
+    // One "Lambda container" per pipeline: its own AWS clients (and retry rate limiter), its own fate.
+    const containers = configured.map(() => {
+      const fate: Fate = { callsLeft: Number.POSITIVE_INFINITY };
+      const clients = createAwsClients(readAwsSettings());
+      const base = bakeryFromEnvironment(quiet, process.env, clients);
+      const bakery: Bakery = {
+        ...base,
+        catalog,
+        store: new DyingStore(clients.documents, local.tableName, fate),
+        ec2In: (region) => killing(base.ec2In(region), fate),
+        ssmIn: (region) => killing(base.ssmIn(region), fate),
+        autoScaling: killing(base.autoScaling, fate),
+        leaseSeconds: 2,
+      };
+      return { bakery, fate };
+    });
     const store = new BakeStore(local.aws.documents, local.tableName); // the unharmed view, for the report
     await local.control.configure({ timeScale: 0.002 });
     await local.control.setFaults(
@@ -142,26 +160,30 @@ async function main(): Promise<number> {
       `chaos: ${PIPELINES * BAKES_PER_PIPELINE} bakes over ${PIPELINES} pipelines; 10% throttling, 2% 5xx, latency; ${KILL_PROBABILITY * 100}% of reconcile passes killed at a random point`,
     );
     while (Date.now() < deadline) {
-      for (let p = 0; p < PIPELINES; p += 1) {
-        const id = current[p];
-        const done = id === undefined || finished.has(id);
-        if (!done || (remaining[p] ?? 0) === 0) continue;
-        try {
-          const bake = await startBake(bakery, `chaos-${p}`, { reason: 'chaos' });
-          current[p] = bake.id;
-          started.push(bake.id);
-          remaining[p] = (remaining[p] ?? 0) - 1;
-        } catch {
-          // throttled, or the previous bake still holds the lock while its outbox goes out: next round
-        }
-      }
-      try {
-        doom(random);
-        const report = await reconcile(bakery);
-        killed += Object.values(report.outcomes).filter((o) => o === 'error').length;
-      } catch {
-        killed += 1; // observing failed: the whole pass is lost, as a killed Lambda's would be
-      }
+      await Promise.all(
+        containers.map(async ({ bakery, fate }, p) => {
+          const id = current[p];
+          if ((id === undefined || finished.has(id)) && (remaining[p] ?? 0) > 0) {
+            try {
+              const bake = await startBake(bakery, `chaos-${p}`, { reason: 'chaos' });
+              current[p] = bake.id;
+              started.push(bake.id);
+              remaining[p] = (remaining[p] ?? 0) - 1;
+            } catch {
+              // throttled, or the previous bake still holds the lock while its outbox goes out: next round
+            }
+            return;
+          }
+          if (id === undefined || finished.has(id)) return;
+          try {
+            doom(fate, random);
+            const report = await reconcile(bakery, [id]);
+            killed += Object.values(report.outcomes).filter((o) => o === 'error').length;
+          } catch {
+            killed += 1; // observing failed: the whole pass is lost, as a killed Lambda's would be
+          }
+        }),
+      );
       passes += 1;
       for (const id of started.filter((i) => !finished.has(i))) {
         const stored = await store.get(id).catch(() => undefined);
