@@ -1,3 +1,4 @@
+import { ACTIVE_REFRESH } from '../rollout/refresh-status';
 import { DEFAULT_DEADLINES, type DeadlinePhase, type Pipeline, type Step } from '../pipeline/schema';
 import { withResource, withTarget } from './apply';
 import {
@@ -457,7 +458,7 @@ function pendingTargets(pipeline: Pipeline): RolloutTarget[] {
 
 function refreshIsActive(observed: Observed, group: string, refreshId: string | undefined): boolean {
   return (observed.refreshes ?? []).some(
-    (r) => r.group === group && r.id === refreshId && REFRESH_ACTIVE.has(r.status),
+    (r) => r.group === group && r.id === refreshId && ACTIVE_REFRESH.has(r.status),
   );
 }
 
@@ -510,7 +511,6 @@ const REFRESH_DONE: Record<string, TargetStatus> = {
   RollbackSuccessful: 'rolled-back',
   RollbackFailed: 'failed',
 };
-const REFRESH_ACTIVE = new Set(['Pending', 'InProgress', 'Cancelling', 'RollbackInProgress', 'Baking']);
 
 /** One Instance Refresh per versioned target, followed to its end; the bake ends when every target has. */
 function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Observed, wait: Wait): Decision {
@@ -525,11 +525,11 @@ function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Obs
       const mine = refreshes.find(
         (r) =>
           r.id === target.refreshId ||
-          (REFRESH_ACTIVE.has(r.status) &&
+          (ACTIVE_REFRESH.has(r.status) &&
             r.desiredTemplateId === target.templateId &&
             r.desiredVersion === String(target.version)),
       );
-      const foreign = refreshes.find((r) => REFRESH_ACTIVE.has(r.status) && r.id !== mine?.id);
+      const foreign = refreshes.find((r) => ACTIVE_REFRESH.has(r.status) && r.id !== mine?.id);
       if (mine) {
         next = withTarget(next, target.group, { status: 'refreshing', refreshId: mine.id });
       } else if (foreign) {

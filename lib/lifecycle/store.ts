@@ -1,11 +1,6 @@
-import {
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../errors';
+import { claimLease, releaseLease, type LeasedItem } from '../store/lease';
 import type { LifecycleAction } from './message';
 
 export type LifecycleOutcome =
@@ -102,43 +97,21 @@ export class LifecycleStore {
 
   /** Takes the right to act on a record for `seconds`, if nobody changed it or holds it. */
   async claim(record: LifecycleRecord, now: Date, seconds: number): Promise<boolean> {
-    try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key(record.token),
-          UpdateExpression: 'SET leaseUntil = :until',
-          ConditionExpression:
-            'version = :version AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
-          ExpressionAttributeValues: {
-            ':version': record.version,
-            ':now': now.toISOString(),
-            ':until': new Date(now.getTime() + seconds * 1000).toISOString(),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
+    return claimLease(this.leased(record), now, seconds);
   }
 
   /** Gives a claim back early (the step failed but is alive to say so). */
   async release(record: LifecycleRecord): Promise<void> {
-    try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key(record.token),
-          UpdateExpression: 'REMOVE leaseUntil',
-          ConditionExpression: 'version = :version',
-          ExpressionAttributeValues: { ':version': record.version },
-        }),
-      );
-    } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-    }
+    await releaseLease(this.leased(record));
+  }
+
+  private leased(record: LifecycleRecord): LeasedItem {
+    return {
+      documents: this.documents,
+      tableName: this.tableName,
+      key: key(record.token),
+      version: record.version,
+    };
   }
 
   /**

@@ -22,9 +22,9 @@ import type { Bakery } from '../bake/service';
 import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS } from '../bake/tags';
 import { DEFAULT_DEADLINES, type DeadlinePhase, type Pipeline } from '../pipeline/schema';
 import { NotFoundError } from '../errors';
+import { ACTIVE_REFRESH } from '../rollout/refresh-status';
 import { planRetention, type RetainedImage, type RetentionPlan } from './plan';
 
-const ACTIVE_REFRESH = new Set(['Pending', 'InProgress', 'Cancelling', 'RollbackInProgress', 'Baking']);
 const LIVE = ['pending', 'running', 'stopping', 'stopped'];
 
 /** The pipeline's images in a region: every image tagged with its name, owned by this account. */

@@ -1,3 +1,4 @@
+import { ACTIVE_REFRESH } from './refresh-status';
 import {
   DescribeInstanceRefreshesCommand,
   paginateDescribeAutoScalingGroups,
@@ -123,8 +124,6 @@ export function versionsToPrune({ versions, defaultVersion, inUse, keep, ours }:
     .filter((v) => v !== latest && v !== defaultVersion && !inUse.has(v) && !kept.has(v))
     .sort((a, b) => a - b);
 }
-
-const ACTIVE_REFRESH = new Set(['Pending', 'InProgress', 'Cancelling', 'RollbackInProgress', 'Baking']);
 
 /** Numeric versions a launch template specification names for `template` (aliases are protected anyway). */
 function versionsNamed(

@@ -8,6 +8,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, PipelineBusyError } from '../errors';
+import { claimLease, releaseLease, type LeasedItem } from './lease';
 import { isTerminal, type Approval, type BakeRecord } from '../bake/model';
 import type { Notification } from '../notify/notifications';
 
@@ -275,43 +276,21 @@ export class BakeStore {
    * @returns false when another pass holds the bake.
    */
   async claim(bake: BakeRecord, now: Date, seconds: number): Promise<boolean> {
-    try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: bakeKey(bake.id),
-          UpdateExpression: 'SET leaseUntil = :until',
-          ConditionExpression:
-            'version = :version AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
-          ExpressionAttributeValues: {
-            ':version': bake.version,
-            ':now': now.toISOString(),
-            ':until': new Date(now.getTime() + seconds * 1000).toISOString(),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
+    return claimLease(this.leased(bake), now, seconds);
   }
 
   /** Gives a claim back early (the pass failed but is alive to say so). */
   async release(bake: BakeRecord): Promise<void> {
-    try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: bakeKey(bake.id),
-          UpdateExpression: 'REMOVE leaseUntil',
-          ConditionExpression: 'version = :version',
-          ExpressionAttributeValues: { ':version': bake.version },
-        }),
-      );
-    } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-    }
+    await releaseLease(this.leased(bake));
+  }
+
+  private leased(bake: BakeRecord): LeasedItem {
+    return {
+      documents: this.documents,
+      tableName: this.tableName,
+      key: bakeKey(bake.id),
+      version: bake.version,
+    };
   }
 
   /**
