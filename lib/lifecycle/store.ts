@@ -1,6 +1,6 @@
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../errors';
-import { claimLease, releaseLease, type LeasedItem } from '../store/lease';
+import { activeItems, claimLease, releaseLease, type LeasedItem } from '../store/lease';
 import type { LifecycleAction } from './message';
 
 export type LifecycleOutcome =
@@ -77,22 +77,7 @@ export class LifecycleStore {
 
   /** The actions still being checked. */
   async inProgress(): Promise<LifecycleRecord[]> {
-    const found: LifecycleRecord[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'active',
-          KeyConditionExpression: 'activeShard = :shard',
-          ExpressionAttributeValues: { ':shard': ACTIVE },
-          ExclusiveStartKey: cursor,
-        }),
-      );
-      found.push(...(page.Items ?? []).map(fromItem));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
-    return found;
+    return (await activeItems(this.documents, this.tableName, ACTIVE)).map(fromItem);
   }
 
   /** Takes the right to act on a record for `seconds`, if nobody changed it or holds it. */

@@ -8,7 +8,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, PipelineBusyError } from '../errors';
-import { claimLease, releaseLease, type LeasedItem } from './lease';
+import { activeItems, claimLease, releaseLease, type LeasedItem } from './lease';
 import { isTerminal, type Approval, type BakeRecord } from '../bake/model';
 import type { Notification } from '../notify/notifications';
 
@@ -251,22 +251,7 @@ export class BakeStore {
 
   /** Every record that is in flight or still owes notifications, from the sparse index. */
   async active(): Promise<StoredBake[]> {
-    const found: StoredBake[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'active',
-          KeyConditionExpression: 'activeShard = :active',
-          ExpressionAttributeValues: { ':active': ACTIVE },
-          ExclusiveStartKey: cursor,
-        }),
-      );
-      found.push(...(page.Items ?? []).map(fromItem));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
-    return found;
+    return (await activeItems(this.documents, this.tableName, ACTIVE)).map(fromItem);
   }
 
   /**

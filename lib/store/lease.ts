@@ -1,4 +1,4 @@
-import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Where a versioned record with a lease lives. */
 export interface LeasedItem {
@@ -51,4 +51,28 @@ export async function releaseLease(item: LeasedItem): Promise<void> {
   } catch (error) {
     if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
   }
+}
+
+/** Every item of one shard of the sparse `active` index (in-flight bakes, open lifecycle actions). */
+export async function activeItems(
+  documents: Pick<DynamoDBDocumentClient, 'send'>,
+  tableName: string,
+  shard: string,
+): Promise<Record<string, unknown>[]> {
+  const found: Record<string, unknown>[] = [];
+  let cursor: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: 'active',
+        KeyConditionExpression: 'activeShard = :shard',
+        ExpressionAttributeValues: { ':shard': shard },
+        ExclusiveStartKey: cursor,
+      }),
+    );
+    found.push(...(page.Items ?? []));
+    cursor = page.LastEvaluatedKey;
+  } while (cursor);
+  return found;
 }
