@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: what the reconciler costs on top of AWS's own waits, and how many AWS
+ * Part of `npm run bench` (bench/run.ts): what the reconciler costs on top of AWS's own waits, and how many AWS
  * calls a bake makes. Runs against the emulator it starts (or AWS_ENDPOINT_URL) with emulated
  * delays; the engine is driven through the same three triggers as in AWS.
  *
@@ -17,9 +17,10 @@ import { reconcile, startBake, type Bakery } from '../lib/bake/service';
 import { parseTrigger } from '../lib/bake/triggers';
 import { wake } from '../lib/bake/wake';
 import { loadPipelines, PipelineCatalog } from '../lib/pipeline/catalog';
-import { startLocalEnvironment, type LocalEnvironment } from '../scripts/local/environment';
+import type { LocalEnvironment } from '../scripts/local/environment';
 import { startLocalTriggers } from '../scripts/local/triggers';
-import { benchLifecycle, type LifecycleBench } from './lifecycle';
+import type { Figure, Out } from './figures';
+import type { LifecycleBench } from './lifecycle';
 
 const DELAYS: Required<EmulatorDelays> = {
   'ec2.instance.pending': 2,
@@ -120,20 +121,8 @@ function row(cells: (string | number)[]): string {
   return `| ${cells.join(' | ')} |`;
 }
 
-async function main(): Promise<void> {
-  const local = await startLocalEnvironment('bench');
-  try {
-    if (!local.control) throw new Error('the benchmark needs the emulator extension (delays, call counts)');
-    const out = (line = '') => process.stdout.write(`${line}\n`);
-    const only = process.env.BENCH_ONLY;
-    if (!only || only === 'bake') await benchBakes(local, out);
-    if (!only || only === 'lifecycle') printLifecycle(await benchLifecycle(local), out);
-  } finally {
-    await local.stop();
-  }
-}
-
-function printLifecycle(result: LifecycleBench, out: (line?: string) => void): void {
+/** Prints the lifecycle figures; returns them for the table. */
+export function reportLifecycle(result: LifecycleBench, out: Out): Figure[] {
   out();
   out('Lifecycle hooks: AWS calls per action (one scale-out of the sandbox group, launch hook)');
   out(
@@ -155,9 +144,27 @@ function printLifecycle(result: LifecycleBench, out: (line?: string) => void): v
     `Burst: ${b.notifications} hook notifications (launches then terminations), concurrency ${process.env.BENCH_LIFECYCLE_CONCURRENCY ?? 20}: ` +
       `${b.completed} completed, ${b.lost} lost, drained in ${b.seconds.toFixed(1)} s (${b.perSecond.toFixed(1)}/s)`,
   );
+  const command = 'BENCH_ONLY=lifecycle npm run bench';
+  const worst = Math.max(...result.callsPerAction.map((r) => r.completion + r.other));
+  return [
+    {
+      figure: 'lifecycle: AWS calls per action besides the check (worst readiness kind)',
+      value: String(worst),
+      target: '<= 2',
+      met: worst <= 2,
+      command,
+    },
+    {
+      figure: 'lifecycle: burst of hook notifications',
+      value: `${b.completed} of ${b.notifications} completed, ${b.lost} lost, ${b.seconds.toFixed(1)} s`,
+      target: '1,000 notifications, none lost',
+      met: b.notifications >= 1000 && b.lost === 0,
+      command,
+    },
+  ];
 }
 
-async function benchBakes(local: LocalEnvironment, out: (line?: string) => void): Promise<void> {
+export async function benchBakes(local: LocalEnvironment, out: Out): Promise<Figure[]> {
   {
     const bakery = bakeryFromEnvironment(quiet);
     const results: ModeResult[] = [];
@@ -196,32 +203,66 @@ async function benchBakes(local: LocalEnvironment, out: (line?: string) => void)
       );
     }
     const first = results[0];
-    if (first) {
-      const ec2 = first.calls.ec2 ?? {};
-      const polls = (ec2.DescribeInstances ?? 0) + (ec2.DescribeImages ?? 0);
-      const work = Object.entries(ec2).reduce((sum, [, n]) => sum + n, 0) - polls;
-      out();
-      out(`AWS calls of one bake (events on), by service and action:`);
-      for (const [service, actions] of Object.entries(first.calls)) {
-        out(
-          `  ${service}: ${Object.entries(actions)
-            .map(([a, n]) => `${a} ${n}`)
-            .join(', ')}`,
-        );
-      }
+    if (!first) throw new Error('no bake measured');
+    const ec2 = first.calls.ec2 ?? {};
+    const polls = (ec2.DescribeInstances ?? 0) + (ec2.DescribeImages ?? 0);
+    const work = Object.entries(ec2).reduce((sum, [, n]) => sum + n, 0) - polls;
+    out();
+    out(`AWS calls of one bake (events on), by service and action:`);
+    for (const [service, actions] of Object.entries(first.calls)) {
       out(
-        `  EC2 calls besides polls: ${work} (target <= 12); EC2 polls (DescribeInstances/DescribeImages): ${polls}`,
+        `  ${service}: ${Object.entries(actions)
+          .map(([a, n]) => `${a} ${n}`)
+          .join(', ')}`,
       );
     }
+    out(
+      `  EC2 calls besides polls: ${work} (target <= 12); EC2 polls (DescribeInstances/DescribeImages): ${polls}`,
+    );
     const describeTotal = Object.values(describes).reduce((a, b) => a + b, 0);
     out();
     out(
       `One reconcile pass over 100 in-flight bakes: ${describeTotal} EC2 Describe calls (${JSON.stringify(describes)}; target <= 3)`,
     );
+
+    const command = 'BENCH_ONLY=bake npm run bench';
+    const timersTarget = 2 + (0.2 * EMULATED_SECONDS) / WAITS;
+    const overhead = (mode: string) => results.find((r) => r.mode === mode)?.overheadPerWait ?? Number.NaN;
+    return [
+      {
+        figure: 'reconcile overhead per wait, events on',
+        value: `${overhead('events').toFixed(2)} s`,
+        target: '<= 1 s',
+        met: overhead('events') <= 1,
+        command,
+      },
+      {
+        figure: 'reconcile overhead per wait, timers alone',
+        value: `${overhead('timers').toFixed(2)} s`,
+        target: `<= 2 s + 20% of the wait (${timersTarget.toFixed(2)} s)`,
+        met: overhead('timers') <= timersTarget,
+        command,
+      },
+      {
+        figure: `reconcile overhead per wait, sweep alone (every ${SWEEP_SECONDS} s)`,
+        value: `${overhead('sweep').toFixed(2)} s`,
+        target: '-',
+        command,
+      },
+      {
+        figure: 'EC2 calls per bake besides polls',
+        value: String(work),
+        target: '<= 12',
+        met: work <= 12,
+        command,
+      },
+      {
+        figure: 'EC2 Describe calls, one reconcile pass over 100 in-flight bakes',
+        value: String(describeTotal),
+        target: '<= 3',
+        met: describeTotal <= 3,
+        command,
+      },
+    ];
   }
 }
-
-main().catch((error: unknown) => {
-  process.stderr.write(`${String(error)}\n`);
-  process.exit(1);
-});

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What woke the reconciler: a timer message, an AWS event about a resource, or the sweep. */
 export type Trigger =

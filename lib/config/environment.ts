@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../errors';
 
 /** The deployed stack's settings, as serverless.yml passes them to the functions. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A lifecycle hook notification, as Auto Scaling publishes it to the hook's SNS topic

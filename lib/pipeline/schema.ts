@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A shell step run through SSM Run Command (`AWS-RunShellScript`), never over SSH. */
 const stepSchema = z

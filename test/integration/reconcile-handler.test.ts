@@ -1,9 +1,14 @@
+import { mkdtemp } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import amiEvent from '../../events/ec2-ami-state-change.json';
 import instanceEvent from '../../events/ec2-instance-state-change.json';
 import sweepEvent from '../../events/scheduled-sweep.json';
 import timerEvent from '../../events/sqs-timer.json';
+import { bundleFunction } from '../../build/bundle';
 import { createSandbox } from '../../emulator/sandbox';
 import { createBakesTable, createTimerQueue } from '../../emulator/stack';
 import { bakeryFromEnvironment } from '../../lib/bake/container';
@@ -15,7 +20,10 @@ import { quietLog } from '../support/bakery';
 // The reconcile Lambda handler, end to end, on the sample events of events/.
 const aws = awsForDefaultAccount();
 let bakery: Bakery;
-let handler: (event: unknown, context: Context) => Promise<SQSBatchResponse | undefined>;
+type Handler = (event: unknown, context: Context) => Promise<SQSBatchResponse | undefined>;
+let handler: Handler;
+/** The same handler as serverless.yml bundles it (minified, SDK included, esbuild plugins). */
+let bundled: Handler;
 const context = {
   functionName: 'reconcile',
   awsRequestId: 'test',
@@ -35,27 +43,37 @@ beforeAll(async () => {
   bakery = bakeryFromEnvironment(quietLog, process.env, aws);
   const module = await import('../../functions/reconcile');
   handler = module.handler;
+  const out = await mkdtemp(join(tmpdir(), 'ami-bakery-bundle-'));
+  const { file } = await bundleFunction(
+    new URL('../../functions/reconcile.ts', import.meta.url).pathname,
+    join(out, 'reconcile.js'),
+  );
+  bundled = (createRequire(import.meta.url)(file) as { handler: Handler }).handler;
 });
 
 describe('the reconcile handler', () => {
-  it('drives a bake to success on its timer messages and EC2 events', async () => {
-    const { id } = await startBake(bakery, 'minimal');
+  it.each(['source', 'bundle'])(
+    'drives a bake to success on its timer messages and EC2 events (%s)',
+    async (built) => {
+      const run = built === 'bundle' ? bundled : handler;
+      const { id } = await startBake(bakery, 'minimal');
 
-    for (let pass = 0; pass < 100; pass += 1) {
-      const { bake } = await bakery.store.get(id);
-      if (isTerminal(bake.phase)) break;
-      const instanceId = bake.builder?.instanceId ?? 'i-none';
-      const imageId = bake.image?.imageId ?? 'ami-none';
-      await handler(timer(id, bake.version), context);
-      await handler(
-        { ...instanceEvent, detail: { ...instanceEvent.detail, 'instance-id': instanceId } },
-        context,
-      );
-      await handler({ ...amiEvent, detail: { ...amiEvent.detail, ImageId: imageId } }, context);
-    }
+      for (let pass = 0; pass < 100; pass += 1) {
+        const { bake } = await bakery.store.get(id);
+        if (isTerminal(bake.phase)) break;
+        const instanceId = bake.builder?.instanceId ?? 'i-none';
+        const imageId = bake.image?.imageId ?? 'ami-none';
+        await run(timer(id, bake.version), context);
+        await run(
+          { ...instanceEvent, detail: { ...instanceEvent.detail, 'instance-id': instanceId } },
+          context,
+        );
+        await run({ ...amiEvent, detail: { ...amiEvent.detail, ImageId: imageId } }, context);
+      }
 
-    expect((await bakery.store.get(id)).bake.phase).toBe('succeeded');
-  });
+      expect((await bakery.store.get(id)).bake.phase).toBe('succeeded');
+    },
+  );
 
   it('sweeps on the schedule event', async () => {
     await expect(handler(sweepEvent, context)).resolves.toBeUndefined();

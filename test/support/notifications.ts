@@ -1,5 +1,5 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TestAws } from './aws';
 
 /** The envelope SNS wraps around a message delivered to an SQS subscription (raw delivery off). */
