@@ -5,18 +5,12 @@
  */
 import {
   DescribeAutoScalingGroupsCommand,
-  PutLifecycleHookCommand,
   SetDesiredCapacityCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { pipelines } from '../config/pipelines';
+import { addLifecycleHooks, snsEvent } from '../emulator/hooks';
 import { bakeryFromEnvironment } from '../lib/bake/container';
 import type { Bakery } from '../lib/bake/service';
 import { handleLifecycleEvent } from '../lib/lifecycle/handle';
@@ -47,28 +41,8 @@ export interface LifecycleBench {
 }
 
 async function hooksQueue(local: LocalEnvironment, group: string): Promise<string> {
-  const { aws } = local;
-  const topic = await aws.sns.send(new CreateTopicCommand({ Name: `${group}-hooks` }));
-  const queue = await aws.sqs.send(new CreateQueueCommand({ QueueName: `${group}-hooks` }));
-  const { Attributes } = await aws.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  await aws.sns.send(
-    new SubscribeCommand({ TopicArn: topic.TopicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }),
-  );
-  for (const transition of ['autoscaling:EC2_INSTANCE_LAUNCHING', 'autoscaling:EC2_INSTANCE_TERMINATING']) {
-    await aws.autoScaling.send(
-      new PutLifecycleHookCommand({
-        AutoScalingGroupName: group,
-        LifecycleHookName: transition.endsWith('LAUNCHING') ? 'ready' : 'drain',
-        LifecycleTransition: transition,
-        NotificationTargetARN: topic.TopicArn,
-        RoleARN: 'arn:aws:iam::123456789012:role/hooks',
-        HeartbeatTimeout: 3600,
-      }),
-    );
-  }
-  return queue.QueueUrl ?? '';
+  const accountId = '123456789012';
+  return (await addLifecycleHooks(local.aws, group, { name: group, accountId })).queueUrl;
 }
 
 /** Hook notifications from the queue, as SNS-to-Lambda events (test notifications included). */
@@ -93,10 +67,6 @@ async function receive(
     return { id: envelope.MessageId, message: envelope.Message };
   });
 }
-
-const snsEvent = (id: string, message: string) => ({
-  Records: [{ EventSource: 'aws:sns', Sns: { MessageId: id, Message: message } }],
-});
 
 async function setCapacity(local: LocalEnvironment, group: string, capacity: number): Promise<void> {
   await local.aws.autoScaling.send(

@@ -1,14 +1,12 @@
 import {
   DescribeAutoScalingGroupsCommand,
-  PutLifecycleHookCommand,
   SetDesiredCapacityCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { ListCommandsCommand } from '@aws-sdk/client-ssm';
-import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
+import { addLifecycleHooks, snsEvent } from '../../emulator/hooks';
 import { createSandbox, describeGroup } from '../../emulator/sandbox';
 import { parseTrigger } from '../../lib/bake/triggers';
 import { wake } from '../../lib/bake/wake';
@@ -62,58 +60,18 @@ async function setUp(
     () => new Date(started + (Date.now() - started) * scale),
   );
   await controlFor(aws).configure({ timeScale: options.timeScale ?? 0.002 });
-  const topic = await aws.sns.send(new CreateTopicCommand({ Name: `${key}-hooks` }));
-  const queue = await aws.sqs.send(new CreateQueueCommand({ QueueName: `${key}-hooks` }));
-  const attributes = await aws.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  await aws.sns.send(
-    new SubscribeCommand({
-      TopicArn: topic.TopicArn,
-      Protocol: 'sqs',
-      Endpoint: attributes.Attributes?.QueueArn,
-    }),
-  );
-  for (const transition of ['autoscaling:EC2_INSTANCE_LAUNCHING', 'autoscaling:EC2_INSTANCE_TERMINATING']) {
-    await aws.autoScaling.send(
-      new PutLifecycleHookCommand({
-        AutoScalingGroupName: group,
-        LifecycleHookName: transition.endsWith('LAUNCHING') ? 'ready' : 'drain',
-        LifecycleTransition: transition,
-        NotificationTargetARN: topic.TopicArn,
-        RoleARN: `arn:aws:iam::${aws.accountId}:role/hooks`,
-        HeartbeatTimeout: options.heartbeat ?? 3600,
-        DefaultResult: 'ABANDON',
-      }),
-    );
-  }
+  const hooks = await addLifecycleHooks(aws, group, {
+    name: key,
+    accountId: aws.accountId,
+    heartbeatTimeout: options.heartbeat ?? 3600,
+  });
   // Auto Scaling sends each new hook's target a test notification: read them out of the way.
-  const tests = await receiveNotifications(aws, queue.QueueUrl ?? '', { count: 2, timeoutMs: 3_000 });
+  const tests = await receiveNotifications(aws, hooks.queueUrl, { count: 2, timeoutMs: 3_000 });
   expect(tests.map((t) => (t.message as { Event?: string }).Event)).toEqual([
     'autoscaling:TEST_NOTIFICATION',
     'autoscaling:TEST_NOTIFICATION',
   ]);
-  return { aws, bakery, group, hooksQueue: queue.QueueUrl ?? '', notificationsQueue: sandbox.queueUrl };
-}
-
-/** An SNS-to-Lambda event carrying one message, as the lifecycle function receives it. */
-function snsEvent(messageId: string, message: string) {
-  return {
-    Records: [
-      {
-        EventSource: 'aws:sns',
-        EventVersion: '1.0',
-        EventSubscriptionArn: 'arn:aws:sns:us-east-1:123456789012:hooks:sub',
-        Sns: {
-          Type: 'Notification',
-          MessageId: messageId,
-          TopicArn: 'arn:aws:sns:us-east-1:123456789012:hooks',
-          Message: message,
-          Timestamp: new Date().toISOString(),
-        },
-      },
-    ],
-  };
+  return { aws, bakery, group, hooksQueue: hooks.queueUrl, notificationsQueue: sandbox.queueUrl };
 }
 
 /** Delivers the hook messages waiting in the queue to the lifecycle handler, `parallel` at a time. */
