@@ -23,7 +23,10 @@ REQUIRED = {
         "get_launch_template",
         "get_launch_template_by_name",
     ],
-    "moto.ec2.responses.launch_templates.LaunchTemplates": ["describe_launch_template_versions"],
+    "moto.ec2.responses.launch_templates.LaunchTemplates": [
+        "describe_launch_template_versions",
+        "create_launch_template_version",
+    ],
     "moto.ec2.exceptions": ["EC2ClientError", "InvalidSnapshotInUse"],
     "moto.ec2.models.amis.Ami": ["block_device_mappings", "get_filter_value"],
     "moto.ec2.models.elastic_block_store.EBSBackend": ["delete_snapshot", "get_snapshot"],

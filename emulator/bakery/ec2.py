@@ -10,6 +10,8 @@ https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitor-ami-events.html .
 
 from __future__ import annotations
 
+import copy
+
 import re
 import uuid
 from typing import Any
@@ -167,6 +169,41 @@ def install() -> None:
         return original_create_version(self, data, description)
 
     LaunchTemplate.create_version = create_version
+
+    # CreateLaunchTemplateVersion ignores SourceVersion in moto: the new version held only the
+    # parameters of the call, so a rollout's version (ImageId alone) launched instances with no
+    # instance profile, security group or user data. AWS: the new version "inherits the same
+    # launch parameters as the source version, except for parameters that you specify".
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateLaunchTemplateVersion.html
+    original_create_version_response = LaunchTemplates.create_launch_template_version
+
+    def create_launch_template_version_response(self):
+        source = self._get_param("SourceVersion")
+        if not source:
+            return original_create_version_response(self)
+        template_id = self._get_param("LaunchTemplateId")
+        name = self._get_param("LaunchTemplateName")
+        template = (
+            self.ec2_backend.get_launch_template(template_id)
+            if template_id
+            else self.ec2_backend.get_launch_template_by_name(name)
+        )
+        inherited = copy.deepcopy(template.get_version(source).data)
+        given = self._get_param("LaunchTemplateData", {})
+        original_param = self._get_param
+
+        def merged_param(key, default=None):
+            if key == "LaunchTemplateData":
+                return {**inherited, **given}
+            return original_param(key, default)
+
+        self._get_param = merged_param
+        try:
+            return original_create_version_response(self)
+        finally:
+            del self._get_param
+
+    LaunchTemplates.create_launch_template_version = create_launch_template_version_response
 
     # DeleteLaunchTemplateVersions is missing from moto. moto numbers versions by list position,
     # so a deleted version stays in the list, marked, and disappears from every answer.

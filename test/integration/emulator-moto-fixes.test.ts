@@ -93,6 +93,36 @@ describe('moto defects fixed by the extension', () => {
     expect(instance?.MetadataOptions?.HttpTokens).toBe('required');
   });
 
+  it('inherits the source version in a new launch template version, except what the call gives', async () => {
+    const source = (
+      await aws.ec2.send(
+        new DescribeLaunchTemplateVersionsCommand({
+          LaunchTemplateId: sandbox.launchTemplateId,
+          Versions: ['1'],
+        }),
+      )
+    ).LaunchTemplateVersions?.[0]?.LaunchTemplateData;
+    const created = await aws.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: sandbox.launchTemplateId,
+        SourceVersion: '1',
+        LaunchTemplateData: { ImageId: 'ami-12345678' },
+      }),
+    );
+    const number = String(created.LaunchTemplateVersion?.VersionNumber);
+    const data = (
+      await aws.ec2.send(
+        new DescribeLaunchTemplateVersionsCommand({
+          LaunchTemplateId: sandbox.launchTemplateId,
+          Versions: [number],
+        }),
+      )
+    ).LaunchTemplateVersions?.[0]?.LaunchTemplateData;
+
+    expect(source?.IamInstanceProfile).toBeDefined();
+    expect(data).toEqual({ ...source, ImageId: 'ami-12345678' });
+  });
+
   it('spreads group instances over the group subnets', async () => {
     const group = await describeGroup(aws, sandbox.autoScalingGroupName);
     const zones = new Set(group.Instances?.map((instance) => instance.AvailabilityZone));
