@@ -3,6 +3,7 @@ import {
   CreateImageCommand,
   CreateTagsCommand,
   DescribeSecurityGroupsCommand,
+  type SecurityGroup,
   DescribeSubnetsCommand,
   ModifyImageAttributeCommand,
   RunInstancesCommand,
@@ -60,7 +61,10 @@ async function cachedNetwork(
   return value;
 }
 
-/** Resolves the builder's subnet and security groups, given by id or by Name tag / group name. */
+/**
+ * Resolves the builder's subnet and security groups, given by id or by Name tag / group name,
+ * and refuses groups that allow any inbound traffic.
+ */
 async function network(
   ec2: Pick<EC2Client, 'send'>,
   pipeline: Pipeline,
@@ -79,21 +83,39 @@ async function network(
     vpcId = match.VpcId;
   }
   const names = securityGroups.filter((group) => !group.startsWith('sg-'));
-  const groupIds = securityGroups.filter((group) => group.startsWith('sg-'));
+  const ids = securityGroups.filter((group) => group.startsWith('sg-'));
+  const described: SecurityGroup[] = [];
   if (names.length > 0) {
     const filters = [
       { Name: 'group-name', Values: names },
       ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : []),
     ];
     const found = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: filters }));
-    const ids = found.SecurityGroups?.map((group) => group.GroupId ?? '') ?? [];
-    if (ids.length < names.length) {
+    if ((found.SecurityGroups ?? []).length < names.length) {
       throw Object.assign(new Error(`Security groups not found: ${names.join(', ')}`), {
         name: 'SecurityGroupNotFound',
       });
     }
-    groupIds.push(...ids);
+    described.push(...(found.SecurityGroups ?? []));
   }
+  if (ids.length > 0) {
+    const found = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: ids }));
+    described.push(...(found.SecurityGroups ?? []));
+  }
+  // No SSH and no inbound port: the builder is reached through SSM only. A group that lets
+  // anything in is refused rather than trusted (Packer opens SSH; this service never needs to).
+  const open = described.filter((group) => (group.IpPermissions ?? []).length > 0);
+  if (open.length > 0) {
+    throw Object.assign(
+      new Error(
+        `Builder security groups must allow no inbound traffic; ${open
+          .map((group) => `${group.GroupName ?? ''} (${group.GroupId ?? ''})`)
+          .join(', ')} has inbound rules`,
+      ),
+      { name: 'BuilderSecurityGroupOpen' },
+    );
+  }
+  const groupIds = described.map((group) => group.GroupId ?? '');
   return { subnetId, groupIds };
 }
 
