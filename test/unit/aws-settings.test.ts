@@ -2,18 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { AwsSettingsError, readAwsSettings } from '../../lib/aws/settings';
 
 describe('readAwsSettings', () => {
-  it('defaults to adaptive retries with five attempts', () => {
+  it('defaults to standard retries with five attempts', () => {
     expect(readAwsSettings({ AWS_REGION: 'eu-west-1' })).toEqual({
       region: 'eu-west-1',
-      retryMode: 'adaptive',
+      retryMode: 'standard',
       maxAttempts: 5,
     });
   });
 
   it('takes the retry mode and attempts from the environment', () => {
     expect(
-      readAwsSettings({ AWS_REGION: 'us-gov-west-1', AWS_RETRY_MODE: 'standard', AWS_MAX_ATTEMPTS: '8' }),
-    ).toEqual({ region: 'us-gov-west-1', retryMode: 'standard', maxAttempts: 8 });
+      readAwsSettings({ AWS_REGION: 'us-gov-west-1', AWS_RETRY_MODE: 'adaptive', AWS_MAX_ATTEMPTS: '8' }),
+    ).toEqual({ region: 'us-gov-west-1', retryMode: 'adaptive', maxAttempts: 8 });
   });
 
   it('returns a frozen object', () => {
