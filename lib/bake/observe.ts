@@ -309,7 +309,13 @@ export async function observe(
     const commands: ObservedCommand[] = [];
     if (COMMAND_PHASES.has(bake.phase)) {
       const role = bake.phase === 'testing' ? 'tester' : 'builder';
-      for (const instance of mine.filter((i) => i.role === role && online.has(i.instanceId))) {
+      // Online agents, and instances already stopping or stopped: a pass that stopped the builder
+      // may have died before recording the step it had seen finish; SSM still has the result.
+      const answered = mine.filter(
+        (i) =>
+          i.role === role && (online.has(i.instanceId) || i.state === 'stopping' || i.state === 'stopped'),
+      );
+      for (const instance of answered) {
         commands.push(...(await commandsOf(clients.ssm, bake, instance.instanceId)));
       }
     }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { BakeRecord } from '../../lib/bake/model';
 import { reconcile, startBake } from '../../lib/bake/service';
+import { BakeStore } from '../../lib/store/bakes';
 import { PipelineBusyError } from '../../lib/errors';
 import { awsForTest, controlFor } from '../support/aws';
 import { bakeryForTest, CrashingStore, runToEnd } from '../support/bakery';
@@ -73,5 +75,47 @@ describe('a pass that crashes between act and commit', () => {
     expect(bake.resources.filter((r) => r.kind === 'instance')).toHaveLength(1);
     expect(bake.steps.map((s) => s.status)).toEqual(['Success', 'Success']);
     expect(calls.ssm?.SendCommand).toBe(2);
+  });
+});
+
+/** A store whose commit dies once, on the pass that moved the bake to `phase` (after its actions ran). */
+class DiesEnteringPhase extends BakeStore {
+  died = false;
+  constructor(
+    base: ConstructorParameters<typeof BakeStore>,
+    private readonly phase: BakeRecord['phase'],
+  ) {
+    super(...base);
+  }
+  override async commit(...args: Parameters<BakeStore['commit']>) {
+    const [previous, next] = args;
+    if (!this.died && previous.phase !== this.phase && next.phase === this.phase) {
+      this.died = true;
+      throw Object.assign(new Error('Lambda timed out'), { name: 'TimeoutError' });
+    }
+    return super.commit(...args);
+  }
+  override release(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe('a pass that stops the builder and dies before its commit', () => {
+  it('goes on from the stopped builder: the finished step is read back, not waited for', async () => {
+    const { aws, bakery } = await setUp('stopped');
+    // The record still says "validating, step pending" while the builder is already stopped
+    // (its agent is offline): the chaos run found bakes waiting there until their deadline.
+    const store = new DiesEnteringPhase([aws.documents, bakery.tableName], 'stopping');
+    const crashing = { ...bakery, store };
+    const { id } = await startBake(crashing, 'minimal');
+
+    const bake = await runToEnd(crashing, id);
+
+    expect(store.died).toBe(true);
+    expect(bake.phase).toBe('succeeded');
+    expect(bake.steps.map((s) => [s.stage, s.status])).toEqual([
+      ['provision', 'Success'],
+      ['validate', 'Success'],
+    ]);
   });
 });
