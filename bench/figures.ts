@@ -4,6 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
+import * as prettier from 'prettier';
 
 export interface Figure {
   readonly figure: string;
@@ -42,15 +43,18 @@ export function machine(emulator: string): string {
 }
 
 /**
- * Replaces the text between `<!-- name:start -->` and `<!-- name:end -->` in `file`.
+ * Replaces the text between `<!-- name:start -->` and `<!-- name:end -->` in `file`, and formats
+ * the page as `npm run lint` expects.
  * @throws Error when the markers are missing (the page was edited by hand and lost them).
  */
-export function replaceSection(file: string, name: string, body: string): void {
+export async function replaceSection(file: string, name: string, body: string): Promise<void> {
   const text = readFileSync(file, 'utf8');
   const start = `<!-- ${name}:start -->`;
   const end = `<!-- ${name}:end -->`;
   const from = text.indexOf(start);
   const to = text.indexOf(end);
   if (from < 0 || to < from) throw new Error(`${file} has no ${start} ... ${end} section`);
-  writeFileSync(file, `${text.slice(0, from + start.length)}\n\n${body}\n\n${text.slice(to)}`);
+  const replaced = `${text.slice(0, from + start.length)}\n\n${body}\n\n${text.slice(to)}`;
+  const options = (await prettier.resolveConfig(file)) ?? {};
+  writeFileSync(file, await prettier.format(replaced, { ...options, filepath: file }));
 }

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   out();
   out(table);
   if (!only) {
-    replaceSection(
+    await replaceSection(
       new URL('../docs/benchmarks.md', import.meta.url).pathname,
       'bench-summary',
       `Latest \`npm run bench\`: ${ranOn}.\n\n${table}`,
