@@ -1,7 +1,8 @@
 /**
- * Part of `npm run bench` (bench/run.ts): what the reconciler costs on top of AWS's own waits, and how many AWS
- * calls a bake makes. Runs against the emulator it starts (or AWS_ENDPOINT_URL) with emulated
- * delays; the engine is driven through the same three triggers as in AWS.
+ * Part of `npm run bench` (bench/run.ts): what the reconciler costs on top of AWS's own waits,
+ * and how many AWS calls a bake makes. Runs against the emulator bench/run.ts starts (or
+ * AWS_ENDPOINT_URL) with emulated delays; the engine is driven through the same three triggers
+ * as in AWS.
  *
  *   overhead per wait = (bake wall time - sum of emulated waits) / number of waits
  *

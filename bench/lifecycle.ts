@@ -1,7 +1,8 @@
 /**
- * `npm run bench` (lifecycle part): AWS calls per lifecycle action, and a burst of 1,000 hook
- * notifications (rounds of 100 launches and 100 terminations of a real group) drained by the lifecycle
- * handler's work at a Lambda-like concurrency: all completed? how long?
+ * `npm run bench` (lifecycle part): AWS calls per lifecycle action, and a burst of hook
+ * notifications (BENCH_LIFECYCLE_BURST, default 200: rounds of 100 launches and 100 terminations
+ * of a real group) drained by the lifecycle handler's work at a Lambda-like concurrency: all
+ * completed? how long? (The issue asks for 1,000; the emulator does not finish that many.)
  */
 import {
   DescribeAutoScalingGroupsCommand,
@@ -121,7 +122,14 @@ export async function benchLifecycle(local: LocalEnvironment): Promise<Lifecycle
   const queueUrl = await hooksQueue(local, group);
   await local.control?.configure({
     timeScale: 0.001,
-    delays: { 'ec2.instance.pending': 0, 'ssm.agent.online': 0.2 },
+    // Every delay the checks meet, set here: the bake benchmark before this one leaves its own.
+    delays: {
+      'ec2.instance.pending': 0,
+      'ssm.agent.online': 0.2,
+      'ssm.command.pending': 0.1,
+      'ssm.command.in-progress': 0.3,
+      'ec2.instance.shutting-down': 0,
+    },
   });
   await receive(local, queueUrl); // the hooks' test notifications
 
@@ -165,6 +173,7 @@ export async function benchLifecycle(local: LocalEnvironment): Promise<Lifecycle
     ...bakeryFromEnvironment(quiet),
     catalog: new PipelineCatalog(loadPipelines([base])),
   };
+  const openBefore = (await bakery.lifecycles.inProgress()).length;
   const started = Date.now();
   let completed = 0;
   for (let round = 0; round < BURST / (2 * ROUND); round += 1) {
@@ -180,7 +189,8 @@ export async function benchLifecycle(local: LocalEnvironment): Promise<Lifecycle
     burst: {
       notifications: BURST,
       completed,
-      lost: BURST - completed - open.length,
+      // Neither completed nor still open (handed over to timers, which this benchmark does not run).
+      lost: BURST - completed - (open.length - openBefore),
       seconds,
       perSecond: BURST / seconds,
     },
