@@ -297,8 +297,8 @@ async function main(): Promise<number> {
     if (!local.control) throw new Error('the chaos run needs the emulator extension (faults)');
     const [, minimal] = pipelines as [PipelineInput, PipelineInput];
     const configured: PipelineInput[] = [];
-    const groups: string[] = [];
-    const hookQueues: string[] = [];
+    /** Each pipeline's group and the queue its hook notifications arrive on. */
+    const fleets: { group: string; hookQueue: string }[] = [];
     await local.control.configure({ timeScale: TIME_SCALE });
     for (let p = 0; p < PIPELINES; p += 1) {
       const group = `chaos-fleet-${p}`;
@@ -317,8 +317,7 @@ async function main(): Promise<number> {
         accountId: '123456789012',
         heartbeatTimeout: HEARTBEAT_SECONDS,
       });
-      groups.push(group);
-      hookQueues.push(hooks.queueUrl);
+      fleets.push({ group, hookQueue: hooks.queueUrl });
       configured.push({
         ...minimal,
         name: `chaos-${p}`,
@@ -332,6 +331,7 @@ async function main(): Promise<number> {
       });
     }
     const catalog = new PipelineCatalog(loadPipelines(configured));
+    const groups = fleets.map((f) => f.group);
     const store = new BakeStore(local.aws.documents, local.tableName); // the unharmed view, for the report
     await local.control.setFaults(
       [
@@ -372,11 +372,11 @@ async function main(): Promise<number> {
     const bakeLoops = configured.map((pipeline) =>
       bakeLoop(pipeline.name, container(local, catalog), store, random, deadline, tally),
     );
-    const lifecycleLoops = hookQueues.map((queueUrl, p) =>
+    const lifecycleLoops = fleets.map(({ group, hookQueue }) =>
       lifecycleLoop(
         local,
-        groups[p] ?? '',
-        queueUrl,
+        group,
+        hookQueue,
         container(local, catalog, { emulatorClock: true }),
         random,
         () => settled,
