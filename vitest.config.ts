@@ -1,11 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-// Dummy credentials and a fixed region: unit tests never reach the network, and
-// integration tests reach only the emulator started by the global setup.
+// The emulator's admin identity and a fixed region: unit tests never reach the network, and
+// integration tests reach only the emulator started by the global setup. Code under test runs
+// as its function's own identity (test/support/bakery.ts), never as this one.
 const awsTestEnv = {
   AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'testing',
-  AWS_SECRET_ACCESS_KEY: 'testing',
+  AWS_ACCESS_KEY_ID: 'ami-bakery-admin',
+  AWS_SECRET_ACCESS_KEY: 'ami-bakery-admin',
   AWS_SESSION_TOKEN: '',
   AWS_PROFILE: '',
 };

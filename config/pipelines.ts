@@ -6,6 +6,7 @@ import type { PipelineInput } from '../lib/pipeline/schema';
  *
  * Network settings name things by tag or group name, not by id, so the same file works in
  * every account and stage: `subnet` is a subnet id or its Name tag, `securityGroups` ids or names.
+ * No builder names an instance profile: the stack's own (one per stage and region) is used.
  */
 export const pipelines: PipelineInput[] = [
   {
@@ -16,7 +17,6 @@ export const pipelines: PipelineInput[] = [
       instanceTypes: ['t3.small', 't3a.small', 'm6i.large'],
       subnet: 'ami-bakery-builders',
       securityGroups: ['ami-bakery-builder'],
-      instanceProfile: 'ami-bakery-builder',
       rootVolume: { sizeGiB: 16, type: 'gp3' },
     },
     provision: [
@@ -79,7 +79,6 @@ export const pipelines: PipelineInput[] = [
       instanceTypes: ['t3.micro'],
       subnet: 'ami-bakery-builders',
       securityGroups: ['ami-bakery-builder'],
-      instanceProfile: 'ami-bakery-builder',
     },
     provision: [{ name: 'update', run: ['dnf upgrade -y --refresh'] }],
     validate: [{ name: 'kernel', run: ['uname -r'] }],

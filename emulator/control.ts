@@ -82,10 +82,34 @@ export interface EmulatedEvent {
   detail: Record<string, unknown>;
 }
 
+/** A request the emulator refused on IAM grounds, as its log keeps it. */
+export interface IamDenial {
+  time: string;
+  principal: string;
+  /** The function (or role) that made the call. */
+  label: string;
+  action: string;
+  resource: string;
+  reason: string;
+}
+
+/** How often a statement allowed an action for a function. */
+export interface IamGrant {
+  label: string;
+  action: string;
+  statement: string;
+  count: number;
+}
+
+export interface PrincipalRegistration {
+  principals?: { accessKeyId: string; arn: string; label: string; policies: unknown[] }[];
+  roles?: { arn: string; policies: unknown[] }[];
+}
+
 export class EmulatorControl {
   constructor(
     private readonly endpoint: string,
-    private readonly accountId: string,
+    readonly accountId: string,
   ) {}
 
   private async request<T>(method: string, route: string, body?: unknown): Promise<T> {
@@ -130,6 +154,23 @@ export class EmulatorControl {
 
   clearEvents(): Promise<unknown> {
     return this.request('DELETE', '/events');
+  }
+
+  /** Makes access keys act as role sessions with these policies (emulator/iam/identities.ts). */
+  registerPrincipals(registration: PrincipalRegistration): Promise<{ registered: string[] }> {
+    return this.request('PUT', '/iam/principals', registration);
+  }
+
+  async denials(): Promise<IamDenial[]> {
+    return (await this.request<{ denials: IamDenial[] }>('GET', '/iam/denials')).denials;
+  }
+
+  async grants(): Promise<IamGrant[]> {
+    return (await this.request<{ grants: IamGrant[] }>('GET', '/iam/grants')).grants;
+  }
+
+  clearIamLog(): Promise<unknown> {
+    return this.request('DELETE', '/iam/log');
   }
 
   /** Instances that CreateImage rebooted (no NoReboot), with how many times. */

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 
 /** The moto version the emulator and its extensions are written against. */
@@ -9,6 +10,14 @@ export const REQUIRED_MOTO_VERSION = '5.2.1';
 export const MOTO_INSTALL_HINT = `pip install "moto[server]==${REQUIRED_MOTO_VERSION}"`;
 
 const LAUNCHER = fileURLToPath(new URL('./server.py', import.meta.url));
+const AUTHORIZER = fileURLToPath(new URL('./iam/sidecar.ts', import.meta.url));
+
+/**
+ * The identity fixtures and sandbox setup use: the emulator never checks it. Every function runs
+ * with credentials of its own, registered with its packaged role (see `emulator/iam/identities.ts`);
+ * any other access key is refused as AWS refuses an unknown one.
+ */
+export const ADMIN_CREDENTIALS = { accessKeyId: 'ami-bakery-admin', secretAccessKey: 'ami-bakery-admin' } as const;
 
 export interface EmulatorOptions {
   /** Python interpreter; `AMI_BAKERY_PYTHON` or `python3` by default. */
@@ -50,6 +59,9 @@ interface LauncherStatus {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const python = options.python ?? process.env.AMI_BAKERY_PYTHON ?? 'python3';
   const args = [LAUNCHER, '--host', '127.0.0.1', '--port', String(options.port ?? 0)];
+  // The IAM evaluator runs on this very Node, with the TypeScript loader this process has.
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  args.push('--authorizer', JSON.stringify([process.execPath, '--import', tsx, AUTHORIZER]));
   if (options.detachFromStdin) args.push('--no-stdin-watch');
 
   const child = spawn(python, args, {

@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--no-stdin-watch", action="store_true")
+    parser.add_argument(
+        "--authorizer",
+        help="JSON list: the command of the IAM evaluator (emulator/iam/sidecar.ts); without it, "
+        "only the admin identity is served and no principal can be registered",
+    )
     args = parser.parse_args(argv)
 
     # Before moto loads: the service attaches AWS managed policies (AmazonSSMManagedInstanceCore
@@ -95,7 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     import bakery
+    from bakery import iam
 
+    iam.configure(json.loads(args.authorizer) if args.authorizer else None)
     app = bakery.install(DomainDispatcherApplication(create_backend_app))
     server = bind(args.host, args.port, app)
     # moto builds some ARNs and URLs (SQS queue URLs among them) from this.

@@ -4,7 +4,8 @@ import { ConfigError } from '../lib/errors';
 import { loadPipelines } from '../lib/pipeline/catalog';
 
 try {
-  const loaded = loadPipelines(pipelines);
+  // The stack provides the builder profile for pipelines that name none (serverless.yml).
+  const loaded = loadPipelines(pipelines, { builderProfile: 'BuilderInstanceProfile' });
   process.stdout.write(`pipelines OK: ${loaded.map((p) => p.name).join(', ')}\n`);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;

@@ -325,6 +325,28 @@ def install() -> None:
 
     AmisResponse.create_image = create_image_response
 
+    def copy_image_response(self):
+        # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html : moto drops
+        # TagSpecifications ("image" tags the new AMI, "snapshot" its snapshots).
+        specifications = self._get_param("TagSpecifications", [])
+        self.error_on_dryrun()
+        image = self.ec2_backend.copy_image(
+            self._get_param("SourceImageId"),
+            self._get_param("SourceRegion"),
+            self._get_param("Name"),
+            self._get_param("Description"),
+        )
+        for spec in specifications:
+            for tag in spec.get("Tags", []):
+                if spec["ResourceType"] == "image":
+                    self.ec2_backend.create_tags([image.id], {tag["Key"]: tag["Value"]})
+                elif spec["ResourceType"] == "snapshot":
+                    for snapshot_id in snapshot_ids(image):
+                        self.ec2_backend.get_snapshot(snapshot_id).add_tag(tag["Key"], tag["Value"])
+        return ActionResult({"ImageId": image.id})
+
+    AmisResponse.copy_image = copy_image_response
+
     original_copy = AmiBackend.copy_image
 
     def copy_image(self, source_image_id, source_region, name=None, description=None):

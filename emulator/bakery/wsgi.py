@@ -23,9 +23,26 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
-from . import autoscaling, core, ec2
+from . import autoscaling, core, ec2, iam
 
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+ACCESS_KEY = re.compile(r"Credential=([^/]+)/")
+
+# How each service refuses a caller, per its API reference's common errors: (status, code).
+ACCESS_DENIED = {
+    "ec2": (403, "UnauthorizedOperation"),
+    "autoscaling": (403, "AccessDenied"),
+    "sns": (403, "AuthorizationError"),
+    "sqs": (403, "AccessDenied"),
+    "ssm": (400, "AccessDeniedException"),
+    "dynamodb": (400, "AccessDeniedException"),
+}
+UNKNOWN_KEY = {
+    "ec2": (401, "AuthFailure", "AWS was not able to validate the provided access credentials"),
+    "ssm": (400, "UnrecognizedClientException", "The security token included in the request is invalid."),
+    "dynamodb": (400, "UnrecognizedClientException", "The security token included in the request is invalid."),
+}
+DEFAULT_UNKNOWN_KEY = (403, "InvalidClientTokenId", "The security token included in the request is invalid.")
 
 # (HTTP status, code, message) per service for throttling and server errors.
 THROTTLE = {
@@ -119,13 +136,53 @@ def identify(environ: dict[str, Any]) -> tuple[str, str, str]:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return service, region, target.rsplit(".", 1)[-1]
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
+    body = read_body(environ)
     action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
     if not action:
         action = parse_qs(environ.get("QUERY_STRING", "")).get("Action", ["unknown"])[0]
     return service, region, action
+
+
+def read_body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def authorization_error(service: str, environ: dict[str, Any], region: str, action: str, account: str):
+    """None when the caller may make this request; else the (status, headers, body) AWS answers."""
+    match = ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+    try:
+        principal = iam.principal_for(match.group(1) if match else None)
+    except iam.UnknownKey:
+        status, code, message = UNKNOWN_KEY.get(service, DEFAULT_UNKNOWN_KEY)
+        return error_response(service, status, code, message)
+    if principal is None:
+        return None
+    if principal.account != account:
+        status, code, message = UNKNOWN_KEY.get(service, DEFAULT_UNKNOWN_KEY)
+        return error_response(service, status, code, f"{message} (the key belongs to account {principal.account})")
+    status, code = ACCESS_DENIED.get(service, (403, "AccessDenied"))
+    try:
+        requests, template = iam.requests_for(service, action, read_body(environ), account, region)
+        iam.check(principal.arn, account, principal.label, requests, template)
+    except iam.NotModelled as gap:
+        reason = f"(the emulator does not model the authorization of {gap}; see emulator/bakery/iam.py)"
+        request = iam.Request(f"{service}:{action}", "*")
+        iam.DENIALS.setdefault(account, []).append(
+            {"time": core.iso(), "principal": principal.arn, "label": principal.label, "action": request.action, "resource": "*", "reason": reason}
+        )
+        return error_response(service, status, code, iam.Denied(request, reason, principal.arn).message)
+    except iam.Denied as denied:
+        message = denied.message
+        if service == "ec2":
+            message = (
+                f"You are not authorized to perform this operation. {message}. "
+                f"Encoded authorization failure message: {iam.encoded(denied)}"
+            )
+        return error_response(service, status, code, message)
+    return None
 
 
 def error_response(service: str, status: int, code: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -150,7 +207,7 @@ def error_response(service: str, status: int, code: str, message: str) -> tuple[
     return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
 
 
-STATUS_TEXT = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+STATUS_TEXT = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class BakeryMiddleware:
@@ -194,10 +251,22 @@ class BakeryMiddleware:
                 start_response(f"{status} {STATUS_TEXT.get(status, 'Error')}", headers)
                 return [body]
         if service in UNLOCKED_SERVICES:
+            refused = authorization_error(service, environ, _region, action, account)
+            if refused is not None:
+                return self.refuse(start_response, refused)
             return list(self.app(environ, start_response))
         with core.LOCK:
             core.tick()  # transitions that fell due since the last tick are visible to this request
+            refused = authorization_error(service, environ, _region, action, account)
+            if refused is not None:
+                return self.refuse(start_response, refused)
             return list(self.app(environ, start_response))
+
+    @staticmethod
+    def refuse(start_response: Callable[..., Any], refused: tuple[int, list[tuple[str, str]], bytes]) -> Iterable[bytes]:
+        status, headers, body = refused
+        start_response(f"{status} {STATUS_TEXT.get(status, 'Error')}", headers)
+        return [body]
 
     def pick_fault(self, account: str, service: str, action: str) -> FaultRule | None:
         faults = self.faults.get(account)
@@ -228,6 +297,7 @@ class BakeryMiddleware:
             self.faulted.clear()
             core.reset_settings()
             autoscaling.reset()
+            iam.reset()
 
     # --- control API ---
 
@@ -299,6 +369,15 @@ class BakeryMiddleware:
         if route == "/events" and method == "DELETE":
             settings.events.clear()
             return 200, {"events": []}
+        if route == "/iam/principals" and method in ("PUT", "POST"):
+            return 200, iam.register(account, body)
+        if route == "/iam/denials" and method == "GET":
+            return 200, {"denials": iam.denials(account)}
+        if route == "/iam/grants" and method == "GET":
+            return 200, {"grants": iam.grants(account)}
+        if route == "/iam/log" and method == "DELETE":
+            iam.clear_log(account)
+            return 200, {"denials": [], "grants": []}
         if route == "/reboots" and method == "GET":
             return 200, {"reboots": ec2.reboots(account)}
         return 404, {"error": f"no route {method} {route}"}

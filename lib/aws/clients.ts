@@ -5,6 +5,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { readAwsSettings, type AwsSettings } from './settings';
 
 /** The AWS clients the service uses, each built on first use and then reused. */
@@ -28,6 +29,11 @@ export interface AwsClientOptions {
    * the place to attach middleware (tracing, or an emulator's account header in tests).
    */
   readonly instrument?: (client: AnyAwsClient) => void;
+  /**
+   * Credentials to sign with instead of the default provider chain's: a caller that runs
+   * several functions in one process (the local stack) gives each function its own identity.
+   */
+  readonly credentials?: AwsCredentialIdentity;
 }
 
 /**
@@ -42,6 +48,7 @@ export function createAwsClients(
     region: settings.region,
     retryMode: settings.retryMode,
     maxAttempts: settings.maxAttempts,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   };
   const built = new Map<keyof AwsClients, AnyAwsClient>();
   let documents: DynamoDBDocumentClient | undefined;

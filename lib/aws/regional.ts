@@ -30,6 +30,7 @@ export function createRegionalClients(
     region,
     retryMode: settings.retryMode,
     maxAttempts: settings.maxAttempts,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   });
   return {
     ec2In: (region) =>

@@ -133,6 +133,7 @@ async function launch(
     { Key: 'Name', Value: `ami-bakery-${action.role}-${pipeline.name}` },
   ];
   const volume = pipeline.builder.rootVolume;
+  const spot = pipeline.builder.spot && action.role === 'builder';
   try {
     const run = await ec2.send(
       new RunInstancesCommand({
@@ -166,11 +167,12 @@ async function launch(
             },
           },
         ],
-        InstanceMarketOptions:
-          pipeline.builder.spot && action.role === 'builder' ? { MarketType: 'spot' } : undefined,
+        InstanceMarketOptions: spot ? { MarketType: 'spot' } : undefined,
+        // A Spot builder's request is a resource of its own, authorized (and tagged) with the launch.
         TagSpecifications: [
           { ResourceType: 'instance', Tags: tags },
           { ResourceType: 'volume', Tags: tags },
+          ...(spot ? [{ ResourceType: 'spot-instances-request' as const, Tags: tags }] : []),
         ],
       }),
     );
@@ -242,6 +244,7 @@ async function run(
       return { kind: 'done' };
     case 'copy-image': {
       const target = clients.ec2In(action.region);
+      const copyTags = [...tags, { Key: TAG_RECIPE, Value: bake.recipeHash }];
       const copied = await target.send(
         new CopyImageCommand({
           SourceImageId: action.sourceImageId,
@@ -249,16 +252,15 @@ async function run(
           Name: action.name,
           ClientToken: `${bake.id}-${action.region}`,
           Encrypted: true,
+          // Tagged as it is made: a copy is the service's own from its first moment (so the
+          // janitor finds it and IAM lets the service share it), with no window untagged.
+          TagSpecifications: [
+            { ResourceType: 'image', Tags: copyTags },
+            { ResourceType: 'snapshot', Tags: copyTags },
+          ],
         }),
       );
-      const imageId = copied.ImageId ?? '';
-      await target.send(
-        new CreateTagsCommand({
-          Resources: [imageId],
-          Tags: [...tags, { Key: TAG_RECIPE, Value: bake.recipeHash }],
-        }),
-      );
-      return { kind: 'image-copied', region: action.region, imageId };
+      return { kind: 'image-copied', region: action.region, imageId: copied.ImageId ?? '' };
     }
     case 'share-image': {
       const { accounts, organizationalUnits } = pipeline.distribute;

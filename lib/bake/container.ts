@@ -27,7 +27,9 @@ export function bakeryFromEnvironment(
     region: settings.region,
     store: new BakeStore(aws.documents, environment.BAKES_TABLE),
     lifecycles: new LifecycleStore(aws.documents, environment.BAKES_TABLE),
-    catalog: new PipelineCatalog(loadPipelines(pipelines)),
+    catalog: new PipelineCatalog(
+      loadPipelines(pipelines, { builderProfile: environment.BUILDER_INSTANCE_PROFILE }),
+    ),
     sns: aws.sns,
     topicArn: environment.NOTIFICATIONS_TOPIC_ARN,
     scheduler: new SqsPassScheduler(aws.sqs, environment.TIMER_QUEUE_URL),

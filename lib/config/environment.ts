@@ -8,6 +8,8 @@ const environmentSchema = z.object({
   TIMER_QUEUE_URL: z.url(),
   /** Longer than the reconcile function's timeout: a pass that dies gives way within this. */
   LEASE_SECONDS: z.coerce.number().int().min(1).max(900).default(120),
+  /** The stack's builder instance profile (named per stage and region), for pipelines that name none. */
+  BUILDER_INSTANCE_PROFILE: z.string().min(1).optional(),
 });
 
 export type Environment = Readonly<z.output<typeof environmentSchema>>;

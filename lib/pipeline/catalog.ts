@@ -1,11 +1,17 @@
 import { ConfigError, NotFoundError } from '../errors';
 import { pipelinesSchema, type Pipeline } from './schema';
 
+export interface PipelineDefaults {
+  /** The stack's builder instance profile, for pipelines that name none. */
+  readonly builderProfile?: string;
+}
+
 /**
- * Validates pipeline definitions.
- * @throws ConfigError naming the pipeline (by name, else by position) and the field of each problem.
+ * Validates pipeline definitions and fills in the stack's defaults.
+ * @throws ConfigError naming the pipeline (by name, else by position) and the field of each problem,
+ * or a pipeline with no builder profile where the stack provides none.
  */
-export function loadPipelines(raw: unknown): readonly Pipeline[] {
+export function loadPipelines(raw: unknown, defaults: PipelineDefaults = {}): readonly Pipeline[] {
   const parsed = pipelinesSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -19,13 +25,22 @@ export function loadPipelines(raw: unknown): readonly Pipeline[] {
     throw new ConfigError(`Invalid pipeline configuration: ${problems.join('; ')}`, { cause: parsed.error });
   }
   const seen = new Set<string>();
+  const loaded: Pipeline[] = [];
   for (const pipeline of parsed.data) {
     if (seen.has(pipeline.name)) {
       throw new ConfigError(`Invalid pipeline configuration: pipeline "${pipeline.name}" is defined twice`);
     }
     seen.add(pipeline.name);
+    const instanceProfile = pipeline.builder.instanceProfile ?? defaults.builderProfile;
+    if (!instanceProfile) {
+      throw new ConfigError(
+        `Invalid pipeline configuration: pipeline "${pipeline.name}", field builder.instanceProfile: ` +
+          'required where the stack provides no builder profile (BUILDER_INSTANCE_PROFILE)',
+      );
+    }
+    loaded.push(Object.freeze({ ...pipeline, builder: { ...pipeline.builder, instanceProfile } }));
   }
-  return Object.freeze(parsed.data.map((pipeline) => Object.freeze(pipeline)));
+  return Object.freeze(loaded);
 }
 
 /** Looks pipelines up by name. */

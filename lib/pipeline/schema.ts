@@ -156,8 +156,11 @@ export const pipelineSchema = z
         subnet: z.string().min(1),
         /** Security group ids, or group names. The builder needs no inbound rule. */
         securityGroups: z.array(z.string().min(1)).min(1),
-        /** Instance profile name; its role needs AmazonSSMManagedInstanceCore. */
-        instanceProfile: z.string().min(1),
+        /**
+         * Instance profile name; its role needs AmazonSSMManagedInstanceCore. Absent: the stack's
+         * own builder profile (named per stage and region, BUILDER_INSTANCE_PROFILE).
+         */
+        instanceProfile: z.string().min(1).optional(),
         associatePublicIp: z.boolean().default(false),
         rootVolume: z
           .object({
@@ -226,7 +229,11 @@ export const pipelineSchema = z
   .strict();
 
 export type PipelineInput = z.input<typeof pipelineSchema>;
-export type Pipeline = z.output<typeof pipelineSchema>;
+type ParsedPipeline = z.output<typeof pipelineSchema>;
+/** A loaded pipeline: its builder profile is always known (`loadPipelines` fills the default in). */
+export type Pipeline = Omit<ParsedPipeline, 'builder'> & {
+  readonly builder: ParsedPipeline['builder'] & { readonly instanceProfile: string };
+};
 export type Step = z.output<typeof stepSchema>;
 export type Rollout = z.output<typeof rolloutSchema>;
 export type LifecycleConfig = z.output<typeof lifecycleSchema>;

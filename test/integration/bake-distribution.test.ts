@@ -90,7 +90,7 @@ describe('base image by filter', () => {
         ...minimal,
         baseImage: { filter: { owners: ['amazon'], name: 'al2023-ami-2023*', architecture: 'x86_64' } },
       },
-    ]);
+    ], { builderProfile: 'ami-bakery-builder' });
     if (!pipeline) throw new Error('no pipeline');
     const candidates = await aws.ec2.send(
       new DescribeImagesCommand({

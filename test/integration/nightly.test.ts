@@ -43,7 +43,7 @@ describe('runNightly', () => {
     const changed = { ...scheduled, provision: [{ name: 'update', run: ['dnf upgrade -y', 'echo v2'] }] };
     const again = await runNightly({
       ...bakery,
-      catalog: new PipelineCatalog(loadPipelines([changed, manual])),
+      catalog: new PipelineCatalog(loadPipelines([changed, manual], { builderProfile: 'ami-bakery-builder' })),
     });
 
     expect(first).toEqual([

@@ -4,10 +4,14 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import type { Pluggable } from '@smithy/types';
 import { inject } from 'vitest';
 import { EmulatorControl } from '../../emulator/control';
+import { ADMIN_CREDENTIALS } from '../../emulator/harness';
 import { createAwsClients, type AwsClients } from '../../lib/aws/clients';
 import { readAwsSettings } from '../../lib/aws/settings';
 
-/** Clients for one isolated emulator account: the service's own, plus what fixtures need. */
+/**
+ * Clients for one isolated emulator account, signed as the admin identity: what fixtures and
+ * assertions use. The service itself runs as its functions (`bakeryForTest`, `functionEnv`).
+ */
 export interface TestAws extends AwsClients {
   readonly accountId: string;
   readonly iam: IAMClient;
@@ -54,11 +58,12 @@ export function awsForTest(key: string, env: NodeJS.ProcessEnv = {}): TestAws {
   const accountId = testAccountId(key);
   const settings = readAwsSettings({ ...process.env, ...env });
   const clients = createAwsClients(settings, {
+    credentials: ADMIN_CREDENTIALS,
     instrument: (client) => {
       client.middlewareStack.use(accountHeader(accountId));
     },
   });
-  const config = { region: settings.region, maxAttempts: settings.maxAttempts };
+  const config = { region: settings.region, maxAttempts: settings.maxAttempts, credentials: ADMIN_CREDENTIALS };
   const iam = new IAMClient(config);
   iam.middlewareStack.use(accountHeader(accountId));
   const elb = new ElasticLoadBalancingV2Client(config);
@@ -91,8 +96,8 @@ export async function eventually<T>(
  */
 export function awsForDefaultAccount(): TestAws {
   const settings = readAwsSettings();
-  const clients = createAwsClients(settings);
-  const config = { region: settings.region, maxAttempts: settings.maxAttempts };
+  const clients = createAwsClients(settings, { credentials: ADMIN_CREDENTIALS });
+  const config = { region: settings.region, maxAttempts: settings.maxAttempts, credentials: ADMIN_CREDENTIALS };
   return Object.assign(Object.create(clients) as AwsClients, {
     accountId: '123456789012',
     iam: new IAMClient(config),

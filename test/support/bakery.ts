@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { pipelines as configured } from '../../config/pipelines';
+import {
+  registerStackIdentities,
+  type FunctionName,
+  type IdentityOptions,
+  type LocalStackNames,
+  type StackIdentities,
+} from '../../emulator/iam/identities';
+import { packagedTemplate } from '../../emulator/iam/stack';
+import { createAwsClients, type AwsClientOptions } from '../../lib/aws/clients';
+import { createRegionalClients } from '../../lib/aws/regional';
 import { readAwsSettings } from '../../lib/aws/settings';
 import type { Bakery, Log } from '../../lib/bake/service';
 import { reconcile } from '../../lib/bake/service';
@@ -11,8 +19,8 @@ import { loadPipelines, PipelineCatalog } from '../../lib/pipeline/catalog';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { LifecycleStore } from '../../lib/lifecycle/store';
 import { BakeStore, type StoredBake } from '../../lib/store/bakes';
-import { accountHeader, type TestAws } from './aws';
-import type { Sandbox } from '../../emulator/sandbox';
+import { accountHeader, controlFor, type TestAws } from './aws';
+import { BUILDER_PROFILE_NAME, type Sandbox } from '../../emulator/sandbox';
 import { createBakesTable } from '../../emulator/stack';
 
 /** Records what the engine asked to schedule; tests run the passes themselves. */
@@ -36,44 +44,81 @@ export const quietLog: Log = process.env.BAKE_DEBUG
 export interface TestBakery extends Bakery {
   readonly scheduler: RecordingScheduler;
   readonly tableName: string;
+  readonly identities: StackIdentities;
+  /**
+   * The same engine (table, topic, pipelines, clock, scheduler) signed as another function of
+   * the stack: `startBake(bakery.as('api'), ...)` runs with the API's role, as it does in AWS.
+   * The bakery itself is the reconcile function.
+   */
+  as(fn: FunctionName): Bakery;
 }
 
-/** A bake engine wired to the emulator: a fresh bakes table, the sandbox topic, the given pipelines. */
+export interface TestBakeryOptions extends IdentityOptions {
+  readonly clock?: () => Date;
+}
+
+/**
+ * A bake engine wired to the emulator: a fresh bakes table, the sandbox topic, the given
+ * pipelines, and every function's role from the packaged stack enforced on its calls.
+ */
 export async function bakeryForTest(
   aws: TestAws,
   sandbox: Sandbox,
   pipelines: PipelineInput[] = configured,
-  clock: () => Date = () => new Date(),
+  clockOrOptions: (() => Date) | TestBakeryOptions = {},
 ): Promise<TestBakery> {
+  const options = typeof clockOrOptions === 'function' ? { clock: clockOrOptions } : clockOrOptions;
+  const clock = options.clock ?? (() => new Date());
   const tableName = await createBakesTable(aws, `bakes-${randomBytes(4).toString('hex')}`);
   const settings = readAwsSettings();
-  const regional = new Map<string, { ec2: EC2Client; ssm: SSMClient }>();
-  const inRegion = (region: string) => {
-    let clients = regional.get(region);
-    if (!clients) {
-      clients = { ec2: new EC2Client({ region }), ssm: new SSMClient({ region }) };
-      clients.ec2.middlewareStack.use(accountHeader(aws.accountId));
-      clients.ssm.middlewareStack.use(accountHeader(aws.accountId));
-      regional.set(region, clients);
-    }
-    return clients;
-  };
-  return {
+  const names: LocalStackNames = {
+    accountId: aws.accountId,
     region: settings.region,
     tableName,
-    store: new BakeStore(aws.documents, tableName),
-    lifecycles: new LifecycleStore(aws.documents, tableName),
-    catalog: new PipelineCatalog(loadPipelines(pipelines)),
-    sns: aws.sns,
-    topicArn: sandbox.topicArn,
-    scheduler: new RecordingScheduler(),
-    clock,
-    log: quietLog,
-    leaseSeconds: 1,
-    autoScaling: aws.autoScaling,
-    ec2In: (region) => (region === settings.region ? aws.ec2 : inRegion(region).ec2),
-    ssmIn: (region) => (region === settings.region ? aws.ssm : inRegion(region).ssm),
+    notificationsTopicArn: sandbox.topicArn,
+    builderRoleName: BUILDER_PROFILE_NAME,
   };
+  const identities = await registerStackIdentities(controlFor(aws), await packagedTemplate(), names, options);
+  const scheduler = new RecordingScheduler();
+  const catalog = new PipelineCatalog(loadPipelines(pipelines, { builderProfile: BUILDER_PROFILE_NAME }));
+  const built = new Map<FunctionName, Bakery>();
+  const as = (fn: FunctionName): Bakery => {
+    let bakery = built.get(fn);
+    if (!bakery) {
+      const clientOptions: AwsClientOptions = {
+        credentials: identities[fn].credentials,
+        instrument: (client) => {
+          client.middlewareStack.use(accountHeader(aws.accountId));
+        },
+      };
+      const clients = createAwsClients(settings, clientOptions);
+      const regional = createRegionalClients(clients, settings, clientOptions);
+      bakery = {
+        region: settings.region,
+        store: new BakeStore(clients.documents, tableName),
+        lifecycles: new LifecycleStore(clients.documents, tableName),
+        catalog,
+        sns: clients.sns,
+        topicArn: sandbox.topicArn,
+        scheduler,
+        clock,
+        log: quietLog,
+        leaseSeconds: 1,
+        autoScaling: clients.autoScaling,
+        ec2In: regional.ec2In,
+        ssmIn: regional.ssmIn,
+      };
+      built.set(fn, bakery);
+    }
+    return bakery;
+  };
+  return { ...as('reconcile'), scheduler, tableName, identities, as };
+}
+
+/** The environment a function's handler reads its credentials from, for handler tests. */
+export function functionEnv(identities: StackIdentities, fn: FunctionName): Record<string, string> {
+  const { accessKeyId, secretAccessKey } = identities[fn].credentials;
+  return { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startEmulator } from '../../emulator/harness';
+import { packagedTemplate } from '../../emulator/iam/stack';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,7 +13,9 @@ declare module 'vitest' {
  * account (see `aws.ts`), so they run in parallel without resets.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const emulator = await startEmulator();
+  // The stack's roles, as packaged, are what the emulator enforces: package once (or reuse the
+  // cached template) before any test file registers its functions' identities.
+  const [emulator] = await Promise.all([startEmulator(), packagedTemplate()]);
   project.provide('emulatorEndpoint', emulator.endpoint);
   return () => emulator.stop();
 }

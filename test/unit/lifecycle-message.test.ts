@@ -56,7 +56,7 @@ describe('lifecycleFor', () => {
           ],
         },
       },
-    ]),
+    ], { builderProfile: 'ami-bakery-builder' }),
   );
 
   it.each([

@@ -13,7 +13,7 @@ function withWeb(patch: Record<string, unknown>): unknown[] {
 
 describe('the checked-in pipelines', () => {
   it('validate, with web (Node.js + PM2) and minimal', () => {
-    const loaded = loadPipelines(pipelines);
+    const loaded = loadPipelines(pipelines, { builderProfile: 'ami-bakery-builder' });
 
     expect(loaded.map((p) => p.name)).toEqual(['web', 'minimal']);
     expect(loaded[0]?.provision.map((s) => s.name)).toEqual([
@@ -59,13 +59,13 @@ describe('invalid pipeline configuration', () => {
   });
 
   it('rejects a pipeline defined twice', () => {
-    expect(() => loadPipelines([web, web])).toThrow(/pipeline "web" is defined twice/);
+    expect(() => loadPipelines([web, web], { builderProfile: 'ami-bakery-builder' })).toThrow(/pipeline "web" is defined twice/);
   });
 });
 
 describe('the pipeline catalog', () => {
   it('finds a pipeline by name and refuses an unknown one', () => {
-    const catalog = new PipelineCatalog(loadPipelines(pipelines));
+    const catalog = new PipelineCatalog(loadPipelines(pipelines, { builderProfile: 'ami-bakery-builder' }));
 
     expect(catalog.get('minimal').name).toBe('minimal');
     expect(() => catalog.get('nope')).toThrow(NotFoundError);
@@ -73,10 +73,10 @@ describe('the pipeline catalog', () => {
 });
 
 describe('the recipe hash', () => {
-  const [loaded] = loadPipelines([web]) as [ReturnType<typeof loadPipelines>[number]];
+  const [loaded] = loadPipelines([web], { builderProfile: 'ami-bakery-builder' }) as [ReturnType<typeof loadPipelines>[number]];
 
   it('is stable for the same recipe and base image', () => {
-    expect(recipeHash(loaded, 'ami-1')).toBe(recipeHash(loadPipelines([web])[0] ?? loaded, 'ami-1'));
+    expect(recipeHash(loaded, 'ami-1')).toBe(recipeHash(loadPipelines([web], { builderProfile: 'ami-bakery-builder' })[0] ?? loaded, 'ami-1'));
   });
 
   it.each<[string, ReturnType<typeof loadPipelines>[number]]>([
