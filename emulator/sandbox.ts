@@ -171,7 +171,8 @@ export async function createSandbox(aws: SandboxClients, options: SandboxOptions
     }),
   );
 
-  const roleName = `${name}-instance`;
+  // The stack may pass only the fleets' roles (serverless.yml, fleetRoles: `*-fleet-instance`).
+  const roleName = `${name}-fleet-instance`;
   await aws.iam.send(
     new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: EC2_TRUST_POLICY }),
   );

@@ -20,10 +20,10 @@ beforeAll(async () => {
   bakery = await bakeryForTest(aws, sandbox, [
     { ...minimal, name: 'plain', publish: { parameter: '/ami-bakery/plain/latest' } },
   ]);
-  call = apiFor(bakery);
+  call = apiFor(bakery.as('api'));
 });
 
-const bakeCount = async () => (await bakery.store.list({ limit: 100 })).bakes.length;
+const bakeCount = async () => (await bakery.as('api').store.list({ limit: 100 })).bakes.length;
 
 const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH');
 const segment = fc.oneof(

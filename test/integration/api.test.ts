@@ -37,7 +37,7 @@ beforeAll(async () => {
     },
   ]);
   await controlFor(aws).configure({ timeScale: 0.002 });
-  call = apiFor(bakery);
+  call = apiFor(bakery.as('api'));
 });
 
 /** The body, checked against the operation's response schema. */
@@ -120,10 +120,10 @@ describe('POST /bakes', () => {
       { field: 'Idempotency-Key' },
     ],
   ])('answers %s with its problem', async (_, options, status, slug, extra) => {
-    const before = (await bakery.store.list({ limit: 100 })).bakes.length;
+    const before = (await bakery.as('api').store.list({ limit: 100 })).bakes.length;
 
     expectProblem(await call('POST', '/bakes', options), status, slug, extra);
-    expect((await bakery.store.list({ limit: 100 })).bakes.length).toBe(before);
+    expect((await bakery.as('api').store.list({ limit: 100 })).bakes.length).toBe(before);
   });
 
   it('answers 503 with Retry-After while AWS throttles, and starts nothing', async () => {

@@ -37,7 +37,7 @@ describe.each<Phase>([
         'ssm.command.in-progress': 0.3,
       },
     });
-    const started = await startBake(bakery, 'minimal');
+    const started = await startBake(bakery.as('api'), 'minimal');
     if (phase !== 'requested') {
       await eventually(
         async () => {
@@ -49,7 +49,7 @@ describe.each<Phase>([
       );
     }
 
-    await cancelBake(bakery, started.id);
+    await cancelBake(bakery.as('api'), started.id);
     const bake = await runToEnd(bakery, started.id);
 
     expect(bake.phase).toBe('cancelled');
@@ -58,7 +58,7 @@ describe.each<Phase>([
     );
     const states = described.Reservations?.flatMap((r) => r.Instances ?? []).map((i) => i.State?.Name) ?? [];
     expect(states.every((state) => state === 'shutting-down' || state === 'terminated')).toBe(true);
-    await expect(cancelBake(bakery, bake.id)).rejects.toBeInstanceOf(ConflictError);
-    await expect(startBake(bakery, 'minimal')).resolves.toMatchObject({ phase: 'requested' });
+    await expect(cancelBake(bakery.as('api'), bake.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(startBake(bakery.as('api'), 'minimal')).resolves.toMatchObject({ phase: 'requested' });
   });
 });

@@ -22,7 +22,7 @@ describe('two starts of the same pipeline at once', () => {
   it('create exactly one bake; the other caller learns which', async () => {
     const { bakery } = await setUp('starts');
 
-    const results = await Promise.allSettled([startBake(bakery, 'minimal'), startBake(bakery, 'minimal')]);
+    const results = await Promise.allSettled([startBake(bakery.as('api'), 'minimal'), startBake(bakery.as('api'), 'minimal')]);
 
     const created = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as PipelineBusyError] : []));
@@ -38,7 +38,7 @@ describe('two starts of the same pipeline at once', () => {
 describe('two reconcilers racing on one record', () => {
   it('launch one builder and create one image', async () => {
     const { bakery, control } = await setUp('race');
-    const { id } = await startBake(bakery, 'minimal');
+    const { id } = await startBake(bakery.as('api'), 'minimal');
     await control.resetCalls();
 
     for (let pass = 0; pass < 200; pass += 1) {
@@ -61,9 +61,9 @@ describe('a pass that crashes between act and commit', () => {
   it('converges on the next pass: no duplicate image, no leaked instance', async () => {
     const { aws, bakery, control } = await setUp('crash');
     // Crash after the launch, after the first command, and after CreateImage.
-    const store = new CrashingStore([aws.documents, bakery.tableName], new Set([1, 3, 6, 7]));
+    const store = new CrashingStore([bakery.documents, bakery.tableName], new Set([1, 3, 6, 7]));
     const crashing = { ...bakery, store };
-    const { id } = await startBake(crashing, 'minimal');
+    const { id } = await startBake(bakery.as('api'), 'minimal');
     await control.resetCalls();
 
     const bake = await runToEnd(crashing, id);
@@ -107,7 +107,7 @@ describe('a pass that stops the builder and dies before its commit', () => {
     // (its agent is offline): the chaos run found bakes waiting there until their deadline.
     const store = new DiesEnteringPhase([aws.documents, bakery.tableName], 'stopping');
     const crashing = { ...bakery, store };
-    const { id } = await startBake(crashing, 'minimal');
+    const { id } = await startBake(bakery.as('api'), 'minimal');
 
     const bake = await runToEnd(crashing, id);
 

@@ -32,7 +32,7 @@ describe('a bake with a test stage, a copy and a share', () => {
     const sandbox = await createSandbox(aws, { name: 'distribute', desiredCapacity: 1 });
     const bakery = await bakeryForTest(aws, sandbox, [web, distributed]);
 
-    const bake = await runToEnd(bakery, (await startBake(bakery, 'fleet')).id);
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id);
 
     expect(bake.phase).toBe('succeeded');
     expect(bake.timeline.map((t) => t.phase)).toContain('testing');
@@ -71,7 +71,7 @@ describe('a bake with a test stage, a copy and a share', () => {
       ssmRules: [{ commandPattern: 'is-system-running', status: 'Failed', stdout: 'degraded' }],
     });
 
-    const bake = await runToEnd(bakery, (await startBake(bakery, 'fleet')).id);
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id);
 
     expect(bake.failure).toMatchObject({ phase: 'testing', step: 'test/boots', output: 'degraded' });
     const image = (await aws.ec2.send(new DescribeImagesCommand({ ImageIds: [bake.image?.imageId ?? ''] })))

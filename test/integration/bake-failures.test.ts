@@ -43,7 +43,7 @@ describe('a failing provisioning step', () => {
       ],
     });
 
-    const bake = await runToEnd(bakery, (await startBake(bakery, 'minimal')).id);
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'minimal')).id);
 
     expect(bake.phase).toBe('failed');
     expect(bake.failure).toMatchObject({
@@ -61,7 +61,7 @@ describe('a failing provisioning step', () => {
       message: { detail: { failure: { output: 'Updating...\nError: no space left on device' } } },
     });
     // The pipeline is free again.
-    await expect(startBake(bakery, 'minimal')).resolves.toMatchObject({ phase: 'requested' });
+    await expect(startBake(bakery.as('api'), 'minimal')).resolves.toMatchObject({ phase: 'requested' });
   });
 });
 
@@ -70,7 +70,7 @@ describe('a failing validation step', () => {
     const { aws, bakery, control } = await setUp('validate');
     await control.configure({ ssmRules: [{ commandPattern: 'uname', status: 'TimedOut' }] });
 
-    const bake = await runToEnd(bakery, (await startBake(bakery, 'minimal')).id);
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'minimal')).id);
 
     expect(bake.failure).toMatchObject({
       phase: 'validating',
@@ -89,7 +89,7 @@ describe('an image that stays pending past its deadline', () => {
     const quick = pipelines.map((p) => (p.name === 'minimal' ? { ...p, deadlines: { imaging: 60 } } : p));
     const { aws, bakery, control } = await setUp('deadline', quick, clock);
     await control.configure({ delays: { 'ec2.image.pending': 3600 } });
-    const started = await startBake(bakery, 'minimal');
+    const started = await startBake(bakery.as('api'), 'minimal');
     await eventually(async () => {
       await reconcile(bakery, [started.id]);
       const { bake } = await bakery.store.get(started.id);
@@ -124,7 +124,7 @@ describe('no capacity for the first instance type', () => {
       },
     ]);
 
-    const bake = await runToEnd(bakery, (await startBake(bakery, 'web')).id, { timeoutMs: 30_000 });
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'web')).id, { timeoutMs: 30_000 });
 
     expect(bake.phase).toBe('succeeded');
     expect(bake.builder).toMatchObject({ attempt: 1, instanceType: 't3a.small' });

@@ -33,7 +33,7 @@ beforeAll(async () => {
 
 describe('a bake of the web pipeline', () => {
   it('goes from the base image to a published AMI on a refreshed fleet, and leaves no builder running', async () => {
-    const started = await startBake(bakery, 'web', { reason: 'test' });
+    const started = await startBake(bakery.as('api'), 'web', { reason: 'test' });
 
     const bake = await runToEnd(bakery, started.id);
 

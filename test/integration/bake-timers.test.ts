@@ -11,7 +11,7 @@ describe('the timer chain of a waiting bake', () => {
     const sandbox = await createSandbox(aws, { name: 'timers', desiredCapacity: 1 });
     const bakery = await bakeryForTest(aws, sandbox);
     await controlFor(aws).configure({ delays: { 'ec2.instance.pending': 3600 } }); // the builder stays pending
-    const { id } = await startBake(bakery, 'minimal');
+    const { id } = await startBake(bakery.as('api'), 'minimal');
     await reconcile(bakery, [id], new Map([[id, 1]])); // requested -> launching, a new chain
     const { bake } = await bakery.store.get(id);
     const scheduled = bakery.scheduler.scheduled;

@@ -35,7 +35,7 @@ describe('the builder launch', () => {
   it('is IMDSv2 only, private, encrypted, keyless, and reachable by nothing but SSM', async () => {
     const { aws, sandbox, bakery } = await setUp('launch', [minimal]);
 
-    const { id } = await startBake(bakery, 'minimal');
+    const { id } = await startBake(bakery.as('api'), 'minimal');
     // Looked at while it runs (a terminated instance has lost its volumes and profile association).
     const bake = await runToEnd(bakery, id, { until: (stored) => stored.bake.phase === 'provisioning' });
     const [builder, ...others] = await instancesOf(aws, bake.id);
@@ -84,7 +84,7 @@ describe('the builder launch', () => {
     };
     const bakery = await bakeryForTest(aws, sandbox, [pipeline]);
 
-    const bake = await runToEnd(bakery, (await startBake(bakery, 'minimal')).id);
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'minimal')).id);
 
     expect(bake.phase).toBe('failed');
     expect(bake.failure).toMatchObject({ code: 'BuilderSecurityGroupOpen' });

@@ -33,7 +33,7 @@ beforeAll(async () => {
     timeScale: 0.002,
     ssmRules: [{ commandPattern: 'exit-with-failure', status: 'Failed', exitCode: 3, stderr: 'boom' }],
   });
-  api = await startLocalApi(createApiHandler(new Logger({ logLevel: 'SILENT' }), () => bakery));
+  api = await startLocalApi(createApiHandler(new Logger({ logLevel: 'SILENT' }), () => bakery.as('api')));
   // What the reconcile function's triggers do in AWS: keep passing over the active bakes.
   loop = (async () => {
     while (reconciling) {

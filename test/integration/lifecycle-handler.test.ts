@@ -2,19 +2,17 @@ import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import launchEvent from '../../events/sns-lifecycle-launch.json';
 import { createSandbox } from '../../emulator/sandbox';
-import { createBakesTable, createTimerQueue } from '../../emulator/stack';
 import { LifecycleStore } from '../../lib/lifecycle/store';
 import { awsForDefaultAccount } from '../support/aws';
+import { handlerEnvironment } from '../support/bakery';
 
 // The lifecycle Lambda handler, end to end, on the sample event of events/.
 describe('the lifecycle handler', () => {
   it('takes the sample notification (an action Auto Scaling no longer holds) to a completed record, and drops what it cannot read', async () => {
     const aws = awsForDefaultAccount();
     const sandbox = await createSandbox(aws, { name: 'lifecycle-handler', desiredCapacity: 1 });
-    const table = await createBakesTable(aws, 'lifecycle-handler-bakes');
-    process.env.BAKES_TABLE = table;
-    process.env.NOTIFICATIONS_TOPIC_ARN = sandbox.topicArn;
-    process.env.TIMER_QUEUE_URL = await createTimerQueue(aws, 'lifecycle-handler-timers');
+    await handlerEnvironment(aws, sandbox, 'lifecycle-handler', 'lifecycle');
+    const table = process.env.BAKES_TABLE ?? '';
     process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
     const { handler } = await import('../../functions/lifecycle');
     const context = { functionName: 'lifecycle', awsRequestId: 't' } as unknown as Context;

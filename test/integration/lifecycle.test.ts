@@ -84,7 +84,7 @@ async function pump(setup: Setup, { count = 1, timeoutMs = 5_000, bound = 5, par
       ...(
         await Promise.all(
           batch.map((m, j) =>
-            handleLifecycleEvent(setup.bakery, snsEvent(`m-${i + j}`, JSON.stringify(m.message)), bound),
+            handleLifecycleEvent(setup.bakery.as('lifecycle'), snsEvent(`m-${i + j}`, JSON.stringify(m.message)), bound),
           ),
         )
       ).flat(),
@@ -230,14 +230,14 @@ describe('delivery', () => {
     const control = controlFor(aws);
     await control.resetCalls();
 
-    const first = await handleLifecycleEvent(bakery, snsEvent('a', text), 5);
-    const duplicate = await handleLifecycleEvent(bakery, snsEvent('b', text), 5);
+    const first = await handleLifecycleEvent(bakery.as('lifecycle'), snsEvent('a', text), 5);
+    const duplicate = await handleLifecycleEvent(bakery.as('lifecycle'), snsEvent('b', text), 5);
     const test = await handleLifecycleEvent(
       bakery,
       snsEvent('c', JSON.stringify({ Event: 'autoscaling:TEST_NOTIFICATION', AutoScalingGroupName: group })),
       5,
     );
-    const garbled = await handleLifecycleEvent(bakery, snsEvent('d', '{"LifecycleTransition": 42'), 5);
+    const garbled = await handleLifecycleEvent(bakery.as('lifecycle'), snsEvent('d', '{"LifecycleTransition": 42'), 5);
     const expired = await handleLifecycleEvent(
       bakery,
       snsEvent(
@@ -291,9 +291,9 @@ describe('throttling', () => {
       },
     ]);
 
-    await expect(handleLifecycleEvent(bakery, event, 5)).rejects.toMatchObject({ name: 'Throttling' });
+    await expect(handleLifecycleEvent(bakery.as('lifecycle'), event, 5)).rejects.toMatchObject({ name: 'Throttling' });
     await control.clearFaults();
-    const retried = await handleLifecycleEvent(bakery, event, 5);
+    const retried = await handleLifecycleEvent(bakery.as('lifecycle'), event, 5);
 
     expect(retried).toEqual([expect.objectContaining({ outcome: 'completed', detail: 'no-check' })]);
     expect((await bakery.lifecycles.get(retried[0]?.token ?? '')).reason).toBeUndefined();

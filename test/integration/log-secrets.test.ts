@@ -3,8 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import apiEvent from '../../events/api-post-bakes.json';
 import sweepEvent from '../../events/scheduled-sweep.json';
 import { createSandbox } from '../../emulator/sandbox';
-import { createBakesTable, createTimerQueue } from '../../emulator/stack';
 import { awsForDefaultAccount } from '../support/aws';
+import { handlerEnvironment } from '../support/bakery';
 
 // Whatever the functions log, credentials never appear in it.
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLESECRET';
@@ -14,9 +14,7 @@ describe('the logs', () => {
   it('of the api and reconcile handlers, for good and bad requests, hold no credential', async () => {
     const aws = awsForDefaultAccount();
     const sandbox = await createSandbox(aws, { name: 'log-secrets', desiredCapacity: 0 });
-    process.env.BAKES_TABLE = await createBakesTable(aws, 'log-secrets-bakes');
-    process.env.NOTIFICATIONS_TOPIC_ARN = sandbox.topicArn;
-    process.env.TIMER_QUEUE_URL = await createTimerQueue(aws, 'log-secrets-timers');
+    const identities = await handlerEnvironment(aws, sandbox, 'log-secrets', 'api');
     process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
     process.env.AWS_SECRET_ACCESS_KEY = SECRET;
     process.env.AWS_SESSION_TOKEN = TOKEN;
@@ -51,6 +49,9 @@ describe('the logs', () => {
       await api(signed as never, context);
       await api({ ...signed, body: '{"pipeline":' } as never, context);
       await api({ ...signed, body: JSON.stringify({ pipeline: 'web', force: true }) } as never, context);
+      // Two functions in one process: the api's clients have their credentials (resolved once, at
+      // their first call); the reconcile function's clients are built now, with its own.
+      process.env.AWS_ACCESS_KEY_ID = identities.reconcile.credentials.accessKeyId;
       await reconcile(sweepEvent, context);
       await reconcile({ garbage: true }, context);
     } finally {
@@ -63,7 +64,8 @@ describe('the logs', () => {
         typeof console.error,
         typeof console.debug,
       ];
-      process.env.AWS_SECRET_ACCESS_KEY = 'testing';
+      process.env.AWS_SECRET_ACCESS_KEY = 'ami-bakery-admin';
+      process.env.AWS_ACCESS_KEY_ID = 'ami-bakery-admin';
       process.env.AWS_SESSION_TOKEN = '';
     }
 

@@ -3,12 +3,11 @@ import { describe, expect, it } from 'vitest';
 import nightlyEvent from '../../events/scheduled-nightly.json';
 import { pipelines } from '../../config/pipelines';
 import { createSandbox } from '../../emulator/sandbox';
-import { createBakesTable, createTimerQueue } from '../../emulator/stack';
 import { runNightly } from '../../lib/bake/nightly';
 import { loadPipelines, PipelineCatalog } from '../../lib/pipeline/catalog';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { awsForDefaultAccount, awsForTest, controlFor } from '../support/aws';
-import { bakeryForTest, runToEnd } from '../support/bakery';
+import { bakeryForTest, handlerEnvironment, runToEnd } from '../support/bakery';
 import { receiveNotifications } from '../support/notifications';
 
 // The nightly run: bake only what changed, and say why the rest was skipped.
@@ -33,16 +32,16 @@ describe('runNightly', () => {
     const bakery = await bakeryForTest(aws, sandbox, [scheduled, manual]);
     await controlFor(aws).configure({ timeScale: 0.002 });
 
-    const first = await runNightly(bakery);
-    const busy = await runNightly(bakery);
+    const first = await runNightly(bakery.as('nightly'));
+    const busy = await runNightly(bakery.as('nightly'));
     const started = first[0]?.outcome === 'started' ? first[0].bakeId : '';
     await runToEnd(bakery, started);
     await receiveNotifications(aws, sandbox.queueUrl, { count: 50, timeoutMs: 500 }); // the bake's own
-    const unchanged = await runNightly(bakery);
+    const unchanged = await runNightly(bakery.as('nightly'));
     const skipped = await receiveNotifications(aws, sandbox.queueUrl, { count: 1, timeoutMs: 3_000 });
     const changed = { ...scheduled, provision: [{ name: 'update', run: ['dnf upgrade -y', 'echo v2'] }] };
     const again = await runNightly({
-      ...bakery,
+      ...bakery.as('nightly'),
       catalog: new PipelineCatalog(loadPipelines([changed, manual], { builderProfile: 'ami-bakery-builder' })),
     });
 
@@ -71,9 +70,7 @@ describe('the nightly handler', () => {
   it('runs on the schedule event and reports each scheduled pipeline', async () => {
     const aws = awsForDefaultAccount();
     const sandbox = await createSandbox(aws, { name: 'nightly-handler', desiredCapacity: 1 });
-    process.env.BAKES_TABLE = await createBakesTable(aws, 'nightly-handler-bakes');
-    process.env.NOTIFICATIONS_TOPIC_ARN = sandbox.topicArn;
-    process.env.TIMER_QUEUE_URL = await createTimerQueue(aws, 'nightly-handler-timers');
+    await handlerEnvironment(aws, sandbox, 'nightly-handler', 'nightly');
     process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
     const { handler } = await import('../../functions/nightly');
 

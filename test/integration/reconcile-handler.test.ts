@@ -10,12 +10,11 @@ import sweepEvent from '../../events/scheduled-sweep.json';
 import timerEvent from '../../events/sqs-timer.json';
 import { bundleFunction } from '../../build/bundle';
 import { createSandbox } from '../../emulator/sandbox';
-import { createBakesTable, createTimerQueue } from '../../emulator/stack';
 import { bakeryFromEnvironment } from '../../lib/bake/container';
 import { isTerminal } from '../../lib/bake/model';
 import { startBake, type Bakery } from '../../lib/bake/service';
 import { awsForDefaultAccount, controlFor } from '../support/aws';
-import { quietLog } from '../support/bakery';
+import { handlerEnvironment, quietLog } from '../support/bakery';
 
 // The reconcile Lambda handler, end to end, on the sample events of events/.
 const aws = awsForDefaultAccount();
@@ -36,10 +35,9 @@ function timer(bakeId: string, version: number, messageId = 'm-1') {
 
 beforeAll(async () => {
   const sandbox = await createSandbox(aws, { name: 'handler', desiredCapacity: 1 });
-  process.env.BAKES_TABLE = await createBakesTable(aws, 'handler-bakes');
-  process.env.NOTIFICATIONS_TOPIC_ARN = sandbox.topicArn;
-  process.env.TIMER_QUEUE_URL = await createTimerQueue(aws, 'handler-timers');
+  await handlerEnvironment(aws, sandbox, 'handler', 'reconcile');
   process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+  // The admin's engine, to start bakes as a fixture; the handler under test runs as reconcile.
   bakery = bakeryFromEnvironment(quietLog, process.env, aws);
   const module = await import('../../functions/reconcile');
   handler = module.handler;

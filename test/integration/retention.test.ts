@@ -15,19 +15,21 @@ import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
+  EC2Client,
   RegisterImageCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
+import { ADMIN_CREDENTIALS } from '../../emulator/harness';
 import { createSandbox, type Sandbox } from '../../emulator/sandbox';
 import { cancelBake, startBake } from '../../lib/bake/service';
 import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS } from '../../lib/bake/tags';
 import { applyRetention, retentionPlan, sweepLeakedBuilders } from '../../lib/retention/janitor';
 import { runJanitor } from '../../lib/retention/run';
 import type { PipelineInput } from '../../lib/pipeline/schema';
-import { awsForTest, controlFor, type TestAws } from '../support/aws';
+import { accountHeader, awsForTest, controlFor, type TestAws } from '../support/aws';
 import { bakeryForTest, runToEnd, type TestBakery } from '../support/bakery';
 import { receiveNotifications } from '../support/notifications';
 
@@ -169,10 +171,10 @@ describe('retention', () => {
     const { aws, bakery, ids, snaps } = await world('refs');
     const pipeline = bakery.catalog.get('kept');
 
-    const plan = await retentionPlan(bakery, pipeline);
-    const dry = await applyRetention(bakery, pipeline, true);
+    const plan = await retentionPlan(bakery.as('janitor'), pipeline);
+    const dry = await applyRetention(bakery.as('janitor'), pipeline, true);
     const afterDry = await existing(aws, Object.values(ids));
-    const applied = await applyRetention(bakery, pipeline, false);
+    const applied = await applyRetention(bakery.as('janitor'), pipeline, false);
 
     const why = Object.fromEntries(plan.keep.map((i) => [i.imageId, i.reasons.join('; ')]));
     expect(why[ids.newest ?? '']).toMatch(/among the 1 newest/);
@@ -206,9 +208,9 @@ describe('retention', () => {
       { kind: 'throttle', service: 'ec2', action: 'DeleteSnapshot', probability: 1, count: 5 },
     ]);
 
-    await expect(applyRetention(bakery, pipeline, false)).rejects.toThrow();
+    await expect(applyRetention(bakery.as('janitor'), pipeline, false)).rejects.toThrow();
     await control.clearFaults();
-    const again = await applyRetention(bakery, pipeline, false);
+    const again = await applyRetention(bakery.as('janitor'), pipeline, false);
 
     expect(await existing(aws, [ids.multi ?? '', ids.sharedGoes ?? '', ids.failed ?? ''])).toEqual([]);
     expect(await snapshotsLeft(aws, [snaps.multiRoot ?? '', snaps.multiData ?? ''])).toEqual([]);
@@ -304,7 +306,7 @@ describe('more references', () => {
     );
     await aws.ec2.send(new StopInstancesCommand({ InstanceIds: [run.Instances?.[0]?.InstanceId ?? ''] }));
 
-    const plan = await retentionPlan(bakery, bakery.catalog.get('kept'));
+    const plan = await retentionPlan(bakery.as('janitor'), bakery.catalog.get('kept'));
 
     const why = (id: string) => plan.keep.find((i) => i.imageId === id)?.reasons.join('; ') ?? '';
     expect(why(byOverride)).toMatch(/more-override v1 \(version named by group more-mixed \(override\)\)/);
@@ -320,7 +322,9 @@ describe('copies in another region', () => {
     const sandbox = await createSandbox(aws, { name: 'copies', desiredCapacity: 0 });
     const distributed: PipelineInput = { ...kept, distribute: { regions: ['us-west-2'] } };
     const bakery = await bakeryForTest(aws, sandbox, [distributed]);
-    const west = bakery.ec2In('us-west-2');
+    // A fixture: the copy as an earlier bake left it (made as the admin, not as a function).
+    const west = new EC2Client({ region: 'us-west-2', credentials: ADMIN_CREDENTIALS });
+    west.middlewareStack.use(accountHeader(aws.accountId));
     const source = await image(aws, 'copied-source', [await snapshot(aws, 8)]);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await image(aws, 'home-newest', [await snapshot(aws, 8)]);
@@ -338,7 +342,7 @@ describe('copies in another region', () => {
       }),
     );
 
-    const plan = await retentionPlan(bakery, bakery.catalog.get('kept'));
+    const plan = await retentionPlan(bakery.as('janitor'), bakery.catalog.get('kept'));
 
     const keptCopy = plan.keep.find((i) => i.imageId === copy.ImageId);
     const keptSource = plan.keep.find((i) => i.imageId === source);
@@ -376,15 +380,15 @@ describe('the janitor run', () => {
         )
       ).Instances?.[0]?.InstanceId ?? '';
     const leaked = await builder('b20200101000000-dead00');
-    const over = await startBake(bakery, 'kept');
-    await cancelBake(bakery, over.id);
+    const over = await startBake(bakery.as('api'), 'kept');
+    await cancelBake(bakery.as('api'), over.id);
     await runToEnd(bakery, over.id);
     const leftOver = await builder(over.id);
-    const live = await startBake(bakery, 'kept');
+    const live = await startBake(bakery.as('api'), 'kept');
     const working = await builder(live.id);
 
-    const first = await runJanitor(bakery);
-    const second = await runJanitor(bakery);
+    const first = await runJanitor(bakery.as('janitor'));
+    const second = await runJanitor(bakery.as('janitor'));
 
     expect(first.pipelines).toEqual([
       expect.objectContaining({ pipeline: 'kept', dryRun: true, deregistered: [], planned: 3 }),
@@ -416,6 +420,6 @@ describe('the janitor run', () => {
       false,
     ]);
     expect(notes[1]?.subject).toMatch(/retention deleted 3 images \(116 GiB\)/);
-    expect(await sweepLeakedBuilders(bakery)).toEqual([]);
+    expect(await sweepLeakedBuilders(bakery.as('janitor'))).toEqual([]);
   }, 60_000);
 });

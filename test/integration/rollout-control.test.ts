@@ -70,12 +70,12 @@ describe('the approval gate', () => {
         },
       }),
     ]);
-    const { id } = await startBake(bakery, 'fleet');
+    const { id } = await startBake(bakery.as('api'), 'fleet');
 
     const waiting = await runToEnd(bakery, id, waitingForApproval);
-    await expect(approveBake(bakery, 'b-unknown')).rejects.toBeInstanceOf(NotFoundError);
-    await approveBake(bakery, id, { by: 'alice', comment: 'canary looks fine' });
-    await expect(rejectBake(bakery, id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(approveBake(bakery.as('api'), 'b-unknown')).rejects.toBeInstanceOf(NotFoundError);
+    await approveBake(bakery.as('api'), id, { by: 'alice', comment: 'canary looks fine' });
+    await expect(rejectBake(bakery.as('api'), id)).rejects.toBeInstanceOf(ConflictError);
     const bake = await runToEnd(bakery, id, { timeoutMs: 30_000 });
 
     expect(waiting.rollout).toEqual([{ group: 'approve-app', status: 'pending' }]);
@@ -94,10 +94,10 @@ describe('the approval gate', () => {
 
   it('on rejection, ends the bake cancelled, marks the image and leaves the fleet alone', async () => {
     const { aws, sandbox, bakery } = await setUp('reject', [fleet('reject-app', { requireApproval: true })]);
-    const { id } = await startBake(bakery, 'fleet');
+    const { id } = await startBake(bakery.as('api'), 'fleet');
     await runToEnd(bakery, id, waitingForApproval);
 
-    await rejectBake(bakery, id, { by: 'bob', comment: 'not this week' });
+    await rejectBake(bakery.as('api'), id, { by: 'bob', comment: 'not this week' });
     const bake = await runToEnd(bakery, id);
 
     expect(bake.phase).toBe('cancelled');
@@ -105,16 +105,16 @@ describe('the approval gate', () => {
     const image = await aws.ec2.send(new DescribeImagesCommand({ ImageIds: [bake.image?.imageId ?? ''] }));
     expect(image.Images?.[0]?.Tags).toContainEqual({ Key: TAG_STATUS, Value: 'failed' });
     expect(await versionNumbers(aws, sandbox.launchTemplateId)).toEqual([1]);
-    await expect(startRollout(bakery, 'fleet', bake.image?.imageId ?? '')).rejects.toThrow(/marked failed/);
+    await expect(startRollout(bakery.as('api'), 'fleet', bake.image?.imageId ?? '')).rejects.toThrow(/marked failed/);
   });
 });
 
 describe('SkipMatching in a rollout', () => {
   it('leaves an instance already on the new version alone', async () => {
     const { aws, bakery } = await setUp('skip', [fleet('skip-app', { requireApproval: true })]);
-    const { id } = await startBake(bakery, 'fleet');
+    const { id } = await startBake(bakery.as('api'), 'fleet');
     await runToEnd(bakery, id, waitingForApproval);
-    await approveBake(bakery, id);
+    await approveBake(bakery.as('api'), id);
     // The new version exists and is the default; the refresh starts on the next pass.
     await runToEnd(bakery, id, { until: ({ bake }) => bake.phase === 'refreshing' });
     const before = (await describeGroup(aws, 'skip-app')).Instances?.map((i) => i.InstanceId) ?? [];
@@ -142,11 +142,11 @@ describe('a manual rollout of an earlier image', () => {
       fleet('manual-app'),
       { ...minimal, name: 'only-bakes', publish: { parameter: '/ami-bakery/only-bakes/latest' } },
     ]);
-    const first = await runToEnd(bakery, (await startBake(bakery, 'fleet')).id, { timeoutMs: 30_000 });
-    const second = await runToEnd(bakery, (await startBake(bakery, 'fleet')).id, { timeoutMs: 30_000 });
+    const first = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 30_000 });
+    const second = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 30_000 });
     const previous = first.image?.imageId ?? '';
 
-    const started = await startRollout(bakery, 'fleet', previous, { reason: 'bad deploy' });
+    const started = await startRollout(bakery.as('api'), 'fleet', previous, { reason: 'bad deploy' });
     const rollout = await runToEnd(bakery, started.id, { timeoutMs: 30_000 });
 
     expect(second.phase).toBe('succeeded');
@@ -159,18 +159,18 @@ describe('a manual rollout of an earlier image', () => {
     expect(types).toEqual(['rollout.started', 'rollout.succeeded']);
 
     const base = second.baseImageId;
-    await expect(startRollout(bakery, 'nope', previous)).rejects.toBeInstanceOf(NotFoundError);
-    await expect(startRollout(bakery, 'fleet', 'ami-12345678')).rejects.toBeInstanceOf(NotFoundError);
-    await expect(startRollout(bakery, 'fleet', 'not-an-ami')).rejects.toMatchObject({ field: 'amiId' });
-    await expect(startRollout(bakery, 'fleet', base)).rejects.toThrow(/not baked by pipeline fleet/);
-    await expect(startRollout(bakery, 'only-bakes', previous)).rejects.toBeInstanceOf(InvalidRequestError);
+    await expect(startRollout(bakery.as('api'), 'nope', previous)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(startRollout(bakery.as('api'), 'fleet', 'ami-12345678')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(startRollout(bakery.as('api'), 'fleet', 'not-an-ami')).rejects.toMatchObject({ field: 'amiId' });
+    await expect(startRollout(bakery.as('api'), 'fleet', base)).rejects.toThrow(/not baked by pipeline fleet/);
+    await expect(startRollout(bakery.as('api'), 'only-bakes', previous)).rejects.toBeInstanceOf(InvalidRequestError);
   });
 });
 
 describe('template versions after a successful refresh', () => {
   it('are pruned to the newest, never the default, latest, a pinned one, or one someone else made', async () => {
     const { aws, sandbox, bakery } = await setUp('prune', [fleet('prune-app', { keepTemplateVersions: 1 })]);
-    const bake = async () => runToEnd(bakery, (await startBake(bakery, 'fleet')).id, { timeoutMs: 30_000 });
+    const bake = async () => runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 30_000 });
 
     const first = await bake(); // version 2
     await aws.ec2.send(

@@ -60,7 +60,7 @@ describe('a rollout to two groups', () => {
       }),
     );
 
-    const bake = await runToEnd(bakery, (await startBake(bakery, 'fleet')).id);
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id);
 
     expect(bake.phase).toBe('succeeded');
     expect(bake.rollout).toEqual([
@@ -96,7 +96,7 @@ describe('a replacement abandoned by its launch hook', () => {
         HeartbeatTimeout: 3600,
       }),
     );
-    const { id } = await startBake(bakery, 'fleet');
+    const { id } = await startBake(bakery.as('api'), 'fleet');
     let decided = 0;
     const types: string[] = [];
     for (let pass = 0; pass < 400; pass += 1) {
@@ -152,7 +152,7 @@ describe.each(['wait', 'cancel'] as const)('a refresh already in progress, polic
       }),
     );
 
-    const bake = await runToEnd(bakery, (await startBake(bakery, 'fleet')).id, { timeoutMs: 30_000 });
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 30_000 });
 
     const refreshes = await aws.autoScaling.send(
       new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: sandbox.autoScalingGroupName }),
@@ -174,7 +174,7 @@ describe('a rollout under 25% throttling of Auto Scaling calls', () => {
     await control.setFaults([{ kind: 'throttle', service: 'autoscaling', probability: 0.25 }], 11);
     await control.resetCalls();
 
-    const bake = await runToEnd(bakery, (await startBake(bakery, 'fleet')).id, { timeoutMs: 60_000 });
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 60_000 });
 
     const { calls, faulted } = await control.calls();
     await control.clearFaults();

@@ -63,14 +63,20 @@ describe('the packaged stack', () => {
     expect(new Set(roles).size).toBe(functions.length);
   });
 
-  it('passes only the builder role, and only to EC2; the builder role has SSM core alone', () => {
+  it("passes only the builder role and the fleets' roles, and only to EC2; the builder role has SSM core alone", () => {
     const passing = ofType('AWS::IAM::Role').flatMap(([, role]) =>
       statementsOf(role).filter((s) => actions(s).includes('iam:PassRole')),
     );
     const builder = resources.BuilderRole;
 
+    const toEc2Only = { Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } };
     expect(passing).toEqual([
-      expect.objectContaining({ Resource: { 'Fn::GetAtt': ['BuilderRole', 'Arn'] } }),
+      expect.objectContaining({ ...toEc2Only, Resource: { 'Fn::GetAtt': ['BuilderRole', 'Arn'] } }),
+      // The fleets' roles (the fleetRoles parameter), for refreshing groups from their templates.
+      expect.objectContaining({
+        ...toEc2Only,
+        Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*-fleet-instance' }],
+      }),
     ]);
     expect(builder?.Properties.Policies).toBeUndefined();
     expect(JSON.stringify(builder?.Properties.ManagedPolicyArns)).toMatch(/AmazonSSMManagedInstanceCore/);

@@ -8,7 +8,7 @@ import {
   type StackIdentities,
 } from '../../emulator/iam/identities';
 import { packagedTemplate } from '../../emulator/iam/stack';
-import { createAwsClients, type AwsClientOptions } from '../../lib/aws/clients';
+import { createAwsClients, type AwsClientOptions, type AwsClients } from '../../lib/aws/clients';
 import { createRegionalClients } from '../../lib/aws/regional';
 import { readAwsSettings } from '../../lib/aws/settings';
 import type { Bakery, Log } from '../../lib/bake/service';
@@ -21,7 +21,7 @@ import { LifecycleStore } from '../../lib/lifecycle/store';
 import { BakeStore, type StoredBake } from '../../lib/store/bakes';
 import { accountHeader, controlFor, type TestAws } from './aws';
 import { BUILDER_PROFILE_NAME, type Sandbox } from '../../emulator/sandbox';
-import { createBakesTable } from '../../emulator/stack';
+import { createBakesTable, createTimerQueue } from '../../emulator/stack';
 
 /** Records what the engine asked to schedule; tests run the passes themselves. */
 export class RecordingScheduler implements PassScheduler {
@@ -45,6 +45,8 @@ export interface TestBakery extends Bakery {
   readonly scheduler: RecordingScheduler;
   readonly tableName: string;
   readonly identities: StackIdentities;
+  /** The reconcile function's document client (for stores a test builds, such as CrashingStore). */
+  readonly documents: AwsClients['documents'];
   /**
    * The same engine (table, topic, pipelines, clock, scheduler) signed as another function of
    * the stack: `startBake(bakery.as('api'), ...)` runs with the API's role, as it does in AWS.
@@ -81,8 +83,8 @@ export async function bakeryForTest(
   const identities = await registerStackIdentities(controlFor(aws), await packagedTemplate(), names, options);
   const scheduler = new RecordingScheduler();
   const catalog = new PipelineCatalog(loadPipelines(pipelines, { builderProfile: BUILDER_PROFILE_NAME }));
-  const built = new Map<FunctionName, Bakery>();
-  const as = (fn: FunctionName): Bakery => {
+  const built = new Map<FunctionName, Bakery & { documents: AwsClients['documents'] }>();
+  const as = (fn: FunctionName) => {
     let bakery = built.get(fn);
     if (!bakery) {
       const clientOptions: AwsClientOptions = {
@@ -94,6 +96,7 @@ export async function bakeryForTest(
       const clients = createAwsClients(settings, clientOptions);
       const regional = createRegionalClients(clients, settings, clientOptions);
       bakery = {
+        documents: clients.documents,
         region: settings.region,
         store: new BakeStore(clients.documents, tableName),
         lifecycles: new LifecycleStore(clients.documents, tableName),
@@ -112,7 +115,7 @@ export async function bakeryForTest(
     }
     return bakery;
   };
-  return { ...as('reconcile'), scheduler, tableName, identities, as };
+  return { ...as('reconcile'), scheduler, tableName, identities, as: (fn: FunctionName): Bakery => as(fn) };
 }
 
 /** The environment a function's handler reads its credentials from, for handler tests. */
@@ -165,4 +168,36 @@ export class CrashingStore extends BakeStore {
   override release(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/**
+ * A Lambda handler's environment in the test's account, as serverless.yml sets it: the bakes
+ * table, topic, timer queue and builder profile, and the function's own credentials (its role
+ * as packaged, enforced by the emulator). Returns every function's identity, for a test that
+ * runs more than one handler.
+ */
+export async function handlerEnvironment(
+  aws: TestAws,
+  sandbox: Sandbox,
+  name: string,
+  fn: FunctionName,
+): Promise<StackIdentities> {
+  const tableName = await createBakesTable(aws, `${name}-bakes`);
+  const timerQueueUrl = await createTimerQueue(aws, `${name}-timers`);
+  const identities = await registerStackIdentities(controlFor(aws), await packagedTemplate(), {
+    accountId: aws.accountId,
+    region: readAwsSettings().region,
+    tableName,
+    notificationsTopicArn: sandbox.topicArn,
+    timerQueueUrl,
+    builderRoleName: BUILDER_PROFILE_NAME,
+  });
+  Object.assign(process.env, {
+    BAKES_TABLE: tableName,
+    NOTIFICATIONS_TOPIC_ARN: sandbox.topicArn,
+    TIMER_QUEUE_URL: timerQueueUrl,
+    BUILDER_INSTANCE_PROFILE: BUILDER_PROFILE_NAME,
+    ...functionEnv(identities, fn),
+  });
+  return identities;
 }
