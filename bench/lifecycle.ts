@@ -43,7 +43,8 @@ export interface LifecycleBench {
 
 async function hooksQueue(local: LocalEnvironment, group: string): Promise<string> {
   const accountId = '123456789012';
-  return (await addLifecycleHooks(local.aws, group, { name: group, accountId })).queueUrl;
+  if (!local.control) throw new Error('the lifecycle benchmark needs the emulator extension');
+  return (await addLifecycleHooks(local.aws, group, { name: group, accountId, control: local.control })).queueUrl;
 }
 
 /** Hook notifications from the queue, as SNS-to-Lambda events (test notifications included). */

@@ -1,6 +1,9 @@
 import { PutLifecycleHookCommand, type AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CreateTopicCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { EmulatorControl } from './control';
+import { registerHookRole } from './iam/identities';
+import { packagedTemplate } from './iam/stack';
 
 export interface HookClients {
   readonly autoScaling: AutoScalingClient;
@@ -12,6 +15,8 @@ export interface HookOptions {
   /** Names the topic and the queue (`<name>-hooks`). */
   readonly name: string;
   readonly accountId: string;
+  /** Where the hooks' role (the stack's LifecycleHookRole, as packaged) is registered. */
+  readonly control: EmulatorControl;
   /** Seconds (30-7200); the emulator scales it by its time scale. */
   readonly heartbeatTimeout?: number;
   readonly defaultResult?: 'CONTINUE' | 'ABANDON';
@@ -21,6 +26,36 @@ export interface Hooks {
   readonly topicArn: string;
   /** An SQS queue subscribed to the topic: where a test or benchmark reads the hook notifications. */
   readonly queueUrl: string;
+}
+
+/**
+ * Lets Auto Scaling publish a hook's notifications to `targetArn` with `roleArn` (a role that may
+ * only do that): for emulator tests that set hooks up by hand.
+ */
+export async function allowHookRole(
+  control: EmulatorControl,
+  roleArn: string,
+  targetArn: string,
+): Promise<void> {
+  const publish = targetArn.startsWith('arn:aws:sqs:')
+    ? ['sqs:SendMessage', 'sqs:GetQueueUrl']
+    : 'sns:Publish';
+  await control.registerPrincipals({
+    roles: [
+      {
+        arn: roleArn,
+        policies: [
+          {
+            name: 'publish',
+            policy: {
+              Version: '2012-10-17',
+              Statement: [{ Effect: 'Allow', Action: publish, Resource: targetArn }],
+            },
+          },
+        ],
+      },
+    ],
+  });
 }
 
 /**
@@ -34,6 +69,8 @@ export async function addLifecycleHooks(
   options: HookOptions,
 ): Promise<Hooks> {
   const topic = await aws.sns.send(new CreateTopicCommand({ Name: `${options.name}-hooks` }));
+  const roleArn = `arn:aws:iam::${options.accountId}:role/${options.name}-hooks`;
+  await registerHookRole(options.control, await packagedTemplate(), roleArn, topic.TopicArn ?? '');
   const queue = await aws.sqs.send(new CreateQueueCommand({ QueueName: `${options.name}-hooks` }));
   const attributes = await aws.sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
@@ -52,7 +89,7 @@ export async function addLifecycleHooks(
         LifecycleHookName: transition.endsWith('LAUNCHING') ? 'ready' : 'drain',
         LifecycleTransition: transition,
         NotificationTargetARN: topic.TopicArn,
-        RoleARN: `arn:aws:iam::${options.accountId}:role/hooks`,
+        RoleARN: roleArn,
         HeartbeatTimeout: options.heartbeatTimeout ?? 3600,
         DefaultResult: options.defaultResult ?? 'ABANDON',
       }),

@@ -315,6 +315,7 @@ async function main(): Promise<number> {
       const hooks = await addLifecycleHooks(local.aws, group, {
         name: group,
         accountId: '123456789012',
+        control: local.control,
         heartbeatTimeout: HEARTBEAT_SECONDS,
       });
       fleets.push({ group, hookQueue: hooks.queueUrl });

@@ -32,7 +32,7 @@ from moto.autoscaling.models import (
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult, EmptyResult
 
-from . import core
+from . import core, iam
 
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -93,10 +93,29 @@ def hooks_for(group: FakeAutoScalingGroup, transition: str) -> list[LifecycleHoo
     ]
 
 
-def notify_target(group: FakeAutoScalingGroup, target_arn: str | None, message: dict[str, Any], subject: str) -> None:
-    """Sends a hook notification to its SNS topic or SQS queue, as Auto Scaling does."""
+def publish_denied(group: FakeAutoScalingGroup, target_arn: str, role_arn: str | None) -> str | None:
+    """Why Auto Scaling could not publish to `target_arn` with the hook's role, or None.
+
+    https://docs.aws.amazon.com/autoscaling/ec2/userguide/prepare-for-lifecycle-notifications.html :
+    the role must allow sns:Publish (a topic) or sqs:SendMessage and sqs:GetQueueUrl (a queue).
+    """
+    if not role_arn:
+        return "a lifecycle hook with a notification target needs a RoleARN"
+    if ":sqs:" in target_arn:
+        requests = [iam.Request(action, target_arn) for action in ("sqs:SendMessage", "sqs:GetQueueUrl")]
+    else:
+        requests = [iam.Request("sns:Publish", target_arn)]
+    return iam.role_may(role_arn, group.account_id, requests)
+
+
+def notify_target(
+    group: FakeAutoScalingGroup, target_arn: str | None, message: dict[str, Any], subject: str, role_arn: str | None = None
+) -> None:
+    """Sends a hook notification to its SNS topic or SQS queue, as Auto Scaling does (with the hook's role)."""
     if not target_arn:
         return
+    if publish_denied(group, target_arn, role_arn):
+        return  # AWS cannot deliver it either; the action waits out its heartbeat timeout
     parts = target_arn.split(":")
     service, region, account, name = parts[2], parts[3], parts[4], parts[5]
     body = json.dumps(message)
@@ -151,6 +170,7 @@ def start_actions(group: FakeAutoScalingGroup, state: InstanceState, transition:
             getattr(hook, "notification_target_arn", None),
             detail,
             f"Auto Scaling:  Lifecycle action '{word}' for instance {state.instance.id} in progress.",
+            getattr(hook, "role_arn", None),
         )
         emit(
             group,
@@ -767,6 +787,16 @@ def install() -> None:
         hook.role_arn = self._get_param("RoleARN") or (existing.role_arn if existing else None)
         hook.notification_metadata = self._get_param("NotificationMetadata") or (getattr(existing, "notification_metadata", None) if existing else None)
         hook.global_timeout = min(100 * timeout, 172800)
+        if hook.notification_target_arn:
+            # AWS sends a test notification before it saves the hook, and refuses the hook when
+            # the role cannot publish it (or when a new hook with a target has no role).
+            refused = publish_denied(group, hook.notification_target_arn, hook.role_arn)
+            if refused:
+                raise validation(
+                    f"Unable to publish test message to notification target {hook.notification_target_arn} "
+                    f"using IAM role {hook.role_arn}. Please check your target and role configuration and try "
+                    f"to save your lifecycle hook again. ({refused})"
+                )
         backend.lifecycle_hooks[key] = hook
         if hook.notification_target_arn:
             notify_target(
@@ -782,6 +812,7 @@ def install() -> None:
                     "Time": core.iso(),
                 },
                 f"Auto Scaling: test notification for group \"{group.name}\"",
+                hook.role_arn,
             )
         return EmptyResult()
 

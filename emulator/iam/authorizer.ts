@@ -93,20 +93,14 @@ async function authorizeAwsOwned(
           : `because no identity-based policy allows the ${request.action} action`,
     };
   }
-  const statements = policies.flatMap((named) =>
-    (named.policy as PolicyShape).Statement.filter(
-      (statement) =>
-        runUnsafeSimulation(
-          simulation(
-            principal,
-            account,
-            [{ name: named.name, policy: { ...named.policy, Statement: [statement] } }],
-            request,
-          ),
-          {},
-        ) === 'Allowed',
-    ).map((statement, index) => statement.Sid ?? `statement ${index}`),
-  );
+  const statements = policies.flatMap((named) => {
+    const policy = named.policy as PolicyShape;
+    return policy.Statement.flatMap((statement, index) => {
+      const alone = [{ name: named.name, policy: { ...policy, Statement: [statement] } }];
+      const allows = runUnsafeSimulation(simulation(principal, account, alone, request), {}) === 'Allowed';
+      return allows ? [statement.Sid ?? `statement ${index}`] : [];
+    });
+  });
   return { allowed: true, statements };
 }
 

@@ -125,33 +125,35 @@ export async function registerStackIdentities(
 }
 
 /**
- * Registers the stack's LifecycleHookRole at `roleArn` (what a hook's RoleARN names), allowed to
- * publish to `topicArn`, so Auto Scaling can send that hook's notifications.
+ * Registers the stack's LifecycleHookRole, as packaged, at `roleArn` (what a hook's RoleARN
+ * names) with its topic resolved to `topicArn`: Auto Scaling publishes the hook's notifications
+ * with it, and PutLifecycleHook fails when it cannot.
  */
 export async function registerHookRole(
   control: EmulatorControl,
   template: CfnTemplate,
-  names: LocalStackNames,
   roleArn: string,
+  topicArn: string,
 ): Promise<void> {
-  const policies = resolvedPolicies(template, 'LifecycleHookRole', names);
+  const [, , , region = '', accountId = ''] = topicArn.split(':');
+  const policies = resolveIntrinsics(
+    rolePolicies(template, 'LifecycleHookRole'),
+    { LifecycleTopic: { Ref: topicArn } },
+    { accountId, region },
+  ) as NamedPolicy[];
   await control.registerPrincipals({ roles: [{ arn: roleArn, policies }] });
 }
 
 /** A copy of `policies` without the statement `sid` (throws when no policy has it). */
 export function withoutStatement(policies: NamedPolicy[], sid: string): NamedPolicy[] {
-  let found = false;
-  const edited = policies.map((named) => ({
+  if (!policies.some((named) => named.policy.Statement.some((statement) => statement.Sid === sid))) {
+    throw new Error(`no statement ${sid}`);
+  }
+  return policies.map((named) => ({
     name: named.name,
     policy: {
       ...named.policy,
-      Statement: named.policy.Statement.filter((statement) => {
-        const keep = statement.Sid !== sid;
-        found ||= !keep;
-        return keep;
-      }),
+      Statement: named.policy.Statement.filter((statement) => statement.Sid !== sid),
     },
   }));
-  if (!found) throw new Error(`no statement ${sid}`);
-  return edited;
 }

@@ -151,7 +151,7 @@ export function resolveIntrinsics(value: unknown, resources: PhysicalResources, 
   function walk(node: unknown): unknown {
     if (Array.isArray(node)) return node.map(walk);
     if (node === null || typeof node !== 'object') return node;
-    const entries = Object.entries(node);
+    const entries = Object.entries(node as Record<string, unknown>);
     const [first] = entries;
     if (entries.length === 1 && first && (first[0] === 'Ref' || first[0].startsWith('Fn::'))) {
       const [fn, arg] = first;
@@ -176,7 +176,7 @@ export function resolveIntrinsics(value: unknown, resources: PhysicalResources, 
         }
         case 'Fn::Select': {
           const [index, list] = arg as [number, unknown];
-          return (walk(list) as unknown[])[Number(index)];
+          return (walk(list) as unknown[])[index];
         }
         default:
           throw new UnresolvedReference(`${fn} is not an intrinsic the local stack resolves`);

@@ -59,7 +59,7 @@ describe('two reconcilers racing on one record', () => {
 
 describe('a pass that crashes between act and commit', () => {
   it('converges on the next pass: no duplicate image, no leaked instance', async () => {
-    const { aws, bakery, control } = await setUp('crash');
+    const { bakery, control } = await setUp('crash');
     // Crash after the launch, after the first command, and after CreateImage.
     const store = new CrashingStore([bakery.documents, bakery.tableName], new Set([1, 3, 6, 7]));
     const crashing = { ...bakery, store };

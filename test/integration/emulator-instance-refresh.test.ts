@@ -14,6 +14,7 @@ import { CreateLaunchTemplateVersionCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { accountHeader, awsForTest, controlFor, eventually, type TestAws } from '../support/aws';
+import { allowHookRole } from '../../emulator/hooks';
 import { startEventReceiver } from '../support/event-receiver';
 import { receiveNotifications } from '../support/notifications';
 import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
@@ -249,12 +250,15 @@ describe('instance refresh', () => {
 
   it('replaces through launch hooks, and rolls back automatically when a replacement is abandoned', async () => {
     const f = await fleet('hooks', 2);
+    const hookRole = `arn:aws:iam::${f.aws.accountId}:role/hook-publisher`;
+    await allowHookRole(controlFor(f.aws), hookRole, f.sandbox.topicArn);
     await f.aws.autoScaling.send(
       new PutLifecycleHookCommand({
         AutoScalingGroupName: f.sandbox.autoScalingGroupName,
         LifecycleHookName: 'ready',
         LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
         NotificationTargetARN: f.sandbox.topicArn,
+        RoleARN: hookRole,
         HeartbeatTimeout: 3600,
       }),
     );

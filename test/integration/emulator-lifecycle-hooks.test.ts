@@ -10,6 +10,7 @@ import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsForTest, controlFor, eventually, type TestAws } from '../support/aws';
+import { allowHookRole } from '../../emulator/hooks';
 import { receiveNotifications } from '../support/notifications';
 import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
 
@@ -44,13 +45,15 @@ async function putHook(
   transition: string,
   extra = {},
 ): Promise<void> {
+  const hookRole = `arn:aws:iam::${aws.accountId}:role/hook-publisher`;
+  await allowHookRole(controlFor(aws), hookRole, sandbox.topicArn);
   await aws.autoScaling.send(
     new PutLifecycleHookCommand({
       AutoScalingGroupName: sandbox.autoScalingGroupName,
       LifecycleHookName: name,
       LifecycleTransition: transition,
       NotificationTargetARN: sandbox.topicArn,
-      RoleARN: `arn:aws:iam::${aws.accountId}:role/hook-publisher`,
+      RoleARN: hookRole,
       ...extra,
     }),
   );

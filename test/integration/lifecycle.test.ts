@@ -63,6 +63,7 @@ async function setUp(
   const hooks = await addLifecycleHooks(aws, group, {
     name: key,
     accountId: aws.accountId,
+    control: controlFor(aws),
     heartbeatTimeout: options.heartbeat ?? 3600,
   });
   // Auto Scaling sends each new hook's target a test notification: read them out of the way.

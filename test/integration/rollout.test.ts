@@ -12,6 +12,7 @@ import { createSandbox, describeGroup } from '../../emulator/sandbox';
 import { reconcile, startBake } from '../../lib/bake/service';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { awsForTest, controlFor, type TestAws } from '../support/aws';
+import { allowHookRole } from '../../emulator/hooks';
 import { bakeryForTest, runToEnd } from '../support/bakery';
 import { receiveNotifications } from '../support/notifications';
 
@@ -87,12 +88,15 @@ describe('a replacement abandoned by its launch hook', () => {
         LaunchTemplate: { LaunchTemplateId: sandbox.launchTemplateId, Version: '1' },
       }),
     );
+    const hookRole = `arn:aws:iam::${aws.accountId}:role/hook-publisher`;
+    await allowHookRole(controlFor(aws), hookRole, sandbox.topicArn);
     await aws.autoScaling.send(
       new PutLifecycleHookCommand({
         AutoScalingGroupName: 'abandon-app',
         LifecycleHookName: 'ready',
         LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
         NotificationTargetARN: sandbox.topicArn,
+        RoleARN: hookRole,
         HeartbeatTimeout: 3600,
       }),
     );

@@ -63,7 +63,11 @@ export function awsForTest(key: string, env: NodeJS.ProcessEnv = {}): TestAws {
       client.middlewareStack.use(accountHeader(accountId));
     },
   });
-  const config = { region: settings.region, maxAttempts: settings.maxAttempts, credentials: ADMIN_CREDENTIALS };
+  const config = {
+    region: settings.region,
+    maxAttempts: settings.maxAttempts,
+    credentials: ADMIN_CREDENTIALS,
+  };
   const iam = new IAMClient(config);
   iam.middlewareStack.use(accountHeader(accountId));
   const elb = new ElasticLoadBalancingV2Client(config);
@@ -97,7 +101,11 @@ export async function eventually<T>(
 export function awsForDefaultAccount(): TestAws {
   const settings = readAwsSettings();
   const clients = createAwsClients(settings, { credentials: ADMIN_CREDENTIALS });
-  const config = { region: settings.region, maxAttempts: settings.maxAttempts, credentials: ADMIN_CREDENTIALS };
+  const config = {
+    region: settings.region,
+    maxAttempts: settings.maxAttempts,
+    credentials: ADMIN_CREDENTIALS,
+  };
   return Object.assign(Object.create(clients) as AwsClients, {
     accountId: '123456789012',
     iam: new IAMClient(config),
