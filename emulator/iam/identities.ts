@@ -157,3 +157,22 @@ export function withoutStatement(policies: NamedPolicy[], sid: string): NamedPol
     },
   }));
 }
+
+/** A copy of `policies` in which no statement grants `action` (throws when none did). */
+export function withoutAction(policies: NamedPolicy[], action: string): NamedPolicy[] {
+  const grants = (statement: NamedPolicy['policy']['Statement'][number]) =>
+    [statement.Action].flat().includes(action);
+  if (!policies.some((named) => named.policy.Statement.some(grants)))
+    throw new Error(`no statement grants ${action}`);
+  return policies.map((named) => ({
+    name: named.name,
+    policy: {
+      ...named.policy,
+      Statement: named.policy.Statement.flatMap((statement) => {
+        if (!grants(statement)) return [statement];
+        const rest = [statement.Action].flat().filter((a) => a !== action);
+        return rest.length > 0 ? [{ ...statement, Action: rest }] : [];
+      }),
+    },
+  }));
+}
