@@ -53,9 +53,15 @@ interface ModeResult {
   readonly calls: Record<string, Record<string, number>>;
 }
 
+/** The engine as the reconcile function and as the api function (each signed as itself). */
+interface Engines {
+  readonly bakery: Bakery;
+  readonly api: Bakery;
+}
+
 async function bakeOnce(
   local: LocalEnvironment,
-  bakery: Bakery,
+  { bakery, api }: Engines,
   mode: 'events' | 'timers' | 'sweep',
 ): Promise<ModeResult> {
   const triggers = await startLocalTriggers({
@@ -73,7 +79,7 @@ async function bakeOnce(
   await local.control?.configure({ delays: DELAYS, eventsUrl: triggers.eventsUrl ?? null });
   await local.control?.resetCalls();
   const started = Date.now();
-  const bake = await startBake(bakery, 'minimal', { reason: `bench ${mode}` });
+  const bake = await startBake(api, 'minimal', { reason: `bench ${mode}` });
   let phase = bake.phase;
   while (!isTerminal(phase)) {
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -93,7 +99,7 @@ async function bakeOnce(
 }
 
 /** One pass over 100 bakes waiting on their first step: how many EC2 Describe calls? */
-async function hundredBakes(local: LocalEnvironment, base: Bakery): Promise<Record<string, number>> {
+async function hundredBakes(local: LocalEnvironment, engines: Engines): Promise<Record<string, number>> {
   const [minimal] = pipelines.filter((p) => p.name === 'minimal');
   if (!minimal) throw new Error('no minimal pipeline');
   const many = Array.from({ length: 100 }, (_, i) => ({
@@ -101,11 +107,15 @@ async function hundredBakes(local: LocalEnvironment, base: Bakery): Promise<Reco
     name: `p${String(i).padStart(3, '0')}`,
     publish: { parameter: `/ami-bakery/p${i}/latest` },
   }));
-  const bakery: Bakery = { ...base, catalog: new PipelineCatalog(loadPipelines(many)) };
+  const catalog = new PipelineCatalog(
+    loadPipelines(many, { builderProfile: process.env.BUILDER_INSTANCE_PROFILE }),
+  );
+  const bakery: Bakery = { ...engines.bakery, catalog };
+  const api: Bakery = { ...engines.api, catalog };
   // Long steps: every bake stays in provisioning while we measure.
   await local.control?.configure({ delays: { ...DELAYS, 'ssm.command.in-progress': 600 }, eventsUrl: null });
   const ids = [];
-  for (const pipeline of many) ids.push((await startBake(bakery, pipeline.name)).id);
+  for (const pipeline of many) ids.push((await startBake(api, pipeline.name)).id);
   for (let pass = 0; pass < 20; pass += 1) {
     await reconcile(bakery);
     const phases = await Promise.all(ids.map(async (id) => (await bakery.store.get(id)).bake.phase));
@@ -167,11 +177,14 @@ export function reportLifecycle(result: LifecycleBench, out: Out): Figure[] {
 
 export async function benchBakes(local: LocalEnvironment, out: Out): Promise<Figure[]> {
   {
-    const bakery = bakeryFromEnvironment(quiet);
+    const engines: Engines = {
+      bakery: bakeryFromEnvironment(quiet, process.env, { clientOptions: local.clientOptions('reconcile') }),
+      api: bakeryFromEnvironment(quiet, process.env, { clientOptions: local.clientOptions('api') }),
+    };
     const results: ModeResult[] = [];
     for (const mode of ['events', 'timers', 'sweep'] as const)
-      results.push(await bakeOnce(local, bakery, mode));
-    const describes = await hundredBakes(local, bakery);
+      results.push(await bakeOnce(local, engines, mode));
+    const describes = await hundredBakes(local, engines);
 
     out(
       `Emulated waits per bake: ${EMULATED_SECONDS} s over ${WAITS} waits (pipeline minimal); sweep every ${SWEEP_SECONDS} s.`,

@@ -15,6 +15,7 @@ import { addLifecycleHooks, snsEvent } from '../emulator/hooks';
 import { bakeryFromEnvironment } from '../lib/bake/container';
 import type { Bakery } from '../lib/bake/service';
 import { handleLifecycleEvent } from '../lib/lifecycle/handle';
+import { LifecycleStore } from '../lib/lifecycle/store';
 import { loadPipelines, PipelineCatalog } from '../lib/pipeline/catalog';
 import type { PipelineInput } from '../lib/pipeline/schema';
 import type { LocalEnvironment } from '../scripts/local/environment';
@@ -44,7 +45,8 @@ export interface LifecycleBench {
 async function hooksQueue(local: LocalEnvironment, group: string): Promise<string> {
   const accountId = '123456789012';
   if (!local.control) throw new Error('the lifecycle benchmark needs the emulator extension');
-  return (await addLifecycleHooks(local.aws, group, { name: group, accountId, control: local.control })).queueUrl;
+  return (await addLifecycleHooks(local.aws, group, { name: group, accountId, control: local.control }))
+    .queueUrl;
 }
 
 /** Hook notifications from the queue, as SNS-to-Lambda events (test notifications included). */
@@ -112,6 +114,9 @@ async function drain(
 }
 
 export async function benchLifecycle(local: LocalEnvironment): Promise<LifecycleBench> {
+  const builderProfile = process.env.BUILDER_INSTANCE_PROFILE;
+  // The benchmark's own view of the open actions (the admin's; the lifecycle role reads no index).
+  const actions = new LifecycleStore(local.aws.documents, local.tableName);
   const group = local.sandbox.autoScalingGroupName;
   const base = pipelines.find((p) => p.name === 'web');
   if (!base) throw new Error('no web pipeline');
@@ -150,8 +155,10 @@ export async function benchLifecycle(local: LocalEnvironment): Promise<Lifecycle
   );
   for (const [check, lifecycle] of configs) {
     const bakery: Bakery = {
-      ...bakeryFromEnvironment(quiet),
-      catalog: new PipelineCatalog(loadPipelines([{ ...base, ...(lifecycle ? { lifecycle } : {}) }])),
+      ...bakeryFromEnvironment(quiet, process.env, { clientOptions: local.clientOptions('lifecycle') }),
+      catalog: new PipelineCatalog(
+        loadPipelines([{ ...base, ...(lifecycle ? { lifecycle } : {}) }], { builderProfile }),
+      ),
     };
     await local.control?.resetCalls();
     capacity += 1;
@@ -171,10 +178,10 @@ export async function benchLifecycle(local: LocalEnvironment): Promise<Lifecycle
   // The burst: no check (the check's own cost is measured above), in rounds of ROUND launches then
   // as many terminations (the sandbox subnets hold a few hundred addresses, as real ones would).
   const bakery: Bakery = {
-    ...bakeryFromEnvironment(quiet),
-    catalog: new PipelineCatalog(loadPipelines([base])),
+    ...bakeryFromEnvironment(quiet, process.env, { clientOptions: local.clientOptions('lifecycle') }),
+    catalog: new PipelineCatalog(loadPipelines([base], { builderProfile })),
   };
-  const openBefore = (await bakery.lifecycles.inProgress()).length;
+  const openBefore = (await actions.inProgress()).length;
   const started = Date.now();
   let completed = 0;
   for (let round = 0; round < BURST / (2 * ROUND); round += 1) {
@@ -184,7 +191,7 @@ export async function benchLifecycle(local: LocalEnvironment): Promise<Lifecycle
     completed += await drain(local, bakery, queueUrl, ROUND, Date.now() + 300_000);
   }
   const seconds = (Date.now() - started) / 1000;
-  const open = await bakery.lifecycles.inProgress();
+  const open = await actions.inProgress();
   return {
     callsPerAction,
     burst: {

@@ -17,7 +17,10 @@ const AUTHORIZER = fileURLToPath(new URL('./iam/sidecar.ts', import.meta.url));
  * with credentials of its own, registered with its packaged role (see `emulator/iam/identities.ts`);
  * any other access key is refused as AWS refuses an unknown one.
  */
-export const ADMIN_CREDENTIALS = { accessKeyId: 'ami-bakery-admin', secretAccessKey: 'ami-bakery-admin' } as const;
+export const ADMIN_CREDENTIALS = {
+  accessKeyId: 'ami-bakery-admin',
+  secretAccessKey: 'ami-bakery-admin',
+} as const;
 
 export interface EmulatorOptions {
   /** Python interpreter; `AMI_BAKERY_PYTHON` or `python3` by default. */

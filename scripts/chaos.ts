@@ -28,6 +28,7 @@ import { reconcile, startBake, type Bakery } from '../lib/bake/service';
 import { TAG_BAKE_ID, TAG_MANAGED, TAG_ROLE } from '../lib/bake/tags';
 import { stepLifecycle } from '../lib/lifecycle/engine';
 import { handleLifecycleEvent } from '../lib/lifecycle/handle';
+import type { FunctionName } from '../emulator/iam/identities';
 import { LifecycleStore } from '../lib/lifecycle/store';
 import { loadPipelines, PipelineCatalog } from '../lib/pipeline/catalog';
 import type { PipelineInput } from '../lib/pipeline/schema';
@@ -128,15 +129,20 @@ interface Tally {
   lifecycleSteps: number;
 }
 
-/** A "Lambda container": its own AWS clients (and retry state) and its own fate. */
+/**
+ * A "Lambda container" of function `fn`: its own AWS clients (signed as that function, so its
+ * packaged role is enforced), its own retry state and its own fate.
+ */
 function container(
   local: LocalEnvironment,
   catalog: PipelineCatalog,
+  fn: FunctionName,
   { emulatorClock = false } = {},
 ): { bakery: Bakery; fate: Fate } {
   const fate: Fate = { callsLeft: Number.POSITIVE_INFINITY };
-  const clients = createAwsClients(readAwsSettings());
-  const base = bakeryFromEnvironment(quiet, process.env, clients);
+  const clientOptions = local.clientOptions(fn);
+  const clients = createAwsClients(readAwsSettings(), clientOptions);
+  const base = bakeryFromEnvironment(quiet, process.env, { clients, clientOptions });
   // Lifecycle work reads hook timeouts from Auto Scaling, which counts them in emulator time:
   // its containers run on the emulator's clock (bakes keep the real one, as their tests do).
   const begun = Date.now();
@@ -157,6 +163,7 @@ function container(
 /** One pipeline's bakes, one after another (the pipeline lock allows one at a time), until done or the deadline. */
 async function bakeLoop(
   pipeline: string,
+  api: Bakery,
   { bakery, fate }: { bakery: Bakery; fate: Fate },
   store: BakeStore,
   random: () => number,
@@ -169,7 +176,7 @@ async function bakeLoop(
     if (current === undefined) {
       if (started.length === BAKES_PER_PIPELINE) break;
       try {
-        current = (await startBake(bakery, pipeline, { reason: 'chaos' })).id;
+        current = (await startBake(api, pipeline, { reason: 'chaos' })).id;
         started.push(current);
       } catch {
         // throttled, or the previous bake still holds the lock while its outbox goes out
@@ -204,6 +211,8 @@ async function lifecycleLoop(
   group: string,
   queueUrl: string,
   { bakery, fate }: { bakery: Bakery; fate: Fate },
+  /** reconcile's container, which steps the actions handed to its timers. */
+  timers: Bakery,
   random: () => number,
   until: () => boolean,
   tally: Tally,
@@ -233,10 +242,10 @@ async function lifecycleLoop(
         .catch(() => undefined);
     }
     // reconcile's lifecycle timers: one step of each open action of this group.
-    const open = (await bakery.lifecycles.inProgress().catch(() => [])).filter((r) => r.group === group);
+    const open = (await timers.lifecycles.inProgress().catch(() => [])).filter((r) => r.group === group);
     for (const record of open) {
       doom(fate, random);
-      await stepLifecycle(bakery, record).catch(() => undefined);
+      await stepLifecycle(timers, record).catch(() => undefined);
       tally.lifecycleSteps += 1;
     }
     await pause(300);
@@ -331,7 +340,9 @@ async function main(): Promise<number> {
         deadlines: { refreshing: 1_800 },
       });
     }
-    const catalog = new PipelineCatalog(loadPipelines(configured));
+    const catalog = new PipelineCatalog(
+      loadPipelines(configured, { builderProfile: process.env.BUILDER_INSTANCE_PROFILE }),
+    );
     const groups = fleets.map((f) => f.group);
     const store = new BakeStore(local.aws.documents, local.tableName); // the unharmed view, for the report
     await local.control.setFaults(
@@ -371,14 +382,23 @@ async function main(): Promise<number> {
       settled = true;
     })();
     const bakeLoops = configured.map((pipeline) =>
-      bakeLoop(pipeline.name, container(local, catalog), store, random, deadline, tally),
+      bakeLoop(
+        pipeline.name,
+        container(local, catalog, 'api').bakery,
+        container(local, catalog, 'reconcile'),
+        store,
+        random,
+        deadline,
+        tally,
+      ),
     );
     const lifecycleLoops = fleets.map(({ group, hookQueue }) =>
       lifecycleLoop(
         local,
         group,
         hookQueue,
-        container(local, catalog, { emulatorClock: true }),
+        container(local, catalog, 'lifecycle', { emulatorClock: true }),
+        container(local, catalog, 'reconcile', { emulatorClock: true }).bakery,
         random,
         () => settled,
         tally,

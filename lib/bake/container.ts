@@ -1,5 +1,5 @@
 import { pipelines } from '../../config/pipelines';
-import { createAwsClients, type AwsClients } from '../aws/clients';
+import { createAwsClients, type AwsClientOptions, type AwsClients } from '../aws/clients';
 import { createRegionalClients } from '../aws/regional';
 import { readAwsSettings } from '../aws/settings';
 import { readEnvironment } from '../config/environment';
@@ -9,6 +9,14 @@ import { BakeStore } from '../store/bakes';
 import type { Bakery, Log } from './service';
 import { SqsPassScheduler } from './timer';
 
+/** How a caller other than Lambda builds the engine's clients (the local stack, tests). */
+export interface ContainerOptions {
+  /** Options for every client the engine builds, in any region (credentials, instrumentation). */
+  readonly clientOptions?: AwsClientOptions;
+  /** The home region's clients, already built. */
+  readonly clients?: AwsClients;
+}
+
 /**
  * The bake engine of a Lambda container (or the local demo), from the environment: AWS
  * clients, the bakes table, the topic, the timer queue and the validated pipelines.
@@ -17,12 +25,12 @@ import { SqsPassScheduler } from './timer';
 export function bakeryFromEnvironment(
   log: Log,
   env: NodeJS.ProcessEnv = process.env,
-  clients?: AwsClients,
+  options: ContainerOptions = {},
 ): Bakery {
   const settings = readAwsSettings(env);
   const environment = readEnvironment(env);
-  const aws = clients ?? createAwsClients(settings);
-  const regional = createRegionalClients(aws, settings);
+  const aws = options.clients ?? createAwsClients(settings, options.clientOptions);
+  const regional = createRegionalClients(aws, settings, options.clientOptions);
   return {
     region: settings.region,
     store: new BakeStore(aws.documents, environment.BAKES_TABLE),

@@ -2,10 +2,21 @@ import { UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { EmulatorControl } from '../../emulator/control';
-import { startEmulator, type RunningEmulator } from '../../emulator/harness';
-import { createSandbox, type Sandbox, type SandboxClients } from '../../emulator/sandbox';
+import { ADMIN_CREDENTIALS, startEmulator, type RunningEmulator } from '../../emulator/harness';
+import {
+  registerStackIdentities,
+  type FunctionName,
+  type StackIdentities,
+} from '../../emulator/iam/identities';
+import { packagedTemplate } from '../../emulator/iam/stack';
+import {
+  BUILDER_PROFILE_NAME,
+  createSandbox,
+  type Sandbox,
+  type SandboxClients,
+} from '../../emulator/sandbox';
 import { createBakesTable, createTimerQueue } from '../../emulator/stack';
-import { createAwsClients, type AwsClients } from '../../lib/aws/clients';
+import { createAwsClients, type AwsClientOptions, type AwsClients } from '../../lib/aws/clients';
 import { readAwsSettings } from '../../lib/aws/settings';
 
 /** moto's account when no x-moto-account-id header is sent. */
@@ -13,7 +24,14 @@ const DEFAULT_ACCOUNT = '123456789012';
 
 export interface LocalEnvironment {
   readonly endpoint: string;
+  /** The admin's clients: for setting the sandbox up and reading the outcome, never for the service. */
   readonly aws: AwsClients & SandboxClients;
+  /** Each function's own credentials, its role as packaged (absent against a real endpoint). */
+  readonly identities: StackIdentities | undefined;
+  /** The environment a function runs with: the stack's variables and its own credentials. */
+  functionEnv(fn: FunctionName): Record<string, string>;
+  /** Client options that sign as `fn` (for an engine built in this process). */
+  clientOptions(fn: FunctionName): AwsClientOptions;
   /** The emulator extension's control API, when the endpoint has one. */
   readonly control: EmulatorControl | undefined;
   readonly sandbox: Sandbox;
@@ -35,19 +53,19 @@ export async function startLocalEnvironment(name: string): Promise<LocalEnvironm
   }
   const endpoint = process.env.AWS_ENDPOINT_URL;
   process.env.AWS_REGION ??= 'us-east-1';
-  process.env.AWS_ACCESS_KEY_ID ??= 'testing';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
-  const settings = readAwsSettings();
-  const clients = createAwsClients(settings);
-  const aws = Object.assign(Object.create(clients) as AwsClients, {
-    iam: new IAMClient({ region: settings.region }),
-    elb: new ElasticLoadBalancingV2Client({ region: settings.region }),
-  });
   const health = await fetch(`${endpoint}/_bakery/health`).then(
     (r) => r.ok,
     () => false,
   );
   const control = health ? new EmulatorControl(endpoint, DEFAULT_ACCOUNT) : undefined;
+  // This process sets the sandbox up as the emulator's admin; the functions never run as it.
+  const admin = control ? { credentials: ADMIN_CREDENTIALS } : {};
+  const settings = readAwsSettings();
+  const clients = createAwsClients(settings, admin);
+  const aws = Object.assign(Object.create(clients) as AwsClients, {
+    iam: new IAMClient({ region: settings.region, ...admin }),
+    elb: new ElasticLoadBalancingV2Client({ region: settings.region, ...admin }),
+  });
 
   const run = `${name}-${Date.now().toString(36)}`;
   // The fleet the `web` pipeline rolls out to, pinned to an explicit template version (as a
@@ -64,10 +82,40 @@ export async function startLocalEnvironment(name: string): Promise<LocalEnvironm
   process.env.BAKES_TABLE = tableName;
   process.env.NOTIFICATIONS_TOPIC_ARN = sandbox.topicArn;
   process.env.TIMER_QUEUE_URL = timerQueueUrl;
+  process.env.BUILDER_INSTANCE_PROFILE = BUILDER_PROFILE_NAME;
   process.env.LEASE_SECONDS ??= '30';
+  // Each function signs with its own credentials, mapped by the emulator to its packaged role.
+  const identities = control
+    ? await registerStackIdentities(control, await packagedTemplate(), {
+        accountId: DEFAULT_ACCOUNT,
+        region: settings.region,
+        tableName,
+        notificationsTopicArn: sandbox.topicArn,
+        timerQueueUrl,
+        builderRoleName: BUILDER_PROFILE_NAME,
+      })
+    : undefined;
+  const stackEnv = {
+    BAKES_TABLE: tableName,
+    NOTIFICATIONS_TOPIC_ARN: sandbox.topicArn,
+    TIMER_QUEUE_URL: timerQueueUrl,
+    BUILDER_INSTANCE_PROFILE: BUILDER_PROFILE_NAME,
+  };
   return {
     endpoint,
     aws,
+    identities,
+    functionEnv: (fn) => {
+      const credentials = identities?.[fn].credentials;
+      return credentials
+        ? {
+            ...stackEnv,
+            AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+          }
+        : stackEnv;
+    },
+    clientOptions: (fn) => (identities ? { credentials: identities[fn].credentials } : {}),
     control,
     sandbox,
     tableName,

@@ -1,6 +1,7 @@
 import type { EmulatorDelays } from '../../emulator/control';
 import { startLocalApi, type LocalApi } from './api-server';
-import { lambdaContext, startLocalEnvironment, type LocalEnvironment } from './environment';
+import { startLocalEnvironment, type LocalEnvironment } from './environment';
+import { startLocalFunction } from './lambda';
 import { startLocalTriggers, type LocalTriggers } from './triggers';
 
 export interface LocalStack {
@@ -21,10 +22,13 @@ export async function startLocalStack(
 ): Promise<LocalStack> {
   const local = await startLocalEnvironment(name);
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
-  const reconcile = (await import('../../functions/reconcile')).handler;
-  const api = (await import('../../functions/api')).handler;
+  // Each function in a container of its own, with its own credentials (its packaged role).
+  const [reconcile, api] = await Promise.all([
+    startLocalFunction('reconcile', local.functionEnv('reconcile')),
+    startLocalFunction('api', local.functionEnv('api')),
+  ]);
   const triggers = await startLocalTriggers({
-    invoke: (event: unknown) => reconcile(event, lambdaContext('ami-bakery-local-reconcile')),
+    invoke: (event: unknown) => reconcile.invoke(event),
     sqs: local.aws.sqs,
     timerQueueUrl: local.timerQueueUrl,
     events: true,
@@ -38,7 +42,7 @@ export async function startLocalStack(
       ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
     });
   }
-  const server = await startLocalApi(api, options.port ?? 0);
+  const server = await startLocalApi((event) => api.invoke(event), options.port ?? 0);
   return {
     local,
     triggers,
@@ -46,6 +50,7 @@ export async function startLocalStack(
     stop: async () => {
       await server.stop();
       await triggers.stop();
+      await Promise.all([reconcile.stop(), api.stop()]);
       await local.stop();
     },
   };

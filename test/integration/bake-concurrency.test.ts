@@ -22,7 +22,10 @@ describe('two starts of the same pipeline at once', () => {
   it('create exactly one bake; the other caller learns which', async () => {
     const { bakery } = await setUp('starts');
 
-    const results = await Promise.allSettled([startBake(bakery.as('api'), 'minimal'), startBake(bakery.as('api'), 'minimal')]);
+    const results = await Promise.allSettled([
+      startBake(bakery.as('api'), 'minimal'),
+      startBake(bakery.as('api'), 'minimal'),
+    ]);
 
     const created = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as PipelineBusyError] : []));

@@ -85,12 +85,15 @@ describe('a bake with a test stage, a copy and a share', () => {
 describe('base image by filter', () => {
   it('picks the newest available image of the owners matching the name', async () => {
     const aws = awsForTest(`${import.meta.url}#filter`);
-    const [pipeline] = loadPipelines([
-      {
-        ...minimal,
-        baseImage: { filter: { owners: ['amazon'], name: 'al2023-ami-2023*', architecture: 'x86_64' } },
-      },
-    ], { builderProfile: 'ami-bakery-builder' });
+    const [pipeline] = loadPipelines(
+      [
+        {
+          ...minimal,
+          baseImage: { filter: { owners: ['amazon'], name: 'al2023-ami-2023*', architecture: 'x86_64' } },
+        },
+      ],
+      { builderProfile: 'ami-bakery-builder' },
+    );
     if (!pipeline) throw new Error('no pipeline');
     const candidates = await aws.ec2.send(
       new DescribeImagesCommand({

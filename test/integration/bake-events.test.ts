@@ -18,7 +18,10 @@ describe('an event about a builder the record does not name yet', () => {
     const sandbox = await createSandbox(aws, { name: 'events', desiredCapacity: 1 });
     const bakery = await bakeryForTest(aws, sandbox);
     // The pass that launches the builder dies before committing.
-    const crashing = { ...bakery, store: new CrashingStore([bakery.documents, bakery.tableName], new Set([1])) };
+    const crashing = {
+      ...bakery,
+      store: new CrashingStore([bakery.documents, bakery.tableName], new Set([1])),
+    };
     const { id } = await startBake(bakery.as('api'), 'minimal');
     await wake(crashing, { kind: 'sweep' });
     const { bake } = await bakery.store.get(id);

@@ -21,7 +21,9 @@ describe('a bake under 20% throttling of EC2 and SSM', () => {
     );
     await control.resetCalls();
 
-    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'minimal')).id, { timeoutMs: 60_000 });
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'minimal')).id, {
+      timeoutMs: 60_000,
+    });
 
     const { calls, faulted } = await control.calls();
     await control.clearFaults();

@@ -85,7 +85,11 @@ async function pump(setup: Setup, { count = 1, timeoutMs = 5_000, bound = 5, par
       ...(
         await Promise.all(
           batch.map((m, j) =>
-            handleLifecycleEvent(setup.bakery.as('lifecycle'), snsEvent(`m-${i + j}`, JSON.stringify(m.message)), bound),
+            handleLifecycleEvent(
+              setup.bakery.as('lifecycle'),
+              snsEvent(`m-${i + j}`, JSON.stringify(m.message)),
+              bound,
+            ),
           ),
         )
       ).flat(),
@@ -238,7 +242,11 @@ describe('delivery', () => {
       snsEvent('c', JSON.stringify({ Event: 'autoscaling:TEST_NOTIFICATION', AutoScalingGroupName: group })),
       5,
     );
-    const garbled = await handleLifecycleEvent(bakery.as('lifecycle'), snsEvent('d', '{"LifecycleTransition": 42'), 5);
+    const garbled = await handleLifecycleEvent(
+      bakery.as('lifecycle'),
+      snsEvent('d', '{"LifecycleTransition": 42'),
+      5,
+    );
     const expired = await handleLifecycleEvent(
       bakery,
       snsEvent(
@@ -292,7 +300,9 @@ describe('throttling', () => {
       },
     ]);
 
-    await expect(handleLifecycleEvent(bakery.as('lifecycle'), event, 5)).rejects.toMatchObject({ name: 'Throttling' });
+    await expect(handleLifecycleEvent(bakery.as('lifecycle'), event, 5)).rejects.toMatchObject({
+      name: 'Throttling',
+    });
     await control.clearFaults();
     const retried = await handleLifecycleEvent(bakery.as('lifecycle'), event, 5);
 

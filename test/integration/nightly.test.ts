@@ -42,7 +42,9 @@ describe('runNightly', () => {
     const changed = { ...scheduled, provision: [{ name: 'update', run: ['dnf upgrade -y', 'echo v2'] }] };
     const again = await runNightly({
       ...bakery.as('nightly'),
-      catalog: new PipelineCatalog(loadPipelines([changed, manual], { builderProfile: 'ami-bakery-builder' })),
+      catalog: new PipelineCatalog(
+        loadPipelines([changed, manual], { builderProfile: 'ami-bakery-builder' }),
+      ),
     });
 
     expect(first).toEqual([

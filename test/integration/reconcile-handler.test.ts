@@ -38,7 +38,7 @@ beforeAll(async () => {
   await handlerEnvironment(aws, sandbox, 'handler', 'reconcile');
   process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
   // The admin's engine, to start bakes as a fixture; the handler under test runs as reconcile.
-  bakery = bakeryFromEnvironment(quietLog, process.env, aws);
+  bakery = bakeryFromEnvironment(quietLog, process.env, { clients: aws });
   const module = await import('../../functions/reconcile');
   handler = module.handler;
   const out = await mkdtemp(join(tmpdir(), 'ami-bakery-bundle-'));

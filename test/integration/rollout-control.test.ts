@@ -105,7 +105,9 @@ describe('the approval gate', () => {
     const image = await aws.ec2.send(new DescribeImagesCommand({ ImageIds: [bake.image?.imageId ?? ''] }));
     expect(image.Images?.[0]?.Tags).toContainEqual({ Key: TAG_STATUS, Value: 'failed' });
     expect(await versionNumbers(aws, sandbox.launchTemplateId)).toEqual([1]);
-    await expect(startRollout(bakery.as('api'), 'fleet', bake.image?.imageId ?? '')).rejects.toThrow(/marked failed/);
+    await expect(startRollout(bakery.as('api'), 'fleet', bake.image?.imageId ?? '')).rejects.toThrow(
+      /marked failed/,
+    );
   });
 });
 
@@ -142,8 +144,12 @@ describe('a manual rollout of an earlier image', () => {
       fleet('manual-app'),
       { ...minimal, name: 'only-bakes', publish: { parameter: '/ami-bakery/only-bakes/latest' } },
     ]);
-    const first = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 30_000 });
-    const second = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 30_000 });
+    const first = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, {
+      timeoutMs: 30_000,
+    });
+    const second = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, {
+      timeoutMs: 30_000,
+    });
     const previous = first.image?.imageId ?? '';
 
     const started = await startRollout(bakery.as('api'), 'fleet', previous, { reason: 'bad deploy' });
@@ -160,17 +166,26 @@ describe('a manual rollout of an earlier image', () => {
 
     const base = second.baseImageId;
     await expect(startRollout(bakery.as('api'), 'nope', previous)).rejects.toBeInstanceOf(NotFoundError);
-    await expect(startRollout(bakery.as('api'), 'fleet', 'ami-12345678')).rejects.toBeInstanceOf(NotFoundError);
-    await expect(startRollout(bakery.as('api'), 'fleet', 'not-an-ami')).rejects.toMatchObject({ field: 'amiId' });
-    await expect(startRollout(bakery.as('api'), 'fleet', base)).rejects.toThrow(/not baked by pipeline fleet/);
-    await expect(startRollout(bakery.as('api'), 'only-bakes', previous)).rejects.toBeInstanceOf(InvalidRequestError);
+    await expect(startRollout(bakery.as('api'), 'fleet', 'ami-12345678')).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    await expect(startRollout(bakery.as('api'), 'fleet', 'not-an-ami')).rejects.toMatchObject({
+      field: 'amiId',
+    });
+    await expect(startRollout(bakery.as('api'), 'fleet', base)).rejects.toThrow(
+      /not baked by pipeline fleet/,
+    );
+    await expect(startRollout(bakery.as('api'), 'only-bakes', previous)).rejects.toBeInstanceOf(
+      InvalidRequestError,
+    );
   });
 });
 
 describe('template versions after a successful refresh', () => {
   it('are pruned to the newest, never the default, latest, a pinned one, or one someone else made', async () => {
     const { aws, sandbox, bakery } = await setUp('prune', [fleet('prune-app', { keepTemplateVersions: 1 })]);
-    const bake = async () => runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 30_000 });
+    const bake = async () =>
+      runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 30_000 });
 
     const first = await bake(); // version 2
     await aws.ec2.send(

@@ -156,7 +156,9 @@ describe.each(['wait', 'cancel'] as const)('a refresh already in progress, polic
       }),
     );
 
-    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 30_000 });
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, {
+      timeoutMs: 30_000,
+    });
 
     const refreshes = await aws.autoScaling.send(
       new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: sandbox.autoScalingGroupName }),
@@ -178,7 +180,9 @@ describe('a rollout under 25% throttling of Auto Scaling calls', () => {
     await control.setFaults([{ kind: 'throttle', service: 'autoscaling', probability: 0.25 }], 11);
     await control.resetCalls();
 
-    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, { timeoutMs: 60_000 });
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id, {
+      timeoutMs: 60_000,
+    });
 
     const { calls, faulted } = await control.calls();
     await control.clearFaults();

@@ -16,7 +16,10 @@ import type {
 import { loadPipelines } from '../../lib/pipeline/catalog';
 import type { Pipeline } from '../../lib/pipeline/schema';
 
-const [web, minimal] = loadPipelines([...pipelines], { builderProfile: 'ami-bakery-builder' }) as [Pipeline, Pipeline];
+const [web, minimal] = loadPipelines([...pipelines], { builderProfile: 'ami-bakery-builder' }) as [
+  Pipeline,
+  Pipeline,
+];
 const withTest: Pipeline = {
   ...minimal,
   test: { steps: [{ name: 'boots', run: ['true'], timeoutSeconds: 60 }] },

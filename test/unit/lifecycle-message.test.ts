@@ -43,20 +43,23 @@ describe('lifecycle messages', () => {
 
 describe('lifecycleFor', () => {
   const catalog = new PipelineCatalog(
-    loadPipelines([
-      ...pipelines,
-      {
-        ...pipelines[1],
-        name: 'other',
-        lifecycle: { drain: { command: ['pipeline-drain'] } },
-        rollout: {
-          targets: [
-            { autoScalingGroup: 'blue', lifecycle: { readiness: { ec2StatusChecks: true } } },
-            { autoScalingGroup: 'green' },
-          ],
+    loadPipelines(
+      [
+        ...pipelines,
+        {
+          ...pipelines[1],
+          name: 'other',
+          lifecycle: { drain: { command: ['pipeline-drain'] } },
+          rollout: {
+            targets: [
+              { autoScalingGroup: 'blue', lifecycle: { readiness: { ec2StatusChecks: true } } },
+              { autoScalingGroup: 'green' },
+            ],
+          },
         },
-      },
-    ], { builderProfile: 'ami-bakery-builder' }),
+      ],
+      { builderProfile: 'ami-bakery-builder' },
+    ),
   );
 
   it.each([

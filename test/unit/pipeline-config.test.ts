@@ -59,7 +59,9 @@ describe('invalid pipeline configuration', () => {
   });
 
   it('rejects a pipeline defined twice', () => {
-    expect(() => loadPipelines([web, web], { builderProfile: 'ami-bakery-builder' })).toThrow(/pipeline "web" is defined twice/);
+    expect(() => loadPipelines([web, web], { builderProfile: 'ami-bakery-builder' })).toThrow(
+      /pipeline "web" is defined twice/,
+    );
   });
 });
 
@@ -73,10 +75,14 @@ describe('the pipeline catalog', () => {
 });
 
 describe('the recipe hash', () => {
-  const [loaded] = loadPipelines([web], { builderProfile: 'ami-bakery-builder' }) as [ReturnType<typeof loadPipelines>[number]];
+  const [loaded] = loadPipelines([web], { builderProfile: 'ami-bakery-builder' }) as [
+    ReturnType<typeof loadPipelines>[number],
+  ];
 
   it('is stable for the same recipe and base image', () => {
-    expect(recipeHash(loaded, 'ami-1')).toBe(recipeHash(loadPipelines([web], { builderProfile: 'ami-bakery-builder' })[0] ?? loaded, 'ami-1'));
+    expect(recipeHash(loaded, 'ami-1')).toBe(
+      recipeHash(loadPipelines([web], { builderProfile: 'ami-bakery-builder' })[0] ?? loaded, 'ami-1'),
+    );
   });
 
   it.each<[string, ReturnType<typeof loadPipelines>[number]]>([
