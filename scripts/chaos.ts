@@ -6,7 +6,7 @@
  * or at the commit). Each pipeline's bakes and each group's hooks run in their own "container"
  * (own SDK clients, own fate), concurrently, as Lambda would run them. Then the report: bakes that
  * reached a terminal phase, builders left running, records lost or stuck, duplicate AMIs, lifecycle
- * actions left pending; written into docs/benchmarks.md. Stops by itself (CHAOS_MINUTES, default 8)
+ * actions left pending, calls the emulator's IAM enforcement denied; written into docs/benchmarks.md. Stops by itself (CHAOS_MINUTES, default 8)
  * and exits 1 when any figure misses its target.
  */
 import {
@@ -441,6 +441,7 @@ async function main(): Promise<number> {
       perBake.set(bakeId, (perBake.get(bakeId) ?? 0) + 1);
     }
     const duplicates = [...perBake.values()].filter((n) => n > 1).length;
+    const denials = (await local.control.denials()).map((d) => `${d.label}: ${d.action}`);
     const pending = await pendingActions(local, groups);
     const lifecycleRecords = await new LifecycleStore(local.aws.documents, local.tableName).inProgress();
     const outcomes = await lifecycleOutcomes(local);
@@ -479,6 +480,12 @@ async function main(): Promise<number> {
         pending === 0 && lifecycleRecords.length === 0,
       ),
       figure('lifecycle outcomes (every action)', JSON.stringify(outcomes), '-'),
+      figure(
+        'calls IAM denied (each function as its packaged role)',
+        String(denials.length) + (denials.length > 0 ? ` ${JSON.stringify(denials.slice(0, 3))}` : ''),
+        '0',
+        denials.length === 0,
+      ),
       figure(
         `hook notifications / deliveries failing all ${DELIVERY_ATTEMPTS} attempts / lifecycle steps`,
         `${tally.notifications} / ${tally.deliveriesFailed} / ${tally.lifecycleSteps}`,

@@ -27,12 +27,12 @@ const region = 'us-east-1';
 let sandbox: Sandbox;
 let table: string;
 
-type Statement = {
+interface Statement {
   Effect: 'Allow' | 'Deny';
   Action: string | string[];
   Resource: string | string[];
   Condition?: unknown;
-};
+}
 
 let registered = 0;
 /** Clients signed as a new principal whose only policy holds `statements`. */

@@ -14,7 +14,7 @@ import { readAwsSettings } from '../../lib/aws/settings';
 import type { Bakery, Log } from '../../lib/bake/service';
 import { reconcile } from '../../lib/bake/service';
 import { isTerminal, type BakeRecord } from '../../lib/bake/model';
-import type { PassScheduler } from '../../lib/bake/timer';
+import { SqsPassScheduler, type PassScheduler } from '../../lib/bake/timer';
 import { loadPipelines, PipelineCatalog } from '../../lib/pipeline/catalog';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { LifecycleStore } from '../../lib/lifecycle/store';
@@ -23,17 +23,21 @@ import { accountHeader, controlFor, type TestAws } from './aws';
 import { BUILDER_PROFILE_NAME, type Sandbox } from '../../emulator/sandbox';
 import { createBakesTable, createTimerQueue } from '../../emulator/stack';
 
-/** Records what the engine asked to schedule; tests run the passes themselves. */
+/**
+ * Records what the engine asked to schedule; tests run the passes themselves (or, given `next`,
+ * the passes are also scheduled there, e.g. on the real timer queue).
+ */
 export class RecordingScheduler implements PassScheduler {
+  constructor(private readonly next?: PassScheduler) {}
   readonly scheduled: { bakeId: string; delaySeconds: number; version: number }[] = [];
   schedule(bakeId: string, delaySeconds: number, version: number): Promise<void> {
     this.scheduled.push({ bakeId, delaySeconds, version });
-    return Promise.resolve();
+    return this.next ? this.next.schedule(bakeId, delaySeconds, version) : Promise.resolve();
   }
   readonly lifecycles: { token: string; delaySeconds: number }[] = [];
   scheduleLifecycle(token: string, delaySeconds: number): Promise<void> {
     this.lifecycles.push({ token, delaySeconds });
-    return Promise.resolve();
+    return this.next ? this.next.scheduleLifecycle(token, delaySeconds) : Promise.resolve();
   }
 }
 
@@ -57,6 +61,11 @@ export interface TestBakery extends Bakery {
 
 export interface TestBakeryOptions extends IdentityOptions {
   readonly clock?: () => Date;
+  /**
+   * Schedule passes on a real SQS timer queue, each function sending as itself (as deployed);
+   * by default passes are only recorded and tests run them by hand.
+   */
+  readonly timerQueue?: boolean;
 }
 
 /**
@@ -73,17 +82,22 @@ export async function bakeryForTest(
   const clock = options.clock ?? (() => new Date());
   const tableName = await createBakesTable(aws, `bakes-${randomBytes(4).toString('hex')}`);
   const settings = readAwsSettings();
+  const timerQueueUrl = options.timerQueue ? await createTimerQueue(aws, `${tableName}-timers`) : undefined;
   const names: LocalStackNames = {
     accountId: aws.accountId,
     region: settings.region,
     tableName,
     notificationsTopicArn: sandbox.topicArn,
     builderRoleName: BUILDER_PROFILE_NAME,
+    ...(timerQueueUrl ? { timerQueueUrl } : {}),
   };
   const identities = await registerStackIdentities(controlFor(aws), await packagedTemplate(), names, options);
   const scheduler = new RecordingScheduler();
   const catalog = new PipelineCatalog(loadPipelines(pipelines, { builderProfile: BUILDER_PROFILE_NAME }));
-  const built = new Map<FunctionName, Bakery & { documents: AwsClients['documents'] }>();
+  const built = new Map<
+    FunctionName,
+    Bakery & { documents: AwsClients['documents']; scheduler: RecordingScheduler }
+  >();
   const as = (fn: FunctionName) => {
     let bakery = built.get(fn);
     if (!bakery) {
@@ -103,7 +117,9 @@ export async function bakeryForTest(
         catalog,
         sns: clients.sns,
         topicArn: sandbox.topicArn,
-        scheduler,
+        scheduler: timerQueueUrl
+          ? new RecordingScheduler(new SqsPassScheduler(clients.sqs, timerQueueUrl))
+          : scheduler,
         clock,
         log: quietLog,
         leaseSeconds: 1,
@@ -115,7 +131,14 @@ export async function bakeryForTest(
     }
     return bakery;
   };
-  return { ...as('reconcile'), scheduler, tableName, identities, as: (fn: FunctionName): Bakery => as(fn) };
+  const reconciler = as('reconcile');
+  return {
+    ...reconciler,
+    scheduler: reconciler.scheduler,
+    tableName,
+    identities,
+    as: (fn: FunctionName): Bakery => as(fn),
+  };
 }
 
 /** The environment a function's handler reads its credentials from, for handler tests. */
