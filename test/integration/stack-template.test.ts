@@ -117,4 +117,42 @@ describe('the packaged stack', () => {
     expect(routes).toHaveLength(9);
     for (const [name, route] of routes) expect(route.Properties.AuthorizationType, name).toBe('AWS_IAM');
   });
+
+  it('names the builder profile per stack, tells every function, and reserves no concurrency by default', () => {
+    expect(resources.BuilderInstanceProfile?.Properties.InstanceProfileName).toBeUndefined();
+    for (const [name, fn] of ofType('AWS::Lambda::Function')) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.BUILDER_INSTANCE_PROFILE, name).toEqual({ Ref: 'BuilderInstanceProfile' });
+      expect(fn.Properties.ReservedConcurrentExecutions, name).toBeUndefined();
+    }
+  });
+
+  it('scopes images without an account (image ARNs have none)', () => {
+    const text = JSON.stringify(ofType('AWS::IAM::Role'));
+
+    expect(text).toContain('::image/*');
+    expect(text).not.toMatch(/AccountId\}:image\//);
+  });
+});
+
+describe('npm run package', () => {
+  it('refuses a stage whose names AWS would refuse, naming each', async () => {
+    const stage = 'x'.repeat(40);
+    const run = promisify(execFile)(
+      'npx',
+      ['serverless', 'package', '--stage', stage, '--package', tmpdir()],
+      {
+        cwd: new URL('../..', import.meta.url).pathname,
+        env: { ...process.env, AWS_ENDPOINT_URL: '' },
+      },
+    );
+
+    await expect(run).rejects.toMatchObject({
+      stdout: expect.stringMatching(/AWS would refuse these names/) as unknown,
+    });
+    const output = await run.catch((error: unknown) => (error as { stdout: string }).stdout);
+    expect(output).toMatch(
+      `rule name "ami-bakery-${stage}-reconcile-rule-3" is 68 characters; AWS allows 64`,
+    );
+  }, 60_000);
 });

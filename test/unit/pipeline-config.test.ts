@@ -11,6 +11,24 @@ function withWeb(patch: Record<string, unknown>): unknown[] {
   return [{ ...web, ...patch }];
 }
 
+describe('the builder profile', () => {
+  it("is the stack's where a pipeline names none, and the pipeline's own where it does", () => {
+    const own = { ...web, builder: { ...(web as { builder: object }).builder, instanceProfile: 'mine' } };
+    const [fromStack, named] = loadPipelines([web, { ...own, name: 'own' }], {
+      builderProfile: 'stack-builder',
+    });
+
+    expect(fromStack?.builder.instanceProfile).toBe('stack-builder');
+    expect(named?.builder.instanceProfile).toBe('mine');
+  });
+
+  it('is required where the stack provides none', () => {
+    expect(() => loadPipelines([web])).toThrow(
+      /pipeline "web", field builder.instanceProfile: required where the stack provides no builder profile/,
+    );
+  });
+});
+
 describe('the checked-in pipelines', () => {
   it('validate, with web (Node.js + PM2) and minimal', () => {
     const loaded = loadPipelines(pipelines, { builderProfile: 'ami-bakery-builder' });
