@@ -40,8 +40,10 @@ function problemsWith(names) {
   const problems = [];
   for (const [kind, name] of names) {
     const { max, pattern } = LIMITS[kind];
-    if (name.length > max) problems.push(`${kind} name "${name}" is ${name.length} characters; AWS allows ${max}`);
-    else if (!pattern.test(name)) problems.push(`${kind} name "${name}" has characters AWS refuses (${pattern})`);
+    if (name.length > max)
+      problems.push(`${kind} name "${name}" is ${name.length} characters; AWS allows ${max}`);
+    else if (!pattern.test(name))
+      problems.push(`${kind} name "${name}" has characters AWS refuses (${pattern})`);
   }
   return problems;
 }
