@@ -227,23 +227,23 @@ def check(principal_arn: str, account: str, label: str, requests: list[Request],
     )
     for request, result in zip(requests, answer["results"]):
         if result["allowed"]:
-            grants = GRANTS.setdefault(account, Counter())
-            for statement in result["statements"] or ["?"]:
-                grants[(label, request.action, statement)] += 1
+            with core.LOCK:  # SQS requests are authorized outside the model lock
+                grants = GRANTS.setdefault(account, Counter())
+                for statement in result["statements"] or ["?"]:
+                    grants[(label, request.action, statement)] += 1
             continue
-        DENIALS.setdefault(account, []).append(
-            {
-                "time": core.iso(),
-                "principal": principal_arn,
-                "label": label,
-                "action": request.action,
-                "resource": request.resource,
-                "reason": result["reason"],
-            }
-        )
-        del DENIALS[account][:-500]
+        with core.LOCK:
+            record_denial(account, principal_arn, label, request.action, request.resource, result["reason"])
         print(f"[bakery] IAM denied {label}: {request.action} on {request.resource} {result['reason']} (context {json.dumps(request.context)})", file=sys.stderr, flush=True)
         raise Denied(request, result["reason"], principal_arn, template)
+
+
+def record_denial(account: str, principal_arn: str, label: str, action: str, resource: str, reason: str) -> None:
+    """Keeps the last 500 denials of an account, for GET /_bakery/iam/denials."""
+    DENIALS.setdefault(account, []).append(
+        {"time": core.iso(), "principal": principal_arn, "label": label, "action": action, "resource": resource, "reason": reason}
+    )
+    del DENIALS[account][:-500]
 
 
 def role_may(role_arn: str, account: str, requests: list[Request]) -> str | None:
@@ -518,6 +518,9 @@ def autoscaling_requests(action: str, params: dict[str, str], account: str, regi
     if action == "StartInstanceRefresh":
         group = group_of(account, region, name)
         prefix = "DesiredConfiguration.LaunchTemplate."
+        mixed = "DesiredConfiguration.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification."
+        if not any(key.startswith(prefix) for key in params) and any(key.startswith(mixed) for key in params):
+            prefix = mixed
         template, implied = template_use(
             account,
             region,

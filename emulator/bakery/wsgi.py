@@ -170,9 +170,8 @@ def authorization_error(service: str, environ: dict[str, Any], region: str, acti
     except iam.NotModelled as gap:
         reason = f"(the emulator does not model the authorization of {gap}; see emulator/bakery/iam.py)"
         request = iam.Request(f"{service}:{action}", "*")
-        iam.DENIALS.setdefault(account, []).append(
-            {"time": core.iso(), "principal": principal.arn, "label": principal.label, "action": request.action, "resource": "*", "reason": reason}
-        )
+        with core.LOCK:
+            iam.record_denial(account, principal.arn, principal.label, request.action, "*", reason)
         return error_response(service, status, code, iam.Denied(request, reason, principal.arn).message)
     except iam.Denied as denied:
         message = denied.message
