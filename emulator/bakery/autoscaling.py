@@ -537,6 +537,14 @@ def step_refresh(refresh: Refresh) -> None:
         refresh.batch_new, refresh.batch_old = [], []
         if refresh.checkpoints and refresh.percentage >= refresh.checkpoints[0]:
             reached = refresh.checkpoints.pop(0)
+            if not refresh.checkpoints and reached < 100:
+                # "To replace all instances ... the last number in the array must be 100": a last
+                # checkpoint below 100 ends the refresh there, Successful, with the rest untouched
+                # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-adding-checkpoints-instance-refresh.html).
+                if refresh.desired_configuration:
+                    group._set_launch_configuration(None, refresh.desired_configuration["LaunchTemplate"], group.mixed_instances_policy)
+                finish_refresh(refresh, "Successful", f"The instance refresh ended at its last checkpoint, {reached}%.")
+                return
             delay = refresh.preferences.get("CheckpointDelay", 3600)
             refresh.checkpoint_until = time.monotonic() + scaled(group, delay)
             refresh.status_reason = f"Waiting for checkpoint {reached}% ({delay} s)."
@@ -645,6 +653,10 @@ def start_instance_refresh(backend: AutoScalingBackend, group_name: str, desired
     checkpoints = [int(value) for value in prefs.get("CheckpointPercentages") or []]
     if checkpoints and (checkpoints != sorted(set(checkpoints)) or not all(1 <= value <= 100 for value in checkpoints)):
         raise validation("CheckpointPercentages must be increasing values from 1 to 100.")
+    # RefreshPreferences.CheckpointDelay: "if you specify a value for it, you must also specify a
+    # value for CheckpointPercentages" (API reference, RefreshPreferences).
+    if prefs.get("CheckpointDelay") is not None and not checkpoints:
+        raise validation("CheckpointDelay requires CheckpointPercentages.")
 
     previous_template = {
         "LaunchTemplateId": group.ec2_launch_template.id,

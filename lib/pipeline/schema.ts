@@ -111,6 +111,17 @@ const rolloutSchema = z
         alarms: z.array(z.string().min(1)).default([]),
       })
       .strict()
+      // AWS refuses a CheckpointDelay without CheckpointPercentages (RefreshPreferences).
+      .refine((refresh) => refresh.checkpointDelaySeconds === undefined || refresh.checkpointPercentages, {
+        message: 'checkpointDelaySeconds needs checkpointPercentages',
+        path: ['checkpointDelaySeconds'],
+      })
+      // A last checkpoint below 100 ends AWS's refresh there, Successful, with part of the fleet
+      // still on the old image: a rollout must replace the whole fleet, so it ends with 100.
+      .refine((refresh) => (refresh.checkpointPercentages?.at(-1) ?? 100) === 100, {
+        message: 'the last of checkpointPercentages must be 100 (a rollout replaces the whole fleet)',
+        path: ['checkpointPercentages'],
+      })
       .default({
         minHealthyPercentage: 90,
         maxHealthyPercentage: 100,

@@ -225,6 +225,37 @@ describe('instance refresh', () => {
     ).rejects.toMatchObject({ name: 'IrreversibleInstanceRefreshFault' });
   });
 
+  // RefreshPreferences: "To replace all instances in the Auto Scaling group, the last number in the
+  // array must be 100"; a last checkpoint below it ends the refresh there.
+  it('ends Successful at a last checkpoint below 100, with the rest of the group untouched', async () => {
+    const f = await fleet('partial', 2);
+
+    const { InstanceRefreshId } = await start(f, {
+      MinHealthyPercentage: 50,
+      InstanceWarmup: 0,
+      CheckpointPercentages: [50],
+      CheckpointDelay: 0,
+    });
+    const { final } = await follow(f, InstanceRefreshId);
+
+    expect(final).toMatchObject({ Status: 'Successful', PercentageComplete: 50 });
+    expect(final.StatusReason).toMatch(/last checkpoint, 50%/);
+    const group = await describeGroup(f.aws, f.sandbox.autoScalingGroupName);
+    const versions = (group.Instances ?? []).map((i) => i.LaunchTemplate?.Version).sort();
+    expect(versions).toEqual(['1', f.next]);
+  });
+
+  // RefreshPreferences.CheckpointDelay: "if you specify a value for it, you must also specify a
+  // value for CheckpointPercentages".
+  it('refuses a CheckpointDelay without CheckpointPercentages', async () => {
+    const f = await fleet('delay-alone', 1);
+
+    await expect(start(f, { CheckpointDelay: 60 })).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringMatching(/CheckpointDelay requires CheckpointPercentages/) as unknown,
+    });
+  });
+
   it('pauses at a checkpoint for its delay', async () => {
     const f = await fleet('checkpoint', 2);
     const receiver = await startEventReceiver();

@@ -70,6 +70,18 @@ describe('invalid pipeline configuration', () => {
       withWeb({ image: { name: '{pipeline}-latest' } }),
       /field image\.name: must contain \{bakeId\}/,
     ],
+    [
+      'a checkpoint delay without checkpoints (AWS refuses it)',
+      withWeb({ rollout: { targets: [{ autoScalingGroup: 'g' }], refresh: { checkpointDelaySeconds: 60 } } }),
+      /field rollout\.refresh\.checkpointDelaySeconds: checkpointDelaySeconds needs checkpointPercentages/,
+    ],
+    [
+      'checkpoints that end below 100 (a partial refresh)',
+      withWeb({
+        rollout: { targets: [{ autoScalingGroup: 'g' }], refresh: { checkpointPercentages: [20, 50] } },
+      }),
+      /field rollout\.refresh\.checkpointPercentages: the last of checkpointPercentages must be 100/,
+    ],
     ['an unnamed pipeline', [{ builder: {} }], /pipeline #0, field name/],
   ])('rejects %s, naming the pipeline and the field', (_, raw, message) => {
     expect(() => loadPipelines(raw)).toThrow(ConfigError);
