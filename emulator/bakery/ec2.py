@@ -32,6 +32,38 @@ from . import core
 # moto's RunInstances handler passes this when the request carried no ClientToken.
 MOTO_DEFAULT_CLIENT_TOKEN = "ABCDE"
 
+def request_fingerprint(response) -> str:
+    """The request's parameters but its token: what a retry with the same ClientToken must repeat."""
+    ignored = {"ClientToken", "Action", "Version"}
+    return repr(sorted((key, value) for key, value in response.querystring.items() if key not in ignored))
+
+
+def idempotent(response, action: str, make):
+    """Runs `make()` once per ClientToken of `action` (per account and region) and answers a
+    retry with the first answer; a reused token with other parameters is refused.
+
+    https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html : "If you retry a
+    request with the same client token but change one or more of the other parameters, Amazon EC2
+    returns an IdempotentParameterMismatch error."
+    """
+    token = response._get_param("ClientToken")
+    if not token:
+        return make()
+    tokens = response.ec2_backend.__dict__.setdefault("_bakery_tokens", {})
+    fingerprint = request_fingerprint(response)
+    known = tokens.get((action, token))
+    if known is not None:
+        if known[0] != fingerprint:
+            raise EC2ClientError(
+                "IdempotentParameterMismatch",
+                f"The client token {token} was already used with different parameters.",
+            )
+        return known[1]
+    answer = make()
+    tokens[(action, token)] = (fingerprint, answer)
+    return answer
+
+
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 
 
@@ -178,6 +210,11 @@ def install() -> None:
     original_create_version_response = LaunchTemplates.create_launch_template_version
 
     def create_launch_template_version_response(self):
+        # CreateLaunchTemplateVersion takes a ClientToken too (API reference): a retry gets the
+        # version the first call made, not a second one.
+        return idempotent(self, "CreateLaunchTemplateVersion", lambda: create_version(self))
+
+    def create_version(self):
         source = self._get_param("SourceVersion")
         if not source:
             return original_create_version_response(self)
@@ -290,12 +327,23 @@ def install() -> None:
     def run_instances_response(self):
         # https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html :
         # a retried RunInstances with the same ClientToken returns the original instances.
+        # Tokens outlive the instances: terminated ones stay in moto's reservations.
         token = self._get_param("ClientToken")
+        fingerprint = request_fingerprint(self)
         if token and token != MOTO_DEFAULT_CLIENT_TOKEN:
             for reservation in self.ec2_backend.reservations.values():
                 if reservation.instances and all(i.client_token == token for i in reservation.instances):
+                    if getattr(reservation, "_bakery_fingerprint", fingerprint) != fingerprint:
+                        raise EC2ClientError(
+                            "IdempotentParameterMismatch",
+                            f"The client token {token} was already used with different parameters.",
+                        )
                     return ActionResult(reservation)
-        return original_run_response(self)
+        answer = original_run_response(self)
+        for reservation in self.ec2_backend.reservations.values():
+            if token and any(i.client_token == token for i in reservation.instances):
+                reservation._bakery_fingerprint = fingerprint
+        return answer
 
     InstanceResponse.run_instances = run_instances_response
 
@@ -327,7 +375,10 @@ def install() -> None:
 
     def copy_image_response(self):
         # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html : moto drops
-        # TagSpecifications ("image" tags the new AMI, "snapshot" its snapshots).
+        # TagSpecifications ("image" tags the new AMI, "snapshot" its snapshots) and ClientToken.
+        return idempotent(self, "CopyImage", lambda: copy_image_once(self))
+
+    def copy_image_once(self):
         specifications = self._get_param("TagSpecifications", [])
         self.error_on_dryrun()
         image = self.ec2_backend.copy_image(

@@ -1,9 +1,13 @@
+import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
+import { pipelines } from '../../config/pipelines';
+import { ADMIN_CREDENTIALS } from '../../emulator/harness';
+import type { PipelineInput } from '../../lib/pipeline/schema';
 import type { BakeRecord } from '../../lib/bake/model';
 import { reconcile, startBake } from '../../lib/bake/service';
 import { BakeStore } from '../../lib/store/bakes';
 import { PipelineBusyError } from '../../lib/errors';
-import { awsForTest, controlFor } from '../support/aws';
+import { accountHeader, awsForTest, controlFor, type TestAws } from '../support/aws';
 import { bakeryForTest, CrashingStore, runToEnd } from '../support/bakery';
 import { createSandbox } from '../../emulator/sandbox';
 
@@ -122,3 +126,43 @@ describe('a pass that stops the builder and dies before its commit', () => {
     ]);
   });
 });
+
+describe('passes that die after copying the image and after making the template version', () => {
+  it('converge on the next passes: one copy, one new version (same ClientTokens, and the tags)', async () => {
+    const aws = awsForTest(`${import.meta.url}#tokens`);
+    const sandbox = await createSandbox(aws, { name: 'tokens', desiredCapacity: 1 });
+    const [, minimal] = pipelines as [PipelineInput, PipelineInput];
+    const bakery = await bakeryForTest(aws, sandbox, [
+      {
+        ...minimal,
+        distribute: { regions: ['eu-west-1'] },
+        rollout: { targets: [{ autoScalingGroup: sandbox.autoScalingGroupName }] },
+      },
+    ]);
+    await controlFor(aws).configure({ timeScale: 0.002 });
+    const { id } = await startBake(bakery.as('api'), 'minimal');
+    const versionsBefore = await templateVersions(aws, sandbox.launchTemplateId);
+
+    const afterCopy = new DiesEnteringPhase([bakery.documents, bakery.tableName], 'distributing');
+    await runToEnd({ ...bakery, store: afterCopy }, id, { until: ({ bake }) => bake.phase === 'rolling' });
+    const afterVersion = new DiesEnteringPhase([bakery.documents, bakery.tableName], 'refreshing');
+    const bake = await runToEnd({ ...bakery, store: afterVersion }, id);
+
+    expect([afterCopy.died, afterVersion.died]).toEqual([true, true]);
+    expect(bake.phase).toBe('succeeded');
+    const west = new EC2Client({ region: 'eu-west-1', credentials: ADMIN_CREDENTIALS });
+    west.middlewareStack.use(accountHeader(aws.accountId));
+    const copies = await west.send(
+      new DescribeImagesCommand({ Filters: [{ Name: 'tag:ami-bakery:bake-id', Values: [id] }] }),
+    );
+    expect(copies.Images).toHaveLength(1);
+    expect(await templateVersions(aws, sandbox.launchTemplateId)).toBe(versionsBefore + 1);
+  });
+});
+
+async function templateVersions(aws: TestAws, templateId: string): Promise<number> {
+  const versions = await aws.ec2.send(
+    new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId }),
+  );
+  return versions.LaunchTemplateVersions?.length ?? 0;
+}

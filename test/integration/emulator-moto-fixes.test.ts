@@ -1,5 +1,6 @@
 import { DescribeAutoScalingInstancesCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
 import {
+  CopyImageCommand,
   CreateImageCommand,
   CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
@@ -171,6 +172,62 @@ describe('moto defects fixed by the extension', () => {
 
     expect(retried).toEqual(first);
     expect(other).not.toEqual(first);
+  });
+
+  // https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
+  it('refuses a reused RunInstances ClientToken with other parameters (IdempotentParameterMismatch)', async () => {
+    await runBuilder('bake-44-launch');
+
+    await expect(
+      aws.ec2.send(
+        new RunInstancesCommand({
+          ImageId: sandbox.baseImageId,
+          InstanceType: 't3.large',
+          MinCount: 1,
+          MaxCount: 1,
+          ClientToken: 'bake-44-launch',
+          IamInstanceProfile: { Arn: sandbox.instanceProfileArn },
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'IdempotentParameterMismatch' });
+  });
+
+  it('makes one copy for a retried CopyImage with the same ClientToken', async () => {
+    const copy = (name: string) =>
+      aws.ec2.send(
+        new CopyImageCommand({
+          SourceImageId: sandbox.baseImageId,
+          SourceRegion: 'us-east-1',
+          Name: name,
+          ClientToken: 'bake-45-us-east-1',
+        }),
+      );
+    const first = await copy('copy-45');
+    const retried = await copy('copy-45');
+
+    expect(retried.ImageId).toBe(first.ImageId);
+    const named = await aws.ec2.send(
+      new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['copy-45'] }] }),
+    );
+    expect(named.Images).toHaveLength(1);
+    await expect(copy('copy-45-other')).rejects.toMatchObject({ name: 'IdempotentParameterMismatch' });
+  });
+
+  it('makes one version for a retried CreateLaunchTemplateVersion with the same ClientToken', async () => {
+    const create = (ImageId: string) =>
+      aws.ec2.send(
+        new CreateLaunchTemplateVersionCommand({
+          LaunchTemplateId: sandbox.launchTemplateId,
+          SourceVersion: '1',
+          ClientToken: 'bake-46-template',
+          LaunchTemplateData: { ImageId },
+        }),
+      );
+    const first = await create(sandbox.baseImageId);
+    const retried = await create(sandbox.baseImageId);
+
+    expect(retried.LaunchTemplateVersion?.VersionNumber).toBe(first.LaunchTemplateVersion?.VersionNumber);
+    await expect(create('ami-12345678')).rejects.toMatchObject({ name: 'IdempotentParameterMismatch' });
   });
 
   it('sends a command only to the instances it names', async () => {
