@@ -462,9 +462,15 @@ function refreshIsActive(observed: Observed, group: string, refreshId: string | 
   );
 }
 
-/** The highest configured checkpoint a refresh at `percentage` has passed. */
+/**
+ * The highest configured checkpoint a refresh at `percentage` has passed. The last checkpoint is
+ * always 100 (the schema), and 100 is the refresh's completion, not a pause: AWS sends no
+ * checkpoint event for it either ("Add checkpoints to an instance refresh").
+ */
 function checkpointReached(pipeline: Pipeline, percentage: number): number | undefined {
-  const passed = (pipeline.rollout?.refresh.checkpointPercentages ?? []).filter((p) => p <= percentage);
+  const passed = (pipeline.rollout?.refresh.checkpointPercentages ?? []).filter(
+    (p) => p < 100 && p <= percentage,
+  );
   return passed.length > 0 ? Math.max(...passed) : undefined;
 }
 

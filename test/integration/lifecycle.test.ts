@@ -316,11 +316,12 @@ describe('throttling', () => {
 
 describe('a check that outlives the short bound', () => {
   it('is handed to reconcile, kept alive with heartbeats, and completed there', async () => {
-    // Emulated time runs 100x: a 60 s heartbeat timeout lasts 0.6 s; the service's clock runs as fast.
+    // Emulated time runs 50x: a 60 s heartbeat timeout lasts 1.2 s (a 3 s check needs heartbeats,
+    // and a loaded 2-core CI still gets each in time); the service's clock runs as fast.
     const setup = await setUp(
       'slow',
       { readiness: { command: ['slow-health-check'], timeoutSeconds: 3_000 } },
-      { heartbeat: 60, timeScale: 0.01, clockScale: 100 },
+      { heartbeat: 60, timeScale: 0.02, clockScale: 50 },
     );
     const { aws, group, bakery } = setup;
     await controlFor(aws).configure({

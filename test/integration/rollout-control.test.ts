@@ -65,7 +65,7 @@ describe('the approval gate', () => {
         refresh: {
           minHealthyPercentage: 50,
           instanceWarmupSeconds: 60,
-          checkpointPercentages: [50],
+          checkpointPercentages: [50, 100],
           checkpointDelaySeconds: 1_500, // 3 s at this time scale: long enough to be seen
         },
       }),

@@ -611,6 +611,7 @@ describe('decide: refresh checkpoints', () => {
     ['at the first', undefined, 25, 25],
     ['past two at once: the highest', undefined, 60, 50],
     ['already announced', 50, 60, 50],
+    ['at 100 while still in progress: completion, not a checkpoint', 50, 100, 50],
   ])('%s', (_, before, percentage, after) => {
     const decision = decide(
       refreshing(before),
