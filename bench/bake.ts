@@ -28,6 +28,7 @@ const DELAYS: Required<EmulatorDelays> = {
   'ssm.agent.online': 1,
   'ssm.command.pending': 0.5,
   'ssm.command.in-progress': 1.5,
+  'ssm.invocation.visible': 0.2,
   'ec2.instance.stopping': 2,
   'ec2.image.pending': 3,
   'ec2.instance.shutting-down': 0,

@@ -13,6 +13,8 @@ export interface EmulatorDelays {
   'ssm.command.pending'?: number;
   'ssm.command.in-progress'?: number;
   'ssm.agent.online'?: number;
+  /** SendCommand -> GetCommandInvocation finds the invocation (it answers InvocationDoesNotExist before). */
+  'ssm.invocation.visible'?: number;
 }
 
 /** How an SSM command ends on an instance; the first matching rule wins, else Success. */

@@ -22,6 +22,7 @@ const DELAYS: EmulatorDelays = {
   'ssm.agent.online': 0.3,
   'ssm.command.pending': 0.1,
   'ssm.command.in-progress': 0.2,
+  'ssm.invocation.visible': 0.1,
   'ec2.instance.stopping': 0.4,
   'ec2.image.pending': 0.8,
 };

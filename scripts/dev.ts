@@ -15,6 +15,7 @@ async function main(): Promise<void> {
       'ssm.agent.online': 1,
       'ssm.command.pending': 0.5,
       'ssm.command.in-progress': 2,
+      'ssm.invocation.visible': 0.3,
       'ec2.instance.stopping': 2,
       'ec2.image.pending': 4,
     },

@@ -11,6 +11,7 @@ import importlib
 REQUIRED = {
     "moto.core.responses": ["ActionResult", "EmptyResult", "BaseResponse"],
     "moto.core.exceptions": ["ServiceException"],
+    "moto.ssm.exceptions": ["SSMException"],
     "moto.ec2.models": ["ec2_backends"],
     "moto.ec2.models.instances": ["Instance", "InstanceBackend", "InstanceState"],
     "moto.ec2.models.instances.Instance": ["__init__", "start", "stop", "terminate", "reboot"],
@@ -33,7 +34,7 @@ REQUIRED = {
     "moto.ec2.responses.amis.AmisResponse": ["register_image", "create_image", "copy_image"],
     "moto.ec2.utils": ["Base64EncodedString", "parse_user_data"],
     "moto.ssm.models": ["Command"],
-    "moto.ssm.models.Command": ["__init__", "invocation_response", "_get_instance_ids_from_targets"],
+    "moto.ssm.models.Command": ["__init__", "invocation_response", "_get_instance_ids_from_targets", "get_invocation"],
     "moto.ssm.responses": ["SimpleSystemManagerResponse"],
     "moto.autoscaling.models": [
         "ASG_NAME_TAG",

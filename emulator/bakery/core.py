@@ -40,6 +40,7 @@ DELAY_NAMES = {
     "ssm.command.pending": "SendCommand: Pending -> InProgress",
     "ssm.command.in-progress": "SendCommand: InProgress -> final status (a rule may set its own)",
     "ssm.agent.online": "instance running -> SSM agent Online in DescribeInstanceInformation",
+    "ssm.invocation.visible": "SendCommand -> GetCommandInvocation finds the invocation (InvocationDoesNotExist before)",
 }
 
 

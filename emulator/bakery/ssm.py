@@ -17,6 +17,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
+from moto.ssm.exceptions import SSMException
 from moto.ssm.models import Command
 from moto.ssm.responses import SimpleSystemManagerResponse
 
@@ -112,6 +113,9 @@ def start(command: Command) -> None:
     account = core.settings(command.account_id)
     command.status = "Pending"
     command.completed_count = 0
+    # GetCommandInvocation often answers InvocationDoesNotExist right after SendCommand: the
+    # invocation becomes visible a little later (GetCommandInvocation API reference, Errors).
+    command._bakery_visible_at = core.time.monotonic() + account.delay("ssm.invocation.visible")
     _emit_command(command)
     for invocation in command.invocations:
         rule = outcome_for(command, invocation["InstanceId"])
@@ -172,6 +176,18 @@ def install() -> None:
         return ActionResult({"InstanceInformationList": agent_information(self.current_account, self.region, wanted)})
 
     SimpleSystemManagerResponse.describe_instance_information = describe_instance_information
+
+    original_get_invocation = Command.get_invocation
+
+    def get_invocation(self, instance_id, plugin_name):
+        if core.time.monotonic() < getattr(self, "_bakery_visible_at", 0.0):
+            raise SSMException(
+                "InvocationDoesNotExist",
+                "An error occurred (InvocationDoesNotExist) when calling the GetCommandInvocation operation",
+            )
+        return original_get_invocation(self, instance_id, plugin_name)
+
+    Command.get_invocation = get_invocation
 
     def list_command_invocations(self):
         # https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListCommandInvocations.html

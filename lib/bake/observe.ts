@@ -151,9 +151,18 @@ async function commandsOf(
     };
     const recorded = bake.steps.find((s) => s.stage === base.stage && s.name === base.step);
     if (FINAL.has(status) && !(recorded && FINAL.has(recorded.status))) {
-      const invocation = await ssm.send(
-        new GetCommandInvocationCommand({ CommandId: base.commandId, InstanceId: instanceId }),
-      );
+      const invocation = await ssm
+        .send(new GetCommandInvocationCommand({ CommandId: base.commandId, InstanceId: instanceId }))
+        .catch((error: unknown) => {
+          // Right after SendCommand, GetCommandInvocation may not find the invocation yet
+          // (InvocationDoesNotExist, API reference): the step is still running as far as we can read.
+          if ((error as Error).name === 'InvocationDoesNotExist') return undefined;
+          throw error;
+        });
+      if (!invocation) {
+        observed.push({ ...base, status: 'InProgress' });
+        continue;
+      }
       observed.push({
         ...base,
         status: (invocation.Status ?? status) as CommandStatus,

@@ -57,6 +57,22 @@ beforeAll(async () => {
 });
 
 describe('SSM in the emulator', () => {
+  // GetCommandInvocation, Errors: InvocationDoesNotExist, as AWS often answers right after SendCommand.
+  it('answers InvocationDoesNotExist until the invocation is visible', async () => {
+    await control.configure({ delays: { 'ssm.invocation.visible': 0.5 } });
+    try {
+      const commandId = await send(['echo soon']);
+
+      await expect(
+        aws.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: builderId })),
+      ).rejects.toMatchObject({ name: 'InvocationDoesNotExist' });
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect((await finalInvocation(commandId)).Status).toBe('Success');
+    } finally {
+      await control.configure({ delays: { 'ssm.invocation.visible': 0 } });
+    }
+  });
+
   it('reports the agent Online once the instance has run for the agent delay', async () => {
     await control.configure({ delays: { 'ec2.instance.pending': 0.2, 'ssm.agent.online': 0.3 } });
     const parameter = await aws.ssm.send(new GetParameterCommand({ Name: AL2023_PARAMETER }));

@@ -120,6 +120,8 @@ describe('a launch hook', () => {
   it('holds the new instance until the readiness check passes, then CONTINUE puts it in service', async () => {
     const setup = await setUp('launch', READY);
     const { aws, group } = setup;
+    // The check's invocation is not found for a moment after SendCommand, as on AWS.
+    await controlFor(aws).configure({ delays: { 'ssm.invocation.visible': 0.3 } });
     await aws.autoScaling.send(
       new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 2 }),
     );
