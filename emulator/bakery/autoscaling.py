@@ -387,8 +387,17 @@ class Refresh:
 
     @property
     def percentage(self) -> int:
+        if self.rollback is not None:
+            # "PercentageComplete does not include instances that are replaced during a rollback.
+            # This value gradually goes back down to zero during a rollback." (InstanceRefresh)
+            start = self.rollback["PercentageCompleteOnRollback"]
+            if self.status == "RollbackSuccessful":
+                return 0
+            if self.total == 0:
+                return start
+            return max(0, int(start * (1 - self.replaced / self.total)))
         if self.total == 0:
-            return 100 if self.status in ("Successful", "RollbackSuccessful") else 0
+            return 100 if self.status == "Successful" else 0
         return min(100, int(100 * self.replaced / self.total))
 
     def describe(self) -> dict[str, Any]:

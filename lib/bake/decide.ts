@@ -568,7 +568,10 @@ function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Obs
       const mine = refreshes.find((r) => r.id === target.refreshId);
       if (!mine) continue;
       const done = REFRESH_DONE[mine.status];
-      const checkpoint = done ? undefined : checkpointReached(pipeline, mine.percentage);
+      // Checkpoints are passed going forward only: during a rollback the percentage counts back
+      // down towards zero (DescribeInstanceRefreshes, PercentageComplete).
+      const checkpoint =
+        mine.status === 'InProgress' ? checkpointReached(pipeline, mine.percentage) : undefined;
       next = withTarget(next, target.group, {
         percentage: mine.percentage,
         ...(checkpoint !== undefined && checkpoint > (target.checkpoint ?? 0) ? { checkpoint } : {}),

@@ -214,6 +214,40 @@ describe('instance refresh', () => {
     expect((await describeGroup(f.aws, f.sandbox.autoScalingGroupName)).LaunchTemplate?.Version).toBe('1');
   });
 
+  // InstanceRefresh.PercentageComplete: "does not include instances that are replaced during a
+  // rollback. This value gradually goes back down to zero during a rollback."
+  it('counts PercentageComplete back down to zero while rolling back', async () => {
+    const f = await fleet('rollback-progress', 2);
+    const { InstanceRefreshId } = await start(f, {
+      MinHealthyPercentage: 50,
+      InstanceWarmup: 0,
+      CheckpointPercentages: [50, 100],
+      CheckpointDelay: 3600, // 3.6 s at this time scale: the refresh waits at 50%
+    });
+    await eventually(async () =>
+      (await refresh(f, InstanceRefreshId)).PercentageComplete === 50 ? true : undefined,
+    );
+
+    await f.aws.autoScaling.send(
+      new RollbackInstanceRefreshCommand({ AutoScalingGroupName: f.sandbox.autoScalingGroupName }),
+    );
+    const during: number[] = [];
+    const final = await eventually(
+      async () => {
+        const current = await refresh(f, InstanceRefreshId);
+        if (current.Status === 'RollbackInProgress') during.push(current.PercentageComplete ?? -1);
+        return TERMINAL.includes(current.Status ?? '') ? current : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 20 },
+    );
+
+    expect(final).toMatchObject({ Status: 'RollbackSuccessful', PercentageComplete: 0 });
+    expect(final.RollbackDetails?.PercentageCompleteOnRollback).toBe(50);
+    expect(during.length).toBeGreaterThan(0);
+    expect(during).toEqual([...during].sort((a, b) => b - a));
+    expect(Math.max(...during)).toBeLessThanOrEqual(50);
+  });
+
   it('cannot roll back a refresh without a desired configuration', async () => {
     const f = await fleet('irreversible', 1);
     await start(f, { InstanceWarmup: 3600 }, null);

@@ -621,6 +621,17 @@ describe('decide: refresh checkpoints', () => {
 
     expect(decision.next.rollout?.[0]?.checkpoint).toBe(after);
   });
+
+  it('passes no checkpoint while rolling back, and records the percentage as it counts down', () => {
+    const decision = decide(
+      refreshing(),
+      checkpointed,
+      seen({ groups: fleet(), refreshes: [refresh('RollbackInProgress', 'r-1', 60)] }),
+    );
+
+    expect(decision.next.rollout?.[0]).toMatchObject({ status: 'refreshing', percentage: 60 });
+    expect(decision.next.rollout?.[0]?.checkpoint).toBeUndefined();
+  });
 });
 
 describe('decide: details', () => {
