@@ -39,7 +39,7 @@ TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 # States that count toward the group's desired capacity (pending instances do; AWS never
 # launches a second instance for one still waiting on its hook).
 COUNTED = ("Pending", "Pending:Wait", "Pending:Proceed", "InService")
-ACTIVE_REFRESH = ("Pending", "InProgress", "Cancelling", "RollbackInProgress")
+ACTIVE_REFRESH = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
 
 
 class Fault(AutoscalingClientError):
@@ -384,6 +384,7 @@ class Refresh:
     checkpoints: list[int] = field(default_factory=list)
     checkpoint_until: float = 0.0
     rollback: dict[str, Any] | None = None
+    bake_until: float | None = None
 
     @property
     def percentage(self) -> int:
@@ -520,6 +521,16 @@ def step_refresh(refresh: Refresh) -> None:
         return
     if time.monotonic() < refresh.checkpoint_until:
         return
+    if refresh.status == "Baking":
+        # "Baking - Waiting the specified bake time after an instance refresh has finished updating
+        # instances" (InstanceRefresh.Status); its alarms still fail (and roll back) the refresh.
+        alarm = alarm_in_alarm(refresh)
+        if alarm:
+            refresh.status = "InProgress"
+            fail_refresh(refresh, f"The alarm {alarm} is in ALARM state.")
+        elif time.monotonic() >= (refresh.bake_until or 0.0):
+            finish_refresh(refresh, "Successful", "")
+        return
     # Alarms guard the forward refresh; a rollback is not stopped by the alarm that caused it.
     alarm = alarm_in_alarm(refresh) if refresh.status == "InProgress" else None
     if alarm:
@@ -580,6 +591,12 @@ def step_refresh(refresh: Refresh) -> None:
             if refresh.desired_configuration:
                 spec = refresh.desired_configuration["LaunchTemplate"]
                 group._set_launch_configuration(None, spec, group.mixed_instances_policy)
+            bake = int(refresh.preferences.get("BakeTime") or 0)
+            if bake > 0:
+                refresh.status = "Baking"
+                refresh.status_reason = f"Waiting the bake time ({bake} s)."
+                refresh.bake_until = time.monotonic() + scaled(group, bake)
+                return
             finish_refresh(refresh, "Successful", "")
         return
 
@@ -635,6 +652,13 @@ def group_uses_alias(group: FakeAutoScalingGroup, spec: dict[str, Any] | None = 
     return version in (None, "$Latest", "$Default")
 
 
+def default_warmup(group: FakeAutoScalingGroup) -> int:
+    warmup = getattr(group, "_bakery_default_instance_warmup", None)
+    if warmup is not None:
+        return int(warmup)
+    return int(getattr(group, "_bakery_grace_period", group.health_check_grace_period) or 0)
+
+
 def start_instance_refresh(backend: AutoScalingBackend, group_name: str, desired: dict[str, Any] | None, preferences: dict[str, Any]) -> Refresh:
     group = backend.autoscaling_groups.get(group_name)
     if group is None:
@@ -649,7 +673,9 @@ def start_instance_refresh(backend: AutoScalingBackend, group_name: str, desired
     prefs = dict(preferences or {})
     prefs.setdefault("MinHealthyPercentage", 90)
     prefs.setdefault("MaxHealthyPercentage", 100)
-    prefs.setdefault("InstanceWarmup", group.health_check_grace_period or 0)
+    # RefreshPreferences.InstanceWarmup: "the default is to use the value for the default instance
+    # warmup defined for the group or, if not defined, the health check grace period" (API default 0).
+    prefs.setdefault("InstanceWarmup", default_warmup(group))
     prefs.setdefault("SkipMatching", False)
     prefs.setdefault("AutoRollback", False)
     prefs.setdefault("ScaleInProtectedInstances", "Ignore")
@@ -928,6 +954,35 @@ def install() -> None:
         return ActionResult({"InstanceRefreshId": refresh.id})
 
     AutoScalingResponse.rollback_instance_refresh = rollback_instance_refresh
+
+    # CreateAutoScalingGroup: HealthCheckGracePeriod "Default: 0 seconds" (moto uses 300), and
+    # DefaultInstanceWarmup, which moto drops; both set a refresh's default warm-up.
+    original_create_group = AutoScalingResponse.create_auto_scaling_group
+    original_update_group = AutoScalingResponse.update_auto_scaling_group
+
+    def remember_warmup(self, creating: bool) -> None:
+        group = self.autoscaling_backend.autoscaling_groups.get(self._get_param("AutoScalingGroupName"))
+        if group is None:
+            return
+        grace = self._get_int_param("HealthCheckGracePeriod")
+        if grace is not None or creating:
+            group._bakery_grace_period = grace or 0
+        warmup = self._get_int_param("DefaultInstanceWarmup")
+        if warmup is not None:
+            group._bakery_default_instance_warmup = None if warmup < 0 else warmup
+
+    def create_auto_scaling_group(self):
+        result = original_create_group(self)
+        remember_warmup(self, creating=True)
+        return result
+
+    def update_auto_scaling_group(self):
+        result = original_update_group(self)
+        remember_warmup(self, creating=False)
+        return result
+
+    AutoScalingResponse.create_auto_scaling_group = create_auto_scaling_group
+    AutoScalingResponse.update_auto_scaling_group = update_auto_scaling_group
 
     core.PERIODIC.append(step_all)
 

@@ -56,7 +56,11 @@ REQUIRED = {
         "update_attached_elbs",
         "update_attached_target_groups",
     ],
-    "moto.autoscaling.responses.AutoScalingResponse": ["put_lifecycle_hook"],
+    "moto.autoscaling.responses.AutoScalingResponse": [
+        "put_lifecycle_hook",
+        "create_auto_scaling_group",
+        "update_auto_scaling_group",
+    ],
     "moto.autoscaling.exceptions": ["AutoscalingClientError"],
     "moto.sns.models": ["sns_backends"],
     "moto.sqs.models": ["sqs_backends"],

@@ -374,6 +374,7 @@ async function startRefresh(
           AutoRollback: action.autoRollback,
           CheckpointPercentages: refresh?.checkpointPercentages,
           CheckpointDelay: refresh?.checkpointDelaySeconds,
+          BakeTime: refresh?.bakeTimeSeconds,
           ...(refresh && refresh.alarms.length > 0 ? { AlarmSpecification: { Alarms: refresh.alarms } } : {}),
         },
       }),

@@ -107,6 +107,11 @@ const rolloutSchema = z
         autoRollback: z.boolean().default(true),
         checkpointPercentages: z.array(z.number().int().min(1).max(100)).optional(),
         checkpointDelaySeconds: z.number().int().min(0).max(172_800).optional(),
+        /**
+         * After the last replacement, the refresh stays `Baking` this long (its alarms still
+         * watched) before it succeeds (RefreshPreferences.BakeTime).
+         */
+        bakeTimeSeconds: z.number().int().min(0).max(172_800).optional(),
         /** CloudWatch alarms that fail (and, with autoRollback, roll back) the refresh. */
         alarms: z.array(z.string().min(1)).default([]),
       })

@@ -1,6 +1,7 @@
 import {
   CancelInstanceRefreshCommand,
   CompleteLifecycleActionCommand,
+  CreateAutoScalingGroupCommand,
   DescribeInstanceRefreshesCommand,
   PutLifecycleHookCommand,
   RollbackInstanceRefreshCommand,
@@ -246,6 +247,54 @@ describe('instance refresh', () => {
     expect(during.length).toBeGreaterThan(0);
     expect(during).toEqual([...during].sort((a, b) => b - a));
     expect(Math.max(...during)).toBeLessThanOrEqual(50);
+  });
+
+  // InstanceRefresh.Status "Baking - Waiting the specified bake time after an instance refresh has
+  // finished updating instances"; RefreshPreferences.BakeTime.
+  it('bakes for BakeTime after the last replacement, then succeeds', async () => {
+    const f = await fleet('bake-time', 1);
+
+    const started = Date.now();
+    const { InstanceRefreshId } = await start(f, { InstanceWarmup: 0, BakeTime: 1000 }); // 1 s here
+    const { final, seen } = await follow(f, InstanceRefreshId);
+
+    expect(final.Status).toBe('Successful');
+    expect(seen.statuses).toContain('Baking');
+    expect(Date.now() - started).toBeGreaterThan(1000);
+  });
+
+  // RefreshPreferences.InstanceWarmup: the group's DefaultInstanceWarmup, else its health check
+  // grace period, whose API default is 0.
+  it('warms up for the group default: DefaultInstanceWarmup, else the grace period (0 by default)', async () => {
+    const f = await fleet('warmup-default', 1);
+    const group = f.sandbox.autoScalingGroupName;
+
+    await f.aws.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, DefaultInstanceWarmup: 120 }),
+    );
+    const first = await start(f, {});
+    expect((await refresh(f, first.InstanceRefreshId)).Preferences?.InstanceWarmup).toBe(120);
+    await follow(f, first.InstanceRefreshId);
+
+    await f.aws.autoScaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: `${group}-bare`,
+        LaunchTemplate: { LaunchTemplateId: f.sandbox.launchTemplateId, Version: '1' },
+        MinSize: 0,
+        MaxSize: 1,
+        VPCZoneIdentifier: f.sandbox.subnetIds.join(','),
+      }),
+    );
+    const bare = await f.aws.autoScaling.send(
+      new StartInstanceRefreshCommand({ AutoScalingGroupName: `${group}-bare` }),
+    );
+    const described = await f.aws.autoScaling.send(
+      new DescribeInstanceRefreshesCommand({
+        AutoScalingGroupName: `${group}-bare`,
+        InstanceRefreshIds: [bare.InstanceRefreshId ?? ''],
+      }),
+    );
+    expect(described.InstanceRefreshes?.[0]?.Preferences?.InstanceWarmup).toBe(0);
   });
 
   it('cannot roll back a refresh without a desired configuration', async () => {

@@ -47,6 +47,26 @@ async function versionsIn(aws: TestAws, group: string): Promise<(string | undefi
   return (await describeGroup(aws, group)).Instances?.map((i) => i.LaunchTemplate?.Version).sort() ?? [];
 }
 
+describe('a rollout with a bake time', () => {
+  it('waits while the refresh bakes, then succeeds', async () => {
+    const pipeline = rolling(['baked-app'], {
+      refresh: { minHealthyPercentage: 50, instanceWarmupSeconds: 0, bakeTimeSeconds: 500 }, // 1 s here
+    });
+    const { aws, bakery } = await setUp('baked', pipeline);
+
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id);
+
+    expect(bake.phase).toBe('succeeded');
+    const refreshes = await aws.autoScaling.send(
+      new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: 'baked-app' }),
+    );
+    const refresh = refreshes.InstanceRefreshes?.[0];
+    expect(refresh?.Preferences?.BakeTime).toBe(500);
+    const baked = (refresh?.EndTime?.getTime() ?? 0) - (refresh?.StartTime?.getTime() ?? 0);
+    expect(baked).toBeGreaterThanOrEqual(1000);
+  });
+});
+
 describe('a rollout to two groups', () => {
   it('gives each its version and refreshes both', async () => {
     const { aws, sandbox, bakery } = await setUp('two', rolling(['two-app', 'two-blue']));

@@ -622,6 +622,21 @@ describe('decide: refresh checkpoints', () => {
     expect(decision.next.rollout?.[0]?.checkpoint).toBe(after);
   });
 
+  it('waits while the refresh is Baking (its bake time), as a refresh still under way', () => {
+    const decision = decide(
+      refreshing(50),
+      checkpointed,
+      seen({ groups: fleet(), refreshes: [refresh('Baking', 'r-1', 100)] }),
+    );
+
+    expect(decision.next.phase).toBe('refreshing');
+    expect(decision.next.rollout?.[0]).toMatchObject({
+      status: 'refreshing',
+      percentage: 100,
+      checkpoint: 50,
+    });
+  });
+
   it('passes no checkpoint while rolling back, and records the percentage as it counts down', () => {
     const decision = decide(
       refreshing(),
