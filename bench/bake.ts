@@ -76,6 +76,7 @@ async function bakeOnce(
     events: mode === 'events',
     timers: mode !== 'sweep',
     sweepSeconds: SWEEP_SECONDS,
+    region: bakery.region,
   });
   await local.control?.configure({ delays: DELAYS, eventsUrl: triggers.eventsUrl ?? null });
   await local.control?.resetCalls();

@@ -1,4 +1,5 @@
 import type { EmulatorDelays } from '../../emulator/control';
+import { readAwsSettings } from '../../lib/aws/settings';
 import { startLocalApi, type LocalApi } from './api-server';
 import { startLocalEnvironment, type LocalEnvironment } from './environment';
 import { startLocalFunction } from './lambda';
@@ -34,6 +35,7 @@ export async function startLocalStack(
     events: true,
     timers: true,
     sweepSeconds: options.sweepSeconds ?? 5,
+    region: readAwsSettings().region,
   });
   if (local.control) {
     await local.control.configure({

@@ -8,12 +8,22 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
 
-/** The EventBridge rules of serverless.yml, applied locally to what the emulator sends. */
-export function matchesReconcileRules(event: {
-  source?: string;
-  'detail-type'?: string;
-  detail?: { state?: string };
-}): boolean {
+/**
+ * The EventBridge rules of serverless.yml, applied locally to what the emulator sends. Rules are
+ * regional and the stack has them only in its home region: events of another region (a copy's
+ * AMI State Change in a distribution region) never reach the function, which follows that work
+ * with its timers and the sweep instead.
+ */
+export function matchesReconcileRules(
+  event: {
+    source?: string;
+    'detail-type'?: string;
+    region?: string;
+    detail?: { state?: string };
+  },
+  homeRegion: string,
+): boolean {
+  if (event.region !== homeRegion) return false;
   if (event.source === 'aws.ec2' && event['detail-type'] === 'EC2 Instance State-change Notification') {
     return ['running', 'stopped', 'terminated'].includes(event.detail?.state ?? '');
   }
@@ -33,6 +43,8 @@ export interface LocalTriggerOptions {
   /** Consume the timer queue; off = the sweep alone. */
   readonly timers: boolean;
   readonly sweepSeconds: number;
+  /** The stack's region: the only one whose events its rules receive. */
+  readonly region: string;
 }
 
 export interface LocalTriggers {
@@ -70,7 +82,7 @@ export async function startLocalTriggers(options: LocalTriggerOptions): Promise<
         const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Parameters<
           typeof matchesReconcileRules
         >[0];
-        if (state.running && matchesReconcileRules(event)) {
+        if (state.running && matchesReconcileRules(event, options.region)) {
           counts.events += 1;
           track(options.invoke(event));
         }
