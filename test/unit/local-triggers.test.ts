@@ -6,8 +6,9 @@ import { matchesReconcileRules } from '../../scripts/local/triggers';
 // exist only in its home region, so only that region's events may reach the reconcile function.
 describe('the local EventBridge rules', () => {
   it('take the home region’s events and no other region’s', () => {
-    expect(matchesReconcileRules({ ...amiEvent, region: 'us-east-1' }, 'us-east-1')).toBe(true);
-    expect(matchesReconcileRules({ ...amiEvent, region: 'eu-west-1' }, 'us-east-1')).toBe(false);
+    const ami = { source: amiEvent.source, 'detail-type': amiEvent['detail-type'] };
+    expect(matchesReconcileRules({ ...ami, region: 'us-east-1' }, 'us-east-1')).toBe(true);
+    expect(matchesReconcileRules({ ...ami, region: 'eu-west-1' }, 'us-east-1')).toBe(false);
   });
 
   it('take only the events the rules name', () => {
