@@ -93,11 +93,21 @@ export function finish(
     imageId,
     region,
   }));
+  // A step still under way when the bake ends never finishes: its builder is terminated. Steps
+  // that never started stay NotStarted.
+  const steps =
+    outcome === 'succeeded'
+      ? bake.steps
+      : bake.steps.map((step) =>
+          UNDER_WAY.has(step.status) ? { ...step, status: 'Cancelled' as const } : step,
+        );
   return {
-    next: enter(bake, outcome, observed.now, failure ? { failure } : {}),
+    next: enter({ ...bake, steps }, outcome, observed.now, failure ? { failure } : {}),
     actions: [...mark, ...cleanup(observed)],
   };
 }
+
+const UNDER_WAY: ReadonlySet<StepRecord['status']> = new Set(['Pending', 'InProgress', 'Delayed']);
 
 /** Terminate every instance of the bake still alive: no terminal path leaves one running. */
 function cleanup(observed: Observed): Action[] {

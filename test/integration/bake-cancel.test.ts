@@ -53,6 +53,8 @@ describe.each<Phase>([
     const bake = await runToEnd(bakery, started.id);
 
     expect(bake.phase).toBe('cancelled');
+    // Every step says what became of it: done, Cancelled while under way, or NotStarted.
+    for (const step of bake.steps) expect(['Pending', 'InProgress', 'Delayed']).not.toContain(step.status);
     const described = await aws.ec2.send(
       new DescribeInstancesCommand({ Filters: [{ Name: 'tag:ami-bakery:bake-id', Values: [bake.id] }] }),
     );

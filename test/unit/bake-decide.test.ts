@@ -649,6 +649,24 @@ describe('decide: refresh checkpoints', () => {
   });
 });
 
+describe('decide: steps of a bake that ends early', () => {
+  const steps: BakeRecord['steps'] = [
+    { stage: 'provision', name: 'update', commandId: 'c-1', status: 'Success', exitCode: 0 },
+    { stage: 'provision', name: 'configure', commandId: 'c-2', status: 'InProgress' },
+    { stage: 'validate', name: 'kernel', status: 'NotStarted' },
+  ];
+
+  it.each<[string, BakeRecord]>([
+    ['cancelled', bake('provisioning', { cancelRequested: true, steps })],
+    ['failed', bake('provisioning', { steps, failure: { phase: 'provisioning', code: 'X', message: 'm' } })],
+  ])('%s: the step under way is Cancelled, the one never started stays NotStarted', (phase, before) => {
+    const decision = decide(before, minimal, seen({ instances: [builder('running')] }));
+
+    expect(decision.next.phase).toBe(phase);
+    expect(decision.next.steps.map((s) => s.status)).toEqual(['Success', 'Cancelled', 'NotStarted']);
+  });
+});
+
 describe('decide: details', () => {
   it('uses a client token derived from the bake and the attempt', () => {
     const decision = decide(
