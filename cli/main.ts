@@ -129,7 +129,8 @@ async function follow(client: ApiClient, id: string, interval: number, io: Outpu
         }
         seenPhases = bake.timeline.length;
         for (const target of bake.rollout ?? []) {
-          const line = `${target.status}${target.percentage !== undefined ? ` ${target.percentage}%` : ''}`;
+          const waiting = target.status === 'refreshing' && target.reason ? ` (${target.reason})` : '';
+          const line = `${target.status}${target.percentage !== undefined ? ` ${target.percentage}%` : ''}${waiting}`;
           if (target.status !== 'pending' && progress.get(target.group) !== line) {
             progress.set(target.group, line);
             clear();

@@ -385,6 +385,7 @@ class Refresh:
     checkpoint_until: float = 0.0
     rollback: dict[str, Any] | None = None
     bake_until: float | None = None
+    blocked_since: float | None = None
 
     @property
     def percentage(self) -> int:
@@ -507,6 +508,32 @@ def alarm_in_alarm(refresh: Refresh) -> str | None:
     return None
 
 
+WAIT_LIMIT_SECONDS = 3600
+
+
+def replaceable(refresh: Refresh) -> tuple[list[InstanceState], list[str]]:
+    """The instances this batch may replace, and why others that need it must be waited for."""
+    group = refresh.group
+    prefs = refresh.preferences
+    remaining: list[InstanceState] = []
+    blocked: list[str] = []
+    for state in group.instance_states:
+        if not needs_replacement(refresh, state):
+            continue
+        if state.lifecycle_state == "Standby":
+            if prefs.get("StandbyInstances") == "Terminate":
+                begin_termination(group, state)
+            elif prefs.get("StandbyInstances") == "Wait":
+                blocked.append("in Standby")
+        elif state.lifecycle_state in COUNTED:
+            if state.protected_from_scale_in and prefs.get("ScaleInProtectedInstances") != "Refresh":
+                if prefs.get("ScaleInProtectedInstances") == "Wait":
+                    blocked.append("protected from scale in")
+            else:
+                remaining.append(state)
+    return remaining, blocked
+
+
 def step_refresh(refresh: Refresh) -> None:
     group = refresh.group
     if group.name not in backend_of(group).autoscaling_groups:
@@ -582,7 +609,17 @@ def step_refresh(refresh: Refresh) -> None:
 
     if any(state.lifecycle_state.startswith("Terminating") for state in group.instance_states):
         return  # wait for the previous batch's old instances to go
-    remaining = [state for state in group.instance_states if state.lifecycle_state in COUNTED and needs_replacement(refresh, state)]
+    remaining, blocked = replaceable(refresh)
+    if not remaining and blocked:
+        # "Wait": the refresh waits for protected or Standby instances, up to an hour, then fails
+        # (RefreshPreferences ScaleInProtectedInstances / StandbyInstances; instance refresh
+        # user guide, "Instances that are protected from scale in" and "Standby").
+        refresh.blocked_since = refresh.blocked_since or time.monotonic()
+        refresh.status_reason = f"Waiting for {len(blocked)} instance(s) {' and '.join(sorted(set(blocked)))}."
+        if time.monotonic() - refresh.blocked_since > scaled(group, WAIT_LIMIT_SECONDS):
+            fail_refresh(refresh, f"Timed out after {WAIT_LIMIT_SECONDS} s {refresh.status_reason[:-1].lower()}.")
+        return
+    refresh.blocked_since = None
     if not remaining:
         if refresh.status == "RollbackInProgress":
             group._set_launch_configuration(None, refresh.previous_launch_template, group.mixed_instances_policy)
@@ -678,8 +715,13 @@ def start_instance_refresh(backend: AutoScalingBackend, group_name: str, desired
     prefs.setdefault("InstanceWarmup", default_warmup(group))
     prefs.setdefault("SkipMatching", False)
     prefs.setdefault("AutoRollback", False)
-    prefs.setdefault("ScaleInProtectedInstances", "Ignore")
-    prefs.setdefault("StandbyInstances", "Ignore")
+    # RefreshPreferences: both default to Wait (the refresh waits for such instances, then fails).
+    prefs.setdefault("ScaleInProtectedInstances", "Wait")
+    prefs.setdefault("StandbyInstances", "Wait")
+    if prefs["ScaleInProtectedInstances"] not in ("Refresh", "Ignore", "Wait"):
+        raise validation("ScaleInProtectedInstances must be Refresh, Ignore or Wait.")
+    if prefs["StandbyInstances"] not in ("Terminate", "Ignore", "Wait"):
+        raise validation("StandbyInstances must be Terminate, Ignore or Wait.")
     minimum, maximum = prefs["MinHealthyPercentage"], prefs["MaxHealthyPercentage"]
     if not 0 <= minimum <= 100:
         raise validation("MinHealthyPercentage must be between 0 and 100.")

@@ -375,6 +375,8 @@ async function startRefresh(
           CheckpointPercentages: refresh?.checkpointPercentages,
           CheckpointDelay: refresh?.checkpointDelaySeconds,
           BakeTime: refresh?.bakeTimeSeconds,
+          ScaleInProtectedInstances: refresh?.scaleInProtectedInstances,
+          StandbyInstances: refresh?.standbyInstances,
           ...(refresh && refresh.alarms.length > 0 ? { AlarmSpecification: { Alarms: refresh.alarms } } : {}),
         },
       }),

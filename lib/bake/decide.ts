@@ -520,6 +520,9 @@ function decideRolling(current: BakeRecord, pipeline: Pipeline, observed: Observ
   return decideStep(enter(next, 'refreshing', observed.now), pipeline, observed);
 }
 
+/** How Auto Scaling's StatusReason begins while a refresh waits on protected or Standby instances. */
+const WAITING = 'Waiting for';
+
 const REFRESH_DONE: Record<string, TargetStatus> = {
   Successful: 'succeeded',
   Failed: 'failed',
@@ -582,8 +585,13 @@ function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Obs
       // down towards zero (DescribeInstanceRefreshes, PercentageComplete).
       const checkpoint =
         mine.status === 'InProgress' ? checkpointReached(pipeline, mine.percentage) : undefined;
+      // A refresh that waits on protected or Standby instances says so (StatusReason): kept on
+      // the target, so the record, the API, the CLI and a rollout.waiting notification show it.
+      const waiting = !done && mine.reason?.startsWith(WAITING) ? mine.reason : undefined;
+      const stopped = !waiting && target.reason?.startsWith(WAITING);
       next = withTarget(next, target.group, {
         percentage: mine.percentage,
+        ...(waiting ? { reason: waiting } : stopped ? { reason: undefined } : {}),
         ...(checkpoint !== undefined && checkpoint > (target.checkpoint ?? 0) ? { checkpoint } : {}),
         ...(done ? { status: done, ...(mine.reason ? { reason: mine.reason } : {}) } : {}),
       });

@@ -12,6 +12,7 @@ export type NotificationType =
   | 'rollout.started'
   | 'rollout.awaiting-approval'
   | 'rollout.checkpoint'
+  | 'rollout.waiting'
   | 'rollout.succeeded'
   | 'rollout.failed'
   | 'rollout.rolled-back'
@@ -121,6 +122,7 @@ export function notificationsFor(previous: BakeRecord, next: BakeRecord): Notifi
   const rolloutOnly = next.kind === 'rollout';
   return [
     ...checkpointNotifications(previous, next),
+    ...waitingNotifications(previous, next),
     ...entered.flatMap((entry, index) => {
       const from = index === 0 ? previous.phase : (entered[index - 1]?.phase ?? previous.phase);
       const own =
@@ -128,6 +130,30 @@ export function notificationsFor(previous: BakeRecord, next: BakeRecord): Notifi
       return [...rolloutNotifications(next, entry.phase), ...own];
     }),
   ];
+}
+
+/** One rollout.waiting when a target's refresh starts waiting on protected or Standby instances. */
+function waitingNotifications(previous: BakeRecord, next: BakeRecord): Notification[] {
+  return (next.rollout ?? []).flatMap((target) => {
+    const before = previous.rollout?.find((t) => t.group === target.group)?.reason;
+    if (
+      target.status !== 'refreshing' ||
+      !target.reason?.startsWith('Waiting for') ||
+      target.reason === before
+    )
+      return [];
+    return [
+      make(
+        next,
+        'rollout.waiting',
+        'warning',
+        `[ami-bakery] ${next.pipeline}: ${target.group} refresh waits: ${target.reason}`,
+        { imageId: next.image?.imageId, group: target.group, reason: target.reason, target },
+        next.phase,
+        `${target.group}:waiting:${target.refreshId ?? ''}`,
+      ),
+    ];
+  });
 }
 
 /** One rollout.checkpoint per configured checkpoint a target's refresh passed since `previous`. */

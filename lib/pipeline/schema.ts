@@ -114,6 +114,13 @@ const rolloutSchema = z
         bakeTimeSeconds: z.number().int().min(0).max(172_800).optional(),
         /** CloudWatch alarms that fail (and, with autoRollback, roll back) the refresh. */
         alarms: z.array(z.string().min(1)).default([]),
+        /**
+         * Instances protected from scale in: replace them (Refresh), leave them (Ignore), or wait
+         * for the protection to go, up to an hour, then fail (Wait: AWS's default, and ours).
+         */
+        scaleInProtectedInstances: z.enum(['Refresh', 'Ignore', 'Wait']).default('Wait'),
+        /** Instances in Standby: terminate them, leave them, or wait (up to an hour) for them. */
+        standbyInstances: z.enum(['Terminate', 'Ignore', 'Wait']).default('Wait'),
       })
       .strict()
       // AWS refuses a CheckpointDelay without CheckpointPercentages (RefreshPreferences).
@@ -133,6 +140,8 @@ const rolloutSchema = z
         skipMatching: true,
         autoRollback: true,
         alarms: [],
+        scaleInProtectedInstances: 'Wait',
+        standbyInstances: 'Wait',
       }),
     /** A refresh already running on a group (not ours): wait for it, or cancel it. */
     whenRefreshInProgress: z.enum(['wait', 'cancel']).default('wait'),

@@ -5,6 +5,7 @@ import {
   DescribeInstanceRefreshesCommand,
   PutLifecycleHookCommand,
   RollbackInstanceRefreshCommand,
+  SetInstanceProtectionCommand,
   StartInstanceRefreshCommand,
   UpdateAutoScalingGroupCommand,
   type InstanceRefresh,
@@ -295,6 +296,64 @@ describe('instance refresh', () => {
       }),
     );
     expect(described.InstanceRefreshes?.[0]?.Preferences?.InstanceWarmup).toBe(0);
+  });
+
+  // RefreshPreferences.ScaleInProtectedInstances / StandbyInstances default to Wait: the refresh
+  // replaces the rest, waits for those (up to an hour), then fails.
+  it('waits for an instance protected from scale in (Wait, the default), then fails; Refresh replaces it, Ignore leaves it', async () => {
+    const outcome = async (key: string, preferences: RefreshPreferences) => {
+      const f = await fleet(key, 2);
+      const group = await describeGroup(f.aws, f.sandbox.autoScalingGroupName);
+      const protectedId = group.Instances?.[0]?.InstanceId ?? '';
+      await f.aws.autoScaling.send(
+        new SetInstanceProtectionCommand({
+          AutoScalingGroupName: f.sandbox.autoScalingGroupName,
+          InstanceIds: [protectedId],
+          ProtectedFromScaleIn: true,
+        }),
+      );
+      const { InstanceRefreshId } = await start(f, {
+        MinHealthyPercentage: 50,
+        InstanceWarmup: 0,
+        ...preferences,
+      });
+      const reasons = new Set<string>();
+      const final = await eventually(
+        async () => {
+          const current = await refresh(f, InstanceRefreshId);
+          if (current.StatusReason) reasons.add(current.StatusReason);
+          return TERMINAL.includes(current.Status ?? '') ? current : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 50 },
+      );
+      const versions = Object.fromEntries(
+        ((await describeGroup(f.aws, f.sandbox.autoScalingGroupName)).Instances ?? []).map((i) => [
+          i.InstanceId === protectedId ? 'protected' : (i.InstanceId ?? ''),
+          i.LaunchTemplate?.Version,
+        ]),
+      );
+      return { final, reasons: [...reasons], protectedVersion: versions.protected, next: f.next };
+    };
+
+    const waited = await outcome('protected-wait', {});
+    expect(waited.final.Preferences).toMatchObject({
+      ScaleInProtectedInstances: 'Wait',
+      StandbyInstances: 'Wait',
+    });
+    expect(waited.reasons).toContain('Waiting for 1 instance(s) protected from scale in.');
+    expect(waited.final.Status).toBe('Failed');
+    expect(waited.final.StatusReason).toMatch(
+      /Timed out after 3600 s waiting for 1 instance\(s\) protected from scale in/,
+    );
+    expect(waited.protectedVersion).toBe('1');
+
+    const refreshed = await outcome('protected-refresh', { ScaleInProtectedInstances: 'Refresh' });
+    expect(refreshed.final.Status).toBe('Successful');
+    expect(refreshed.protectedVersion).toBeUndefined(); // replaced: the protected instance is gone
+
+    const ignored = await outcome('protected-ignore', { ScaleInProtectedInstances: 'Ignore' });
+    expect(ignored.final.Status).toBe('Successful');
+    expect(ignored.protectedVersion).toBe('1');
   });
 
   it('cannot roll back a refresh without a desired configuration', async () => {

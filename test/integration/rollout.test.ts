@@ -2,6 +2,7 @@ import {
   CompleteLifecycleActionCommand,
   CreateAutoScalingGroupCommand,
   DescribeInstanceRefreshesCommand,
+  SetInstanceProtectionCommand,
   PutLifecycleHookCommand,
   StartInstanceRefreshCommand,
   UpdateAutoScalingGroupCommand,
@@ -64,6 +65,40 @@ describe('a rollout with a bake time', () => {
     expect(refresh?.Preferences?.BakeTime).toBe(500);
     const baked = (refresh?.EndTime?.getTime() ?? 0) - (refresh?.StartTime?.getTime() ?? 0);
     expect(baked).toBeGreaterThanOrEqual(1000);
+  });
+});
+
+describe('a fleet with an instance protected from scale in', () => {
+  it('waits for it visibly (record and rollout.waiting), and goes on once the protection is lifted', async () => {
+    const { aws, sandbox, bakery } = await setUp('protected', rolling(['protected-app']));
+    const [first] = (await describeGroup(aws, 'protected-app')).Instances ?? [];
+    const protection = (ProtectedFromScaleIn: boolean) =>
+      aws.autoScaling.send(
+        new SetInstanceProtectionCommand({
+          AutoScalingGroupName: 'protected-app',
+          InstanceIds: [first?.InstanceId ?? ''],
+          ProtectedFromScaleIn,
+        }),
+      );
+    await protection(true);
+    const { id } = await startBake(bakery.as('api'), 'fleet');
+
+    const waiting = await runToEnd(bakery, id, {
+      until: ({ bake }) => bake.rollout?.[0]?.reason?.startsWith('Waiting for') === true,
+    });
+    await protection(false);
+    const bake = await runToEnd(bakery, id);
+
+    expect(waiting.rollout?.[0]).toMatchObject({
+      status: 'refreshing',
+      reason: 'Waiting for 1 instance(s) protected from scale in.',
+    });
+    expect(bake.phase).toBe('succeeded');
+    expect(bake.rollout?.[0]?.reason).toBeUndefined();
+    const types = (await receiveNotifications(aws, sandbox.queueUrl, { count: 30, timeoutMs: 1_500 })).map(
+      (n) => n.attributes.type,
+    );
+    expect(types.filter((type) => type === 'rollout.waiting')).toHaveLength(1);
   });
 });
 

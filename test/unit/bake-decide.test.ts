@@ -357,6 +357,8 @@ const rolloutConfig: NonNullable<Pipeline['rollout']> = {
     skipMatching: true,
     autoRollback: true,
     alarms: [],
+    scaleInProtectedInstances: 'Wait',
+    standbyInstances: 'Wait',
   },
   whenRefreshInProgress: 'wait',
   requireApproval: false,
@@ -635,6 +637,23 @@ describe('decide: refresh checkpoints', () => {
       percentage: 100,
       checkpoint: 50,
     });
+  });
+
+  it('records why a refresh waits (protected or Standby instances), and drops it once it goes on', () => {
+    const reason = 'Waiting for 1 instance(s) protected from scale in.';
+    const waiting = decide(
+      refreshing(),
+      checkpointed,
+      seen({ groups: fleet(), refreshes: [{ ...refresh('InProgress', 'r-1', 50), reason }] }),
+    );
+    const moving = decide(
+      waiting.next,
+      checkpointed,
+      seen({ groups: fleet(), refreshes: [refresh('InProgress', 'r-1', 60)] }),
+    );
+
+    expect(waiting.next.rollout?.[0]).toMatchObject({ status: 'refreshing', reason });
+    expect(moving.next.rollout?.[0]?.reason).toBeUndefined();
   });
 
   it('passes no checkpoint while rolling back, and records the percentage as it counts down', () => {
