@@ -59,7 +59,7 @@ const failure = z.object({
 
 const target = z.object({
   group: z.string(),
-  status: z.enum(['pending', 'versioned', 'refreshing', 'succeeded', 'failed', 'rolled-back']),
+  status: z.enum(['pending', 'versioned', 'refreshing', 'succeeded', 'failed', 'rolled-back', 'cancelled']),
   templateId: z.string().optional(),
   sourceVersion: z.number().optional(),
   version: z.number().optional(),

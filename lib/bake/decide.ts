@@ -101,13 +101,31 @@ export function finish(
       : bake.steps.map((step) =>
           UNDER_WAY.has(step.status) ? { ...step, status: 'Cancelled' as const } : step,
         );
+  // Likewise a rollout target the bake never finished: it says so, and why.
+  const why =
+    bake.approval?.decision === 'rejected'
+      ? 'Rejected at the approval gate'
+      : outcome === 'cancelled'
+        ? 'The bake was cancelled'
+        : 'The bake failed before this target was rolled out';
+  const rollout = bake.rollout?.map((target) =>
+    outcome !== 'succeeded' && UNFINISHED_TARGET.has(target.status)
+      ? { ...target, status: 'cancelled' as const, reason: why }
+      : target,
+  );
   return {
-    next: enter({ ...bake, steps }, outcome, observed.now, failure ? { failure } : {}),
+    next: enter(
+      { ...bake, steps, ...(rollout ? { rollout } : {}) },
+      outcome,
+      observed.now,
+      failure ? { failure } : {},
+    ),
     actions: [...mark, ...cleanup(observed)],
   };
 }
 
 const UNDER_WAY: ReadonlySet<StepRecord['status']> = new Set(['Pending', 'InProgress', 'Delayed']);
+const UNFINISHED_TARGET: ReadonlySet<TargetStatus> = new Set(['pending', 'versioned', 'refreshing']);
 
 /** Terminate every instance of the bake still alive: no terminal path leaves one running. */
 function cleanup(observed: Observed): Action[] {

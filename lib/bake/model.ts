@@ -54,7 +54,9 @@ export interface CreatedResource {
   readonly region: string;
 }
 
-export type TargetStatus = 'pending' | 'versioned' | 'refreshing' | 'succeeded' | 'failed' | 'rolled-back';
+/** `cancelled`: the bake ended (cancelled, rejected or failed elsewhere) before this target's rollout did. */
+export type TargetStatus =
+  'pending' | 'versioned' | 'refreshing' | 'succeeded' | 'failed' | 'rolled-back' | 'cancelled';
 
 /** Where one rollout target (an Auto Scaling group) stands. */
 export interface RolloutTarget {

@@ -102,6 +102,9 @@ describe('the approval gate', () => {
 
     expect(bake.phase).toBe('cancelled');
     expect(bake.approval).toMatchObject({ decision: 'rejected', by: 'bob' });
+    expect(bake.rollout).toEqual([
+      { group: 'reject-app', status: 'cancelled', reason: 'Rejected at the approval gate' },
+    ]);
     const image = await aws.ec2.send(new DescribeImagesCommand({ ImageIds: [bake.image?.imageId ?? ''] }));
     expect(image.Images?.[0]?.Tags).toContainEqual({ Key: TAG_STATUS, Value: 'failed' });
     expect(await versionNumbers(aws, sandbox.launchTemplateId)).toEqual([1]);

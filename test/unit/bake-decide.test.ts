@@ -686,6 +686,32 @@ describe('decide: steps of a bake that ends early', () => {
   });
 });
 
+describe('decide: rollout targets of a bake that ends early', () => {
+  it.each<[string, BakeRecord, string]>([
+    [
+      'rejected at the gate',
+      bake('awaiting-approval', {
+        approval: { decision: 'rejected', at: '2026-11-22T04:00:00Z' },
+        rollout: target({ status: 'pending' }),
+      }),
+      'Rejected at the approval gate',
+    ],
+    [
+      'cancelled while refreshing',
+      bake('refreshing', {
+        cancelRequested: true,
+        rollout: target({ status: 'refreshing', refreshId: 'r-1' }),
+      }),
+      'The bake was cancelled',
+    ],
+  ])('%s: the target is cancelled, with why', (_, before, reason) => {
+    const decision = decide(before, web, seen({ groups: fleet() }));
+
+    expect(decision.next.phase).toBe('cancelled');
+    expect(decision.next.rollout?.[0]).toMatchObject({ status: 'cancelled', reason });
+  });
+});
+
 describe('decide: details', () => {
   it('uses a client token derived from the bake and the attempt', () => {
     const decision = decide(
