@@ -46,7 +46,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from . import core
 
@@ -548,6 +548,11 @@ def parameter_tags(account: str, region: str, name: str) -> dict[str, str]:
     return dict(ssm_backends[account][region]._resource_tags.get("Parameter", {}).get(name, {}))
 
 
+def json_tags(body: dict[str, Any]) -> dict[str, str]:
+    """`Tags: [{Key, Value}]` of a JSON-protocol request."""
+    return {tag["Key"]: tag["Value"] for tag in body.get("Tags", [])}
+
+
 def ssm_requests(action: str, body: dict[str, Any], account: str, region: str) -> list[Request]:
     if action in ("GetCommandInvocation", "ListCommands", "ListCommandInvocations", "DescribeInstanceInformation"):
         return [Request(f"ssm:{action}", "*", {})]
@@ -558,7 +563,7 @@ def ssm_requests(action: str, body: dict[str, Any], account: str, region: str) -
         return [Request("ssm:GetParameters", parameter_arn(account, region, n), {}) for n in body.get("Names", [])]
     if action == "PutParameter":
         name = body["Name"]
-        tags = {t["Key"]: t["Value"] for t in body.get("Tags", [])}
+        tags = json_tags(body)
         context = {**creating(tags), "ssm:Overwrite": "true" if body.get("Overwrite") else "false"}
         requests = [Request("ssm:PutParameter", parameter_arn(account, region, name), context)]
         if body.get("DataType") == "aws:ec2:image":
@@ -568,7 +573,7 @@ def ssm_requests(action: str, body: dict[str, Any], account: str, region: str) -
         if body.get("ResourceType") != "Parameter":
             raise NotModelled(f"ssm:AddTagsToResource on {body.get('ResourceType')}")
         name = body["ResourceId"]
-        tags = {t["Key"]: t["Value"] for t in body.get("Tags", [])}
+        tags = json_tags(body)
         context = {**existing(parameter_tags(account, region, name)), **creating(tags)}
         return [Request("ssm:AddTagsToResource", parameter_arn(account, region, name), context)]
     if action == "SendCommand":
@@ -660,8 +665,6 @@ def requests_for(service: str, action: str, raw_body: bytes, account: str, regio
     if service in JSON_BUILDERS:
         body = json.loads(text or "{}")
         return JSON_BUILDERS[service](action, body, account, region), None
-    from urllib.parse import parse_qs
-
     params = {key: values[0] for key, values in parse_qs(text, keep_blank_values=True).items()}
     if service == "autoscaling":
         return autoscaling_requests(action, params, account, region)

@@ -42,6 +42,12 @@ export interface FunctionIdentity {
 
 export type StackIdentities = Readonly<Record<FunctionName, FunctionIdentity>>;
 
+/** The variables a function's handler reads its credentials from (the SDK's environment provider). */
+export function credentialsEnv(identity: FunctionIdentity): Record<string, string> {
+  const { accessKeyId, secretAccessKey } = identity.credentials;
+  return { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey };
+}
+
 /** The template's resources as the local stack provides them (Ref and the attributes policies use). */
 export function localResources(names: LocalStackNames): PhysicalResources {
   const { accountId, region } = names;
@@ -66,7 +72,6 @@ export function localResources(names: LocalStackNames): PhysicalResources {
     // Lambda's own destination: nothing local sends to it, yet the roles name it.
     FailedInvocationsQueue: queue(`${names.tableName}-failed-invocations`),
     LifecycleTopic: { Ref: lifecycleTopic, TopicName: lifecycleTopic.split(':').pop() ?? '' },
-    LifecycleHookRole: { Ref: 'lifecycle-hooks', Arn: `arn:aws:iam::${accountId}:role/lifecycle-hooks` },
     BuilderRole: { Ref: names.builderRoleName, Arn: builderRoleArn },
     BuilderInstanceProfile: {
       Ref: names.builderRoleName,

@@ -48,12 +48,15 @@ export function grantedActions(template: CfnTemplate): { fn: FunctionName; sid: 
  * The grants of the roles that no observed call used, by function and action, leaving out what
  * Lambda itself uses (USED_BY_LAMBDA).
  */
-export function unusedGrants(template: CfnTemplate, grants: readonly IamGrant[]): Record<string, string[]> {
+export function unusedGrants(
+  template: CfnTemplate,
+  grants: readonly IamGrant[],
+): Record<string, { action: string; sid: string }[]> {
   const used = new Set(grants.map((g) => `${g.label} ${g.action} ${g.statement}`));
-  const unused: Record<string, string[]> = {};
+  const unused: Record<string, { action: string; sid: string }[]> = {};
   for (const { fn, sid, action } of grantedActions(template)) {
     if (forLambda(sid, action) || used.has(`${fn} ${action} ${sid}`)) continue;
-    (unused[fn] ??= []).push(`${action} (${sid})`);
+    (unused[fn] ??= []).push({ action, sid });
   }
   return unused;
 }

@@ -4,6 +4,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { EmulatorControl } from '../../emulator/control';
 import { ADMIN_CREDENTIALS, startEmulator, type RunningEmulator } from '../../emulator/harness';
 import {
+  credentialsEnv,
   registerStackIdentities,
   type FunctionName,
   type StackIdentities,
@@ -79,10 +80,14 @@ export async function startLocalEnvironment(name: string): Promise<LocalEnvironm
   );
   const tableName = await createBakesTable(aws, `${run}-bakes`);
   const timerQueueUrl = await createTimerQueue(aws, `${run}-timers`);
-  process.env.BAKES_TABLE = tableName;
-  process.env.NOTIFICATIONS_TOPIC_ARN = sandbox.topicArn;
-  process.env.TIMER_QUEUE_URL = timerQueueUrl;
-  process.env.BUILDER_INSTANCE_PROFILE = BUILDER_PROFILE_NAME;
+  // What serverless.yml sets for every function, here and in each local function's process.
+  const stackEnv = {
+    BAKES_TABLE: tableName,
+    NOTIFICATIONS_TOPIC_ARN: sandbox.topicArn,
+    TIMER_QUEUE_URL: timerQueueUrl,
+    BUILDER_INSTANCE_PROFILE: BUILDER_PROFILE_NAME,
+  };
+  Object.assign(process.env, stackEnv);
   process.env.LEASE_SECONDS ??= '30';
   // Each function signs with its own credentials, mapped by the emulator to its packaged role.
   const identities = control
@@ -95,26 +100,11 @@ export async function startLocalEnvironment(name: string): Promise<LocalEnvironm
         builderRoleName: BUILDER_PROFILE_NAME,
       })
     : undefined;
-  const stackEnv = {
-    BAKES_TABLE: tableName,
-    NOTIFICATIONS_TOPIC_ARN: sandbox.topicArn,
-    TIMER_QUEUE_URL: timerQueueUrl,
-    BUILDER_INSTANCE_PROFILE: BUILDER_PROFILE_NAME,
-  };
   return {
     endpoint,
     aws,
     identities,
-    functionEnv: (fn) => {
-      const credentials = identities?.[fn].credentials;
-      return credentials
-        ? {
-            ...stackEnv,
-            AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-          }
-        : stackEnv;
-    },
+    functionEnv: (fn) => ({ ...stackEnv, ...(identities ? credentialsEnv(identities[fn]) : {}) }),
     clientOptions: (fn) => (identities ? { credentials: identities[fn].credentials } : {}),
     control,
     sandbox,

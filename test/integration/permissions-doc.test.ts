@@ -165,7 +165,7 @@ it('docs/permissions.md is what the functions call, each allowed by its packaged
   const unused = Object.fromEntries(
     Object.entries(unusedGrants(template, grants)).map(([fn, list]) => [
       fn,
-      list.map((a) => a.split(' ')[0]).sort(),
+      list.map((grant) => grant.action).sort(),
     ]),
   );
   // A grant no call uses is either listed above with its reason, or removed from the role.

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { pipelines as configured } from '../../config/pipelines';
 import {
+  credentialsEnv,
   registerStackIdentities,
   type FunctionName,
   type IdentityOptions,
@@ -141,12 +142,6 @@ export async function bakeryForTest(
   };
 }
 
-/** The environment a function's handler reads its credentials from, for handler tests. */
-export function functionEnv(identities: StackIdentities, fn: FunctionName): Record<string, string> {
-  const { accessKeyId, secretAccessKey } = identities[fn].credentials;
-  return { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey };
-}
-
 /**
  * Runs reconcile passes on one bake until it is terminal with its notifications out (or `until`
  * says so, or the time runs out).
@@ -220,7 +215,7 @@ export async function handlerEnvironment(
     NOTIFICATIONS_TOPIC_ARN: sandbox.topicArn,
     TIMER_QUEUE_URL: timerQueueUrl,
     BUILDER_INSTANCE_PROFILE: BUILDER_PROFILE_NAME,
-    ...functionEnv(identities, fn),
+    ...credentialsEnv(identities[fn]),
   });
   return identities;
 }
