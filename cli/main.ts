@@ -7,14 +7,12 @@ import type { z } from 'zod';
 import type {
   bakeListResponse,
   bakeResponse,
-  bakeView,
   pipelinesResponse,
   retentionResponse,
   skippedResponse,
 } from '../lib/api/schemas';
 import { ApiClient, ApiError } from './client';
-
-type Bake = z.infer<typeof bakeView>;
+import { describeBake, type Bake } from './format';
 
 const USAGE = `Usage: ami-bakery <command> [options]
 
@@ -77,26 +75,6 @@ const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', 
 function clock(ms: number): string {
   const seconds = Math.floor(ms / 1000);
   return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
-}
-
-function describeBake(bake: Bake): string[] {
-  const lines = [
-    `${bake.id}  ${bake.kind} of ${bake.pipeline}  ${bake.phase}${bake.reason ? `  (${bake.reason})` : ''}`,
-  ];
-  if (bake.image?.imageId) lines.push(`  image     ${bake.image.imageId}  ${bake.image.name}`);
-  for (const step of bake.steps) lines.push(`  step      ${step.stage}/${step.name}: ${step.status}`);
-  for (const target of bake.rollout ?? []) {
-    const progress = target.percentage !== undefined ? ` ${target.percentage}%` : '';
-    lines.push(
-      `  rollout   ${target.group}: ${target.status}${progress}${target.reason ? ` (${target.reason})` : ''}`,
-    );
-  }
-  if (bake.approval) lines.push(`  approval  ${bake.approval.decision} by ${bake.approval.by ?? '?'}`);
-  if (bake.failure) {
-    lines.push(`  failure   ${bake.failure.code}: ${bake.failure.message}`);
-    if (bake.failure.output) lines.push(...bake.failure.output.split('\n').map((l) => `    ${l}`));
-  }
-  return lines;
 }
 
 /** Watches a bake to its end: each phase and rollout change as a line, a spinner on a terminal. */

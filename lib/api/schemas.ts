@@ -68,6 +68,22 @@ const target = z.object({
   checkpoint: z.number().optional(),
   prunedVersions: z.array(z.number()).optional(),
   pruneProblem: z.string().optional(),
+  madeDefault: z.boolean().optional().describe('ami-bakery made its version the template default'),
+  ended: z
+    .object({
+      groupVersion: z.string().describe('The version the group names ("$Default" and "$Latest" as named)'),
+      instances: z
+        .array(z.object({ version: z.string(), count: z.number() }))
+        .describe("The group's instances per template version they were launched from"),
+      defaultVersion: z.number().optional().describe('The template default once the bake ended'),
+      defaultRestoredFrom: z
+        .number()
+        .optional()
+        .describe("The bake's version, default until the unsuccessful bake put the previous one back"),
+      defaultProblem: z.string().optional().describe('Why the default could not be put back'),
+    })
+    .optional()
+    .describe('Where the group stood when the bake ended'),
   reason: z.string().optional(),
 });
 

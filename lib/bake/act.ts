@@ -23,7 +23,11 @@ import {
   type AutoScalingClient,
 } from '@aws-sdk/client-auto-scaling';
 import { describeError, isTransient } from '../errors';
-import { ensureRolloutVersion, pruneRolloutVersions } from '../rollout/launch-template';
+import {
+  ensureRolloutVersion,
+  pruneRolloutVersions,
+  restoreDefaultVersion,
+} from '../rollout/launch-template';
 import type { Pipeline } from '../pipeline/schema';
 import type { Action, ActionResult, BakeRecord } from './model';
 import { commandComment, serviceTags, TAG_RECIPE, TAG_ROLE, TAG_STATUS } from './tags';
@@ -328,6 +332,21 @@ async function run(
         if ((error as Error).name !== 'ActiveInstanceRefreshNotFoundFault') throw error; // already over
       }
       return { kind: 'done' };
+    case 'restore-default-version':
+      try {
+        const { defaultVersion, restored } = await restoreDefaultVersion(ec2, action);
+        return { kind: 'default-restored', templateId: action.templateId, defaultVersion, restored };
+      } catch (error) {
+        // Like pruning, it never changes how the bake ended: a refusal is recorded on the targets.
+        if (isTransient(error)) throw error;
+        const { code, message } = describeError(error);
+        return {
+          kind: 'default-restored',
+          templateId: action.templateId,
+          restored: false,
+          problem: `${code}: ${message}`,
+        };
+      }
     case 'prune-template-versions':
       try {
         const versions = await pruneRolloutVersions(

@@ -106,6 +106,27 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
           ),
         };
         break;
+      case 'default-restored':
+        // The record said what the pass meant to do; this is what it found and did.
+        bake = {
+          ...bake,
+          rollout: (bake.rollout ?? []).map((t) => {
+            if (t.templateId !== result.templateId || !t.ended) return t;
+            const { defaultRestoredFrom, defaultVersion, ...ended } = t.ended;
+            // Not restored: the default found (somebody else's), or, after a refusal, still the bake's.
+            const version = result.restored ? defaultVersion : (result.defaultVersion ?? defaultRestoredFrom);
+            return {
+              ...t,
+              ended: {
+                ...ended,
+                ...(version !== undefined ? { defaultVersion: version } : {}),
+                ...(result.restored ? { defaultRestoredFrom } : {}),
+                ...(result.problem ? { defaultProblem: result.problem } : {}),
+              },
+            };
+          }),
+        };
+        break;
       case 'rejected':
         bake = {
           ...bake,

@@ -8,6 +8,7 @@ import {
   type Decision,
   type Failure,
   type Observed,
+  type ObservedGroup,
   type ObservedInstance,
   type Phase,
   type RolloutTarget,
@@ -108,11 +109,12 @@ export function finish(
       : outcome === 'cancelled'
         ? 'The bake was cancelled'
         : 'The bake failed before this target was rolled out';
-  const rollout = bake.rollout?.map((target) =>
+  const unfinished = bake.rollout?.map((target) =>
     outcome !== 'succeeded' && UNFINISHED_TARGET.has(target.status)
       ? { ...target, status: 'cancelled' as const, reason: why }
       : target,
   );
+  const { rollout, restore } = groupsAtEnd(unfinished, outcome, observed);
   return {
     next: enter(
       { ...bake, steps, ...(rollout ? { rollout } : {}) },
@@ -120,8 +122,53 @@ export function finish(
       observed.now,
       failure ? { failure } : {},
     ),
-    actions: [...mark, ...cleanup(observed)],
+    actions: [...restore, ...mark, ...cleanup(observed)],
   };
+}
+
+/**
+ * Where each target group stands as the bake ends (its configured version, its instances per
+ * version, the template's default), and, for a bake that did not succeed, the default put back:
+ * a version ami-bakery made the default stays so only if its rollout succeeded, or scale-outs
+ * (and groups that name $Default) would launch the image that was cancelled or failed. Only a
+ * default that is still the bake's own is put back; one somebody changed since is theirs.
+ */
+function groupsAtEnd(
+  targets: readonly RolloutTarget[] | undefined,
+  outcome: TerminalPhase,
+  observed: Observed,
+): { rollout?: readonly RolloutTarget[]; restore: RestoreDefault[] } {
+  if (!targets || !observed.groups) return { rollout: targets, restore: [] };
+  const restore = new Map<string, RestoreDefault>();
+  const rollout = targets.map((target): RolloutTarget => {
+    const group = observed.groups?.find((g) => g.name === target.group);
+    if (!group?.namedVersion) return target;
+    const wanted = outcome === 'succeeded' ? undefined : restoreFor(target, group);
+    if (wanted && !restore.has(wanted.templateId)) restore.set(wanted.templateId, wanted);
+    const restoring =
+      group.templateId === target.templateId ? restore.get(group.templateId ?? '') : undefined;
+    const defaults = restoring
+      ? { defaultVersion: restoring.version, defaultRestoredFrom: restoring.replacing }
+      : group.defaultVersion !== undefined
+        ? { defaultVersion: group.defaultVersion }
+        : {};
+    return {
+      ...target,
+      ended: { groupVersion: group.namedVersion, instances: group.instances ?? [], ...defaults },
+    };
+  });
+  return { rollout, restore: [...restore.values()] };
+}
+
+type RestoreDefault = Extract<Action, { kind: 'restore-default-version' }>;
+
+/** The default to put back: the bake made its version the default, and it still is. */
+function restoreFor(target: RolloutTarget, group: ObservedGroup): RestoreDefault | undefined {
+  const { templateId, version, sourceVersion } = target;
+  if (!target.madeDefault || templateId === undefined || version === undefined) return undefined;
+  if (sourceVersion === undefined || sourceVersion === version) return undefined;
+  if (group.templateId !== templateId || group.defaultVersion !== version) return undefined;
+  return { kind: 'restore-default-version', templateId, version: sourceVersion, replacing: version };
 }
 
 const UNDER_WAY: ReadonlySet<StepRecord['status']> = new Set(['Pending', 'InProgress', 'Delayed']);
@@ -520,9 +567,11 @@ function decideRolling(current: BakeRecord, pipeline: Pipeline, observed: Observ
       continue;
     }
     const spec = rollout.targets.find((t) => t.autoScalingGroup === target.group);
+    const makeDefault = spec?.setDefaultVersion ?? true;
     next = withTarget(next, target.group, {
       templateId: group.templateId,
       sourceVersion: group.templateVersion,
+      madeDefault: makeDefault,
     });
     actions.push({
       kind: 'create-template-version',
@@ -530,7 +579,7 @@ function decideRolling(current: BakeRecord, pipeline: Pipeline, observed: Observ
       templateId: group.templateId,
       sourceVersion: group.templateVersion,
       imageId: current.image?.imageId ?? '',
-      makeDefault: spec?.setDefaultVersion ?? true,
+      makeDefault,
     });
   }
   if (actions.length > 0) return wait(next, actions);

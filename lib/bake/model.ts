@@ -74,7 +74,29 @@ export interface RolloutTarget {
   readonly prunedVersions?: readonly number[];
   /** Why pruning did not happen (it never fails a rollout). */
   readonly pruneProblem?: string;
+  /** ami-bakery made its version the template's default (the pipeline's `setDefaultVersion`). */
+  readonly madeDefault?: boolean;
+  /** Where the group stood when the bake ended; absent when the bake never looked at its group. */
+  readonly ended?: TargetEnd;
   readonly reason?: string;
+}
+
+/**
+ * A rollout target as the bake left it. A cancelled or failed refresh leaves the fleet split:
+ * the instances already replaced stay replaced, while the group still names its old version
+ * (Auto Scaling moves the group to the desired configuration only when a refresh succeeds).
+ */
+export interface TargetEnd {
+  /** The template version the group's configuration names ("$Default" and "$Latest" as named). */
+  readonly groupVersion: string;
+  /** How many of the group's instances were launched from each template version. */
+  readonly instances: readonly { readonly version: string; readonly count: number }[];
+  /** The template's default version once the bake ended. */
+  readonly defaultVersion?: number;
+  /** The bake's own version, made default and then put back to `defaultVersion` as the bake did not succeed. */
+  readonly defaultRestoredFrom?: number;
+  /** Why the default could not be put back. */
+  readonly defaultProblem?: string;
 }
 
 /** A person's answer at the approval gate. */
@@ -155,6 +177,12 @@ export interface ObservedGroup {
   readonly templateVersion?: number;
   /** The group names $Default or $Latest: AWS cannot roll such a group back. */
   readonly usesAlias?: boolean;
+  /** The version as the group's configuration names it (a number, "$Default" or "$Latest"). */
+  readonly namedVersion?: string;
+  /** The template's default version. */
+  readonly defaultVersion?: number;
+  /** The group's instances per template version they were launched from. */
+  readonly instances?: readonly { readonly version: string; readonly count: number }[];
 }
 
 export interface ObservedRefresh {
@@ -230,6 +258,13 @@ export type Action =
       readonly autoRollback: boolean;
     }
   | { readonly kind: 'cancel-refresh'; readonly group: string }
+  | {
+      /** Puts the template's default back to `version`, if it is still the bake's `replacing`. */
+      readonly kind: 'restore-default-version';
+      readonly templateId: string;
+      readonly version: number;
+      readonly replacing: number;
+    }
   | { readonly kind: 'prune-template-versions'; readonly templateId: string; readonly keep: number };
 
 /** What `act` learned from an action, to fold into the record before it is committed. */
@@ -257,6 +292,14 @@ export type ActionResult =
       readonly version: number;
     }
   | { readonly kind: 'refresh-started'; readonly group: string; readonly refreshId: string }
+  | {
+      readonly kind: 'default-restored';
+      readonly templateId: string;
+      /** The default the template has now (the restored one, or whatever someone else set). */
+      readonly defaultVersion?: number;
+      readonly restored: boolean;
+      readonly problem?: string;
+    }
   | {
       readonly kind: 'pruned';
       readonly templateId: string;

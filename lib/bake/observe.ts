@@ -194,7 +194,12 @@ async function groupsNamed(
   region: string,
   names: string[],
 ): Promise<ObservedGroup[]> {
-  const groups: { name: string; templateId?: string; version?: string }[] = [];
+  const groups: {
+    name: string;
+    templateId?: string;
+    version: string;
+    instances: { version: string; count: number }[];
+  }[] = [];
   for (const batch of chunks(names, GROUP_NAMES)) {
     const page = await clients.autoScaling.send(
       new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: batch }),
@@ -202,10 +207,20 @@ async function groupsNamed(
     for (const group of page.AutoScalingGroups ?? []) {
       const spec =
         group.LaunchTemplate ?? group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
+      // Each instance says which template version it was launched from: a fleet a refresh left
+      // half done shows as two versions.
+      const counts = new Map<string, number>();
+      for (const instance of group.Instances ?? []) {
+        const version = instance.LaunchTemplate?.Version;
+        if (version !== undefined) counts.set(version, (counts.get(version) ?? 0) + 1);
+      }
       groups.push({
         name: group.AutoScalingGroupName ?? '',
         templateId: spec?.LaunchTemplateId,
         version: spec?.Version ?? '$Default',
+        instances: [...counts]
+          .map(([version, count]) => ({ version, count }))
+          .sort((a, b) => Number(a.version) - Number(b.version)),
       });
     }
   }
@@ -235,6 +250,9 @@ async function groupsNamed(
       templateId: g.templateId,
       templateVersion: Number.isFinite(version) ? version : undefined,
       usesAlias: g.version === '$Latest' || g.version === '$Default',
+      namedVersion: g.version,
+      defaultVersion: template?.default,
+      instances: g.instances,
     };
   });
 }

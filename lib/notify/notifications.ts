@@ -203,7 +203,11 @@ function bakeNotification(bake: BakeRecord, phase: string, from: string): Notifi
         bake.approval?.decision === 'rejected'
           ? `${title}: rollout of ${bake.image?.imageId ?? 'image'} rejected`
           : `${title}: bake ${bake.id} cancelled`,
-        bake.approval ? { approval: bake.approval } : {},
+        {
+          ...(bake.approval ? { approval: bake.approval } : {}),
+          // What the cancel left on each group: versions, instances, the default (restored or not).
+          ...(bake.rollout && bake.rollout.length > 0 ? { targets: bake.rollout } : {}),
+        },
       );
     default:
       return make(bake, 'bake.phase', 'info', `${title}: bake ${bake.id} is ${phase}`, { from }, phase);

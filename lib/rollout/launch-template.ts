@@ -99,6 +99,30 @@ export async function ensureRolloutVersion(
   return { templateId: request.templateId, version, created: existing === undefined };
 }
 
+/**
+ * Puts a template's default version back to `version`, only while the default is still
+ * `replacing` (the version the bake made default): one somebody set since is left alone.
+ * Retrying is harmless: once restored, the default no longer matches `replacing`.
+ * @returns the template's default afterwards, and whether this call changed it.
+ */
+export async function restoreDefaultVersion(
+  ec2: Pick<EC2Client, 'send'>,
+  request: { templateId: string; version: number; replacing: number },
+): Promise<{ defaultVersion?: number; restored: boolean }> {
+  const described = await ec2.send(
+    new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [request.templateId] }),
+  );
+  const current = described.LaunchTemplates?.[0]?.DefaultVersionNumber;
+  if (current !== request.replacing) return { defaultVersion: current, restored: false };
+  await ec2.send(
+    new ModifyLaunchTemplateCommand({
+      LaunchTemplateId: request.templateId,
+      DefaultVersion: String(request.version),
+    }),
+  );
+  return { defaultVersion: request.version, restored: true };
+}
+
 export interface PruneInput {
   /** Every version number of the template. */
   readonly versions: readonly number[];

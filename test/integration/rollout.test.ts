@@ -7,10 +7,12 @@ import {
   StartInstanceRefreshCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
+import { DescribeLaunchTemplatesCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import { createSandbox, describeGroup } from '../../emulator/sandbox';
-import { reconcile, startBake } from '../../lib/bake/service';
+import type { RolloutTarget } from '../../lib/bake/model';
+import { cancelBake, reconcile, startBake } from '../../lib/bake/service';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { awsForTest, controlFor, type TestAws } from '../support/aws';
 import { allowHookRole } from '../../emulator/hooks';
@@ -99,6 +101,56 @@ describe('a fleet with an instance protected from scale in', () => {
       (n) => n.attributes.type,
     );
     expect(types.filter((type) => type === 'rollout.waiting')).toHaveLength(1);
+  });
+});
+
+describe('a rollout cancelled half way', () => {
+  it('stops the refresh, puts the default back and says where the fleet was left', async () => {
+    const pipeline = rolling(['halfway-app'], {
+      refresh: {
+        minHealthyPercentage: 50,
+        instanceWarmupSeconds: 0,
+        checkpointPercentages: [50, 100],
+        checkpointDelaySeconds: 3_600, // 7 s here: the bake is cancelled during it
+      },
+    });
+    const { aws, sandbox, bakery } = await setUp('halfway', pipeline);
+    const { id } = await startBake(bakery.as('api'), 'fleet');
+    await runToEnd(bakery, id, { until: ({ bake }) => bake.rollout?.[0]?.checkpoint === 50 });
+
+    await cancelBake(bakery.as('api'), id);
+    const bake = await runToEnd(bakery, id);
+
+    expect(bake.phase).toBe('cancelled');
+    // The group names $Default: with the bake's version left as default, its next launch would use
+    // the cancelled image. Half the fleet was replaced and stays so (AWS does not undo a cancel).
+    expect(bake.rollout?.[0]).toMatchObject({
+      status: 'cancelled',
+      sourceVersion: 1,
+      version: 2,
+      ended: {
+        groupVersion: '$Default',
+        instances: [
+          { version: '1', count: 1 },
+          { version: '2', count: 1 },
+        ],
+        defaultVersion: 1,
+        defaultRestoredFrom: 2,
+      },
+    });
+    const template = await aws.ec2.send(
+      new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [sandbox.launchTemplateId] }),
+    );
+    expect(template.LaunchTemplates?.[0]?.DefaultVersionNumber).toBe(1);
+    const refreshes = await aws.autoScaling.send(
+      new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: 'halfway-app' }),
+    );
+    expect(refreshes.InstanceRefreshes?.[0]?.Status).toMatch(/^Cancel/);
+    const cancelled = (
+      await receiveNotifications(aws, sandbox.queueUrl, { count: 30, timeoutMs: 1_500 })
+    ).find((n) => n.attributes.type === 'bake.cancelled');
+    const detail = (cancelled?.message as { detail?: { targets?: RolloutTarget[] } } | undefined)?.detail;
+    expect(detail?.targets?.[0]?.ended).toEqual(bake.rollout?.[0]?.ended);
   });
 });
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
+import { applyResults } from '../../lib/bake/apply';
 import { backoffSeconds, decide } from '../../lib/bake/decide';
 import type {
   Action,
+  ActionResult,
   BakeRecord,
   Observed,
   ObservedCommand,
@@ -709,6 +711,147 @@ describe('decide: rollout targets of a bake that ends early', () => {
 
     expect(decision.next.phase).toBe('cancelled');
     expect(decision.next.rollout?.[0]).toMatchObject({ status: 'cancelled', reason });
+  });
+});
+
+describe('decide: where the groups stand when a bake ends', () => {
+  /** web-fleet names version 3; half its instances run the bake's version 4; `defaultVersion` is the template's. */
+  const split = (defaultVersion: number, extra: Partial<ObservedGroup> = {}): ObservedGroup[] => [
+    {
+      name: 'web-fleet',
+      templateId: 'lt-1',
+      templateVersion: 3,
+      usesAlias: false,
+      namedVersion: '3',
+      defaultVersion,
+      instances: [
+        { version: '3', count: 2 },
+        { version: '4', count: 2 },
+      ],
+      ...extra,
+    },
+  ];
+  const ours = (patch: Partial<RolloutTarget> = {}): RolloutTarget => ({
+    group: 'web-fleet',
+    status: 'refreshing',
+    refreshId: 'r-1',
+    templateId: 'lt-1',
+    sourceVersion: 3,
+    version: 4,
+    madeDefault: true,
+    ...patch,
+  });
+  const restore = { kind: 'restore-default-version', templateId: 'lt-1', version: 3, replacing: 4 };
+  const cancelled = (targets: RolloutTarget[]): BakeRecord =>
+    bake('refreshing', { ...imaged, cancelRequested: true, rollout: targets });
+
+  it.each<[string, BakeRecord, Observed, object[], object]>([
+    [
+      'cancelled: the default the bake set is put back',
+      cancelled([ours()]),
+      seen({ groups: split(4), refreshes: [refresh('InProgress')] }),
+      [restore],
+      { defaultVersion: 3, defaultRestoredFrom: 4 },
+    ],
+    [
+      'cancelled, somebody changed the default since: left alone',
+      cancelled([ours()]),
+      seen({ groups: split(7), refreshes: [refresh('InProgress')] }),
+      [],
+      { defaultVersion: 7 },
+    ],
+    [
+      'cancelled, the pipeline did not set the default: left alone',
+      cancelled([ours({ madeDefault: false })]),
+      seen({ groups: split(4), refreshes: [refresh('InProgress')] }),
+      [],
+      { defaultVersion: 4 },
+    ],
+    [
+      'rolled back: the default is put back too',
+      bake('refreshing', { ...imaged, rollout: [ours()] }),
+      seen({ groups: split(4), refreshes: [refresh('RollbackSuccessful', 'r-1', 0)] }),
+      [restore],
+      { defaultVersion: 3, defaultRestoredFrom: 4 },
+    ],
+    [
+      'succeeded: the default stays the bake version',
+      bake('refreshing', { ...imaged, rollout: [ours()] }),
+      seen({
+        groups: split(4, { namedVersion: '4', templateVersion: 4, instances: [{ version: '4', count: 4 }] }),
+        refreshes: [refresh('Successful', 'r-1', 100)],
+      }),
+      [],
+      { groupVersion: '4', instances: [{ version: '4', count: 4 }], defaultVersion: 4 },
+    ],
+  ])('%s', (_, before, observed, restores, ended) => {
+    const decision = decide(before, rolled, observed);
+
+    expect(decision.actions.filter((a) => a.kind === 'restore-default-version')).toEqual(restores);
+    expect(decision.next.rollout?.[0]?.ended).toMatchObject({
+      groupVersion: '3',
+      instances: [
+        { version: '3', count: 2 },
+        { version: '4', count: 2 },
+      ],
+      ...ended,
+    });
+  });
+
+  it('puts the default of a shared template back once, and says so on every group of it', () => {
+    const two = [ours(), ours({ group: 'api-fleet', refreshId: 'r-2' })];
+    const groups = [...split(4), ...split(4).map((g) => ({ ...g, name: 'api-fleet' }))];
+
+    const decision = decide(cancelled(two), rolled, seen({ groups, refreshes: [] }));
+
+    expect(decision.actions.filter((a) => a.kind === 'restore-default-version')).toEqual([restore]);
+    expect(decision.next.rollout?.map((t) => t.ended?.defaultRestoredFrom)).toEqual([4, 4]);
+  });
+
+  it('says nothing of groups the bake never looked at (rejected before rolling)', () => {
+    const rejected = bake('awaiting-approval', {
+      ...imaged,
+      approval: { decision: 'rejected', at: '2026-11-22T04:00:00Z' },
+      rollout: target({}),
+    });
+
+    const decision = decide(rejected, rolled, seen());
+
+    expect(decision.next.rollout?.[0]).not.toHaveProperty('ended');
+  });
+});
+
+describe('applyResults: a default put back, or not', () => {
+  const ended = {
+    groupVersion: '3',
+    instances: [{ version: '4', count: 1 }],
+    defaultVersion: 3,
+    defaultRestoredFrom: 4,
+  };
+  const record = bake('cancelled', {
+    rollout: [{ group: 'web-fleet', status: 'cancelled', templateId: 'lt-1', version: 4, ended }],
+  });
+
+  it.each<[string, ActionResult, object]>([
+    [
+      'restored',
+      { kind: 'default-restored', templateId: 'lt-1', defaultVersion: 3, restored: true },
+      { defaultVersion: 3, defaultRestoredFrom: 4 },
+    ],
+    [
+      'somebody moved it first: their default, not restored',
+      { kind: 'default-restored', templateId: 'lt-1', defaultVersion: 9, restored: false },
+      { defaultVersion: 9 },
+    ],
+    [
+      'refused: still the bake version, and why',
+      { kind: 'default-restored', templateId: 'lt-1', restored: false, problem: 'UnauthorizedOperation: no' },
+      { defaultVersion: 4, defaultProblem: 'UnauthorizedOperation: no' },
+    ],
+  ])('%s', (_, result, expected) => {
+    const after = applyResults(record, [result]).rollout?.[0]?.ended;
+
+    expect(after).toEqual({ groupVersion: '3', instances: [{ version: '4', count: 1 }], ...expected });
   });
 });
 
