@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { PHASES } from '../bake/model';
+import { PIPELINE_NAME, PIPELINE_NAME_RULE } from '../pipeline/schema';
 
 /**
  * The HTTP API's contract: request bodies, query strings and responses. Routes validate with
@@ -7,7 +8,11 @@ import { PHASES } from '../bake/model';
  * from them (a test keeps it in step).
  */
 
-const pipelineName = z.string().min(1).max(64).describe('A configured pipeline');
+// A name no pipeline can have is a bad request (422), not an unknown pipeline (404).
+const pipelineName = z.string().regex(PIPELINE_NAME, PIPELINE_NAME_RULE).describe('A configured pipeline');
+const imageId = z
+  .string()
+  .regex(/^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'an AMI id: ami- and 8 or 17 hex digits');
 const text = (max: number) => z.string().min(1).max(max);
 
 export const startBakeBody = z
@@ -24,7 +29,7 @@ export const startBakeBody = z
 export const startRolloutBody = z
   .object({
     pipeline: pipelineName,
-    amiId: z.string().min(1).max(64).describe('An available image this pipeline baked'),
+    amiId: imageId.describe('An available image this pipeline baked'),
     reason: text(500).optional(),
   })
   .strict();

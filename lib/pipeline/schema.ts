@@ -167,9 +167,13 @@ const deadlinesSchema = z
   .strict()
   .default({});
 
+/** A pipeline's name: it becomes part of tags, SSM paths, image names and IAM-scoped resource names. */
+export const PIPELINE_NAME = /^[a-z][a-z0-9-]{1,38}$/;
+export const PIPELINE_NAME_RULE = 'lowercase letters, digits and dashes, 2 to 39, starting with a letter';
+
 export const pipelineSchema = z
   .object({
-    name: z.string().regex(/^[a-z][a-z0-9-]{1,38}$/, 'lowercase letters, digits and dashes, 2 to 39'),
+    name: z.string().regex(PIPELINE_NAME, PIPELINE_NAME_RULE),
     description: z.string().max(255).optional(),
     baseImage: baseImageSchema,
     builder: z

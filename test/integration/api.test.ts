@@ -25,6 +25,7 @@ beforeAll(async () => {
   const sandbox = await createSandbox(aws, { name: 'api', desiredCapacity: 1 });
   bakery = await bakeryForTest(aws, sandbox, [
     { ...minimal, name: 'plain', publish: { parameter: '/ami-bakery/plain/latest' } },
+    { ...minimal, name: 'keyed', publish: { parameter: '/ami-bakery/keyed/latest' } },
     {
       ...minimal,
       name: 'gated',
@@ -91,6 +92,24 @@ describe('POST /bakes', () => {
     await finish(as(bakeResponse, forced).bake.id);
   });
 
+  it("never replays one caller's bake for another caller with the same Idempotency-Key", async () => {
+    const request = { body: { pipeline: 'keyed' }, headers: { 'Idempotency-Key': 'nightly-by-hand' } };
+    const other = 'arn:aws:sts::123456789012:assumed-role/other-team/someone';
+
+    const first = await call('POST', '/bakes', request);
+    const theirs = await call('POST', '/bakes', { ...request, caller: other });
+    const mine = await call('POST', '/bakes', request);
+
+    expect(first.status).toBe(202);
+    const { bake } = as(bakeResponse, first);
+    // The other caller's request is a request of its own: the pipeline is busy with the first bake.
+    expectProblem(theirs, 409, 'pipeline-busy', { activeBakeId: bake.id });
+    expect(theirs.headers['idempotent-replayed']).toBeUndefined();
+    expect(mine.headers['idempotent-replayed']).toBe('true');
+    await call('POST', `/bakes/${bake.id}/cancel`);
+    await finish(bake.id);
+  });
+
   it.each<[string, Parameters<typeof call>[2], number, string, Record<string, unknown>]>([
     ['malformed JSON', { rawBody: '{"pipeline":' }, 400, 'malformed-json', {}],
     [
@@ -112,6 +131,42 @@ describe('POST /bakes', () => {
     ['a wrong type', { body: { pipeline: 'plain', force: 'yes' } }, 422, 'invalid-body', { field: 'force' }],
     ['a JSON array', { body: ['plain'] }, 422, 'invalid-body', {}],
     ['an unknown pipeline', { body: { pipeline: 'nope' } }, 404, 'not-found', {}],
+    ['an empty pipeline name', { body: { pipeline: '' } }, 422, 'invalid-body', { field: 'pipeline' }],
+    [
+      'a pipeline name with a space',
+      { body: { pipeline: 'my pipeline' } },
+      422,
+      'invalid-body',
+      { field: 'pipeline' },
+    ],
+    [
+      'a pipeline name with a path',
+      { body: { pipeline: '../plain' } },
+      422,
+      'invalid-body',
+      { field: 'pipeline' },
+    ],
+    [
+      'an upper-case pipeline name',
+      { body: { pipeline: 'Plain' } },
+      422,
+      'invalid-body',
+      { field: 'pipeline' },
+    ],
+    [
+      'a pipeline name too long',
+      { body: { pipeline: 'p'.repeat(40) } },
+      422,
+      'invalid-body',
+      { field: 'pipeline' },
+    ],
+    [
+      'a pipeline name that is not a string',
+      { body: { pipeline: 7 } },
+      422,
+      'invalid-body',
+      { field: 'pipeline' },
+    ],
     [
       'a bad Idempotency-Key',
       { body: { pipeline: 'plain' }, headers: { 'Idempotency-Key': 'has spaces' } },
@@ -137,6 +192,27 @@ describe('POST /bakes', () => {
     } finally {
       await control.clearFaults();
     }
+  });
+});
+
+describe('POST /rollouts with a malformed request', () => {
+  it.each<[string, Record<string, unknown>, string]>([
+    ['an empty pipeline name', { pipeline: '', amiId: 'ami-0123456789abcdef0' }, 'pipeline'],
+    [
+      'a pipeline name with a path',
+      { pipeline: 'gated/../plain', amiId: 'ami-0123456789abcdef0' },
+      'pipeline',
+    ],
+    ['an upper-case pipeline name', { pipeline: 'GATED', amiId: 'ami-0123456789abcdef0' }, 'pipeline'],
+    ['no pipeline', { amiId: 'ami-0123456789abcdef0' }, 'pipeline'],
+    ['an empty image id', { pipeline: 'gated', amiId: '' }, 'amiId'],
+    ['an image id that is not one', { pipeline: 'gated', amiId: 'ubuntu-latest' }, 'amiId'],
+    ['an image id of the wrong length', { pipeline: 'gated', amiId: 'ami-0123456789' }, 'amiId'],
+  ])('answers %s with 422 naming the field, and starts nothing', async (_, body, field) => {
+    const before = (await bakery.as('api').store.list({ limit: 100 })).bakes.length;
+
+    expectProblem(await call('POST', '/rollouts', { body }), 422, 'invalid-body', { field });
+    expect((await bakery.as('api').store.list({ limit: 100 })).bakes.length).toBe(before);
   });
 });
 
@@ -188,7 +264,7 @@ describe('reading bakes', () => {
     const result = as(pipelinesResponse, await call('GET', '/pipelines'));
     const plain = result.pipelines.find((p) => p.name === 'plain');
 
-    expect(result.pipelines.map((p) => p.name)).toEqual(['plain', 'gated']);
+    expect(result.pipelines.map((p) => p.name)).toEqual(['plain', 'keyed', 'gated']);
     expect(plain?.currentImageId).toBe(plain?.lastSucceeded?.image?.imageId);
     expect(plain?.currentImageId).toMatch(/^ami-/);
     expect(result.pipelines.find((p) => p.name === 'gated')).toMatchObject({

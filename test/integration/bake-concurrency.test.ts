@@ -1,9 +1,16 @@
-import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import { ADMIN_CREDENTIALS } from '../../emulator/harness';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import type { BakeRecord } from '../../lib/bake/model';
+import { act } from '../../lib/bake/act';
+import { decide } from '../../lib/bake/decide';
 import { reconcile, startBake } from '../../lib/bake/service';
 import { BakeStore } from '../../lib/store/bakes';
 import { PipelineBusyError } from '../../lib/errors';
@@ -61,6 +68,38 @@ describe('two reconcilers racing on one record', () => {
     // RunInstances may be sent twice by the race, but the ClientToken makes it one instance.
     expect(bake.resources.filter((r) => r.kind === 'instance')).toHaveLength(1);
     expect(calls.ssm?.SendCommand).toBe(2);
+  });
+});
+
+describe('a launch sent again by a pass that knows nothing of the first', () => {
+  it('makes one builder: decide gives the same ClientToken and act sends it', async () => {
+    const { aws, bakery } = await setUp('token');
+    const { id } = await startBake(bakery.as('api'), 'minimal');
+    const { bake } = await bakery.store.get(id);
+    const pipeline = bakery.catalog.get('minimal');
+    // No lease, no record of the first launch and no adoption by tag: only the token can keep it to one.
+    const nothingSeen = {
+      now: new Date(),
+      instances: [],
+      agentOnline: new Set<string>(),
+      commands: [],
+      images: [],
+    };
+
+    const launched: string[] = [];
+    for (let pass = 0; pass < 2; pass += 1) {
+      const decision = decide(bake, pipeline, nothingSeen);
+      for (const result of await act(bakery, bake, pipeline, decision.actions)) {
+        if (result.kind === 'launched') launched.push(result.instanceId);
+      }
+    }
+
+    expect(launched).toHaveLength(2);
+    expect(new Set(launched).size).toBe(1);
+    const described = await aws.ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'tag:ami-bakery:bake-id', Values: [id] }] }),
+    );
+    expect(described.Reservations?.flatMap((r) => r.Instances ?? [])).toHaveLength(1);
   });
 });
 

@@ -225,6 +225,64 @@ describe('a terminate hook', () => {
   });
 });
 
+describe('a check that never answers', () => {
+  // The service's clock runs 50x: a 10 s check timeout passes in 0.2 s, while the command itself
+  // stays InProgress for a minute (the emulator's rule is in real seconds).
+  const hung = (transition: 'readiness' | 'drain') =>
+    transition === 'readiness'
+      ? { readiness: { command: ['hung-health-check'], timeoutSeconds: 10 } }
+      : { drain: { command: ['hung-drain'], timeoutSeconds: 10 } };
+
+  it('at launch: ABANDONs the instance (timed-out), never lets it into service', async () => {
+    const setup = await setUp('hung-launch', hung('readiness'), { clockScale: 50 });
+    const { aws, group, bakery } = setup;
+    await controlFor(aws).configure({
+      ssmRules: [{ commandPattern: 'hung-health-check', status: 'Success', seconds: 60 }],
+    });
+    await aws.autoScaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 2 }),
+    );
+
+    const { messages, results } = await pump(setup);
+    const launched = (messages[0]?.message as { EC2InstanceId: string }).EC2InstanceId;
+
+    expect(results).toEqual([expect.objectContaining({ outcome: 'completed', detail: 'timed-out' })]);
+    expect(await bakery.lifecycles.get(results[0]?.token ?? '')).toMatchObject({
+      result: 'ABANDON',
+      reason: 'No answer within 10 s',
+    });
+    await settles(async () => {
+      const instances = (await describeGroup(aws, group)).Instances ?? [];
+      expect(instances.map((i) => i.InstanceId)).not.toContain(launched);
+    });
+  });
+
+  it('at termination: lets the instance go anyway (CONTINUE) and says the drain failed', async () => {
+    const setup = await setUp('hung-drain', hung('drain'), { clockScale: 50 });
+    const { aws, group, bakery } = setup;
+    await controlFor(aws).configure({
+      ssmRules: [{ commandPattern: 'hung-drain', status: 'Success', seconds: 60 }],
+    });
+    await aws.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MinSize: 0 }),
+    );
+    await aws.autoScaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 0 }),
+    );
+
+    const { results } = await pump(setup);
+
+    expect(results).toEqual([expect.objectContaining({ outcome: 'completed', detail: 'drain-failed' })]);
+    expect(await bakery.lifecycles.get(results[0]?.token ?? '')).toMatchObject({
+      result: 'CONTINUE',
+      reason: 'No answer within 10 s',
+    });
+    await settles(async () => {
+      expect(await states(aws, group)).toEqual([]);
+    });
+  });
+});
+
 describe('delivery', () => {
   it('treats a duplicate as harmless, acknowledges the test message, drops garbage, and never retries an expired token', async () => {
     const setup = await setUp('delivery', {});

@@ -1,10 +1,20 @@
 import { DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  CancelInstanceRefreshCommand,
+  CreateAutoScalingGroupCommand,
+  DescribeInstanceRefreshesCommand,
+  SetDesiredCapacityCommand,
+  StartInstanceRefreshCommand,
+} from '@aws-sdk/client-auto-scaling';
 import { describe, expect, it } from 'vitest';
 import { createSandbox, describeGroup } from '../../emulator/sandbox';
-import { ensureRolloutVersion, restoreDefaultVersion } from '../../lib/rollout/launch-template';
-import { awsForTest } from '../support/aws';
+import {
+  ensureRolloutVersion,
+  pruneRolloutVersions,
+  restoreDefaultVersion,
+} from '../../lib/rollout/launch-template';
+import { awsForTest, eventually } from '../support/aws';
 
 // The rollout's first step against the emulator: a new template version for the new image.
 describe('a rollout version of the fleet launch template', () => {
@@ -76,5 +86,65 @@ describe('putting back the default an unsuccessful rollout set', () => {
     expect(retried).toEqual({ defaultVersion: 1, restored: false });
     expect(late).toEqual({ defaultVersion: 3, restored: false });
     expect(await defaultNow()).toBe(3);
+  });
+});
+
+describe('pruning template versions while a group of the template refreshes', () => {
+  it('deletes nothing until the refresh is over (a rollback needs its version), then prunes', async () => {
+    const aws = awsForTest(`${import.meta.url}#prune`);
+    const sandbox = await createSandbox(aws, { name: 'prune', desiredCapacity: 0 });
+    const templateId = sandbox.launchTemplateId;
+    const al2 = await aws.ssm.send(
+      new GetParameterCommand({ Name: '/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2' }),
+    );
+    // Versions 2, 3 and 4, each made by a bake; 4 is the default and the latest.
+    for (const bakeId of ['b20261122000000-aaaaa1', 'b20261122000000-aaaaa2', 'b20261122000000-aaaaa3']) {
+      await ensureRolloutVersion(aws.ec2, {
+        templateId,
+        sourceVersion: 1,
+        imageId: al2.Parameter?.Value ?? '',
+        bakeId,
+        makeDefault: true,
+      });
+    }
+    // Another group of the same template, refreshing to version 4 (its warm-up keeps it InProgress).
+    await aws.autoScaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'prune-other',
+        LaunchTemplate: { LaunchTemplateId: templateId, Version: '1' },
+        MinSize: 1,
+        MaxSize: 2,
+        DesiredCapacity: 1,
+        VPCZoneIdentifier: sandbox.subnetIds.join(','),
+      }),
+    );
+    await aws.autoScaling.send(
+      new StartInstanceRefreshCommand({
+        AutoScalingGroupName: 'prune-other',
+        DesiredConfiguration: { LaunchTemplate: { LaunchTemplateId: templateId, Version: '4' } },
+        Preferences: { MinHealthyPercentage: 0, InstanceWarmup: 3_600 },
+      }),
+    );
+    const clients = { ec2: aws.ec2, autoScaling: aws.autoScaling };
+    const versions = async () =>
+      (
+        await aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId }))
+      ).LaunchTemplateVersions?.map((v) => v.VersionNumber).sort();
+
+    const during = await pruneRolloutVersions(clients, templateId, 0);
+    const kept = await versions();
+    await aws.autoScaling.send(new CancelInstanceRefreshCommand({ AutoScalingGroupName: 'prune-other' }));
+    await eventually(async () => {
+      const refreshes = await aws.autoScaling.send(
+        new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: 'prune-other' }),
+      );
+      return refreshes.InstanceRefreshes?.[0]?.Status === 'Cancelled' ? true : undefined;
+    });
+    const after = await pruneRolloutVersions(clients, templateId, 0);
+
+    expect(during).toEqual([]);
+    expect(kept).toEqual([1, 2, 3, 4]);
+    // 1 is not the bake's; 4 is the default and the latest.
+    expect(after).toEqual([2, 3]);
   });
 });

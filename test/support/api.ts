@@ -17,6 +17,8 @@ export interface CallOptions {
   readonly query?: Record<string, string>;
   /** Drop the sample's Content-Type and Idempotency-Key headers. */
   readonly bareHeaders?: boolean;
+  /** The IAM principal calling (default: the sample's). */
+  readonly caller?: string;
 }
 
 export interface CallResult {
@@ -42,6 +44,13 @@ export function apiFor(bakery: Bakery) {
       requestContext: {
         ...sample.requestContext,
         http: { ...sample.requestContext.http, method, path },
+        ...(options.caller
+          ? {
+              authorizer: {
+                iam: { ...sample.requestContext.authorizer.iam, userArn: options.caller },
+              },
+            }
+          : {}),
       },
       ...(options.rawBody !== undefined
         ? { body: options.rawBody }
