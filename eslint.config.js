@@ -3,7 +3,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.serverless/', '.esbuild/', 'coverage/', 'emulator/**/*.py'] },
+  {
+    ignores: ['node_modules/', '.serverless/', '.esbuild/', 'coverage/', '.stryker-tmp/', 'emulator/**/*.py'],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

@@ -582,8 +582,8 @@ function decideRolling(current: BakeRecord, pipeline: Pipeline, observed: Observ
       makeDefault,
     });
   }
+  // Every pending target either failed or has its create-template-version action by now.
   if (actions.length > 0) return wait(next, actions);
-  if ((next.rollout ?? []).some((t) => t.status === 'pending')) return wait(next);
   return decideStep(enter(next, 'refreshing', observed.now), pipeline, observed);
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import { applyResults } from '../../lib/bake/apply';
-import { backoffSeconds, decide } from '../../lib/bake/decide';
+import { backoffSeconds, decide, imageName } from '../../lib/bake/decide';
 import type {
   Action,
   ActionResult,
@@ -821,6 +821,203 @@ describe('decide: where the groups stand when a bake ends', () => {
   });
 });
 
+describe('applyResults: what the actions returned, folded into the record', () => {
+  const base = bake('launching', { builder: { attempt: 1, instanceType: 't3.small' } });
+
+  it.each<[string, BakeRecord, ActionResult[], Partial<BakeRecord>]>([
+    [
+      'a launched builder, kept with its attempt and type, and listed once',
+      base,
+      [
+        { kind: 'launched', role: 'builder', instanceId: 'i-1' },
+        { kind: 'launched', role: 'builder', instanceId: 'i-1' },
+      ],
+      {
+        builder: { attempt: 1, instanceType: 't3.small', instanceId: 'i-1' },
+        resources: [{ kind: 'instance', id: 'i-1', region: 'us-east-1' }],
+      },
+    ],
+    [
+      'a launched builder on a record without one',
+      bake('launching', { builder: undefined }),
+      [{ kind: 'launched', role: 'builder', instanceId: 'i-1' }],
+      {
+        builder: { attempt: 0, instanceType: '', instanceId: 'i-1' },
+        resources: [{ kind: 'instance', id: 'i-1', region: 'us-east-1' }],
+      },
+    ],
+    [
+      'a launched tester, the builder untouched',
+      base,
+      [{ kind: 'launched', role: 'tester', instanceId: 'i-t' }],
+      {
+        tester: { instanceId: 'i-t' },
+        builder: base.builder,
+        resources: [{ kind: 'instance', id: 'i-t', region: 'us-east-1' }],
+      },
+    ],
+    [
+      'no capacity: the next attempt, with the type that had none',
+      base,
+      [{ kind: 'no-capacity', instanceType: 't3.small' }],
+      { builder: { attempt: 2, instanceType: 't3.small' } },
+    ],
+    [
+      'no capacity on a record without a builder: attempt 1',
+      bake('launching', { builder: undefined }),
+      [{ kind: 'no-capacity', instanceType: 't3.micro' }],
+      { builder: { attempt: 1, instanceType: 't3.micro' } },
+    ],
+    [
+      'a command sent for a new step: appended, Pending',
+      bake('provisioning', {
+        steps: [{ stage: 'provision', name: 'a', status: 'Success', commandId: 'c-a' }],
+      }),
+      [{ kind: 'command-sent', stage: 'provision', step: 'b', commandId: 'c-b' }],
+      {
+        steps: [
+          { stage: 'provision', name: 'a', status: 'Success', commandId: 'c-a' },
+          { stage: 'provision', name: 'b', status: 'Pending', commandId: 'c-b' },
+        ],
+      },
+    ],
+    [
+      'a command sent for a step on record: replaced in place, other stages untouched',
+      bake('validating', {
+        steps: [
+          { stage: 'provision', name: 'a', status: 'Success', commandId: 'c-1' },
+          { stage: 'validate', name: 'a', status: 'NotStarted' },
+        ],
+      }),
+      [{ kind: 'command-sent', stage: 'validate', step: 'a', commandId: 'c-2' }],
+      {
+        steps: [
+          { stage: 'provision', name: 'a', status: 'Success', commandId: 'c-1' },
+          { stage: 'validate', name: 'a', status: 'Pending', commandId: 'c-2' },
+        ],
+      },
+    ],
+    [
+      'an image created: recorded with its name, and listed',
+      bake('imaging'),
+      [{ kind: 'image-created', imageId: 'ami-1', name: 'n' }],
+      {
+        image: { imageId: 'ami-1', name: 'n' },
+        resources: [{ kind: 'image', id: 'ami-1', region: 'us-east-1' }],
+      },
+    ],
+    [
+      'a copy: recorded once per region, and listed',
+      bake('distributing', { copies: [{ region: 'eu-west-1', imageId: 'ami-c1' }] }),
+      [
+        { kind: 'image-copied', region: 'eu-west-1', imageId: 'ami-c2' },
+        { kind: 'image-copied', region: 'ap-south-1', imageId: 'ami-c3' },
+      ],
+      {
+        copies: [
+          { region: 'eu-west-1', imageId: 'ami-c1' },
+          { region: 'ap-south-1', imageId: 'ami-c3' },
+        ],
+        resources: [
+          { kind: 'image', id: 'ami-c2', region: 'eu-west-1' },
+          { kind: 'image', id: 'ami-c3', region: 'ap-south-1' },
+        ],
+      },
+    ],
+    [
+      'a parameter published: once per region, and listed',
+      bake('publishing', { published: [{ region: 'us-east-1', parameter: '/p', imageId: 'ami-1' }] }),
+      [
+        { kind: 'published', region: 'us-east-1', parameter: '/p', imageId: 'ami-1' },
+        { kind: 'published', region: 'eu-west-1', parameter: '/p', imageId: 'ami-2' },
+      ],
+      {
+        published: [
+          { region: 'us-east-1', parameter: '/p', imageId: 'ami-1' },
+          { region: 'eu-west-1', parameter: '/p', imageId: 'ami-2' },
+        ],
+        resources: [
+          { kind: 'parameter', id: '/p', region: 'us-east-1' },
+          { kind: 'parameter', id: '/p', region: 'eu-west-1' },
+        ],
+      },
+    ],
+    [
+      'a template versioned, then its refresh started: only that target changes',
+      bake('rolling', {
+        rollout: [
+          { group: 'web-fleet', status: 'pending' },
+          { group: 'api-fleet', status: 'pending' },
+        ],
+      }),
+      [
+        { kind: 'template-versioned', group: 'web-fleet', templateId: 'lt-1', version: 4 },
+        { kind: 'refresh-started', group: 'web-fleet', refreshId: 'r-1' },
+      ],
+      {
+        rollout: [
+          {
+            group: 'web-fleet',
+            status: 'refreshing',
+            templateId: 'lt-1',
+            version: 4,
+            refreshId: 'r-1',
+            percentage: 0,
+          },
+          { group: 'api-fleet', status: 'pending' },
+        ],
+      },
+    ],
+    [
+      'pruned: every target of the template gets the outcome, others none',
+      bake('succeeded', {
+        rollout: [
+          { group: 'web-fleet', status: 'succeeded', templateId: 'lt-1' },
+          { group: 'api-fleet', status: 'succeeded', templateId: 'lt-1' },
+          { group: 'db-fleet', status: 'succeeded', templateId: 'lt-2' },
+        ],
+      }),
+      [{ kind: 'pruned', templateId: 'lt-1', versions: [2, 3], problem: 'UnauthorizedOperation: no' }],
+      {
+        rollout: [
+          {
+            group: 'web-fleet',
+            status: 'succeeded',
+            templateId: 'lt-1',
+            prunedVersions: [2, 3],
+            pruneProblem: 'UnauthorizedOperation: no',
+          },
+          {
+            group: 'api-fleet',
+            status: 'succeeded',
+            templateId: 'lt-1',
+            prunedVersions: [2, 3],
+            pruneProblem: 'UnauthorizedOperation: no',
+          },
+          { group: 'db-fleet', status: 'succeeded', templateId: 'lt-2' },
+        ],
+      },
+    ],
+    [
+      'pruned without a problem: no problem recorded',
+      bake('succeeded', { rollout: [{ group: 'web-fleet', status: 'succeeded', templateId: 'lt-1' }] }),
+      [{ kind: 'pruned', templateId: 'lt-1', versions: [] }],
+      { rollout: [{ group: 'web-fleet', status: 'succeeded', templateId: 'lt-1', prunedVersions: [] }] },
+    ],
+    [
+      'a rejection: the failure, in AWS words, naming the action and the phase',
+      bake('imaging'),
+      [{ kind: 'rejected', action: 'create-image', code: 'InvalidParameterValue', message: 'bad name' }],
+      { failure: { phase: 'imaging', code: 'InvalidParameterValue', message: 'create-image: bad name' } },
+    ],
+    ['done: nothing changes', base, [{ kind: 'done' }], base],
+  ])('%s', (_, before, results, expected) => {
+    const after = applyResults(before, results);
+
+    expect(after).toEqual({ ...before, ...expected });
+  });
+});
+
 describe('applyResults: a default put back, or not', () => {
   const ended = {
     groupVersion: '3',
@@ -852,6 +1049,790 @@ describe('applyResults: a default put back, or not', () => {
     const after = applyResults(record, [result]).rollout?.[0]?.ended;
 
     expect(after).toEqual({ groupVersion: '3', instances: [{ version: '4', count: 1 }], ...expected });
+  });
+});
+
+describe('decide: a pass that died after acting (adoption from what AWS shows)', () => {
+  const unrecorded = bake('launching', { builder: { attempt: 0, instanceType: 't3.micro' } });
+
+  it('adopts a builder it launched but never recorded, and lists it among the resources', () => {
+    const decision = decide(unrecorded, minimal, seen({ instances: [builder('pending')] }));
+
+    expect(decision.actions).toEqual([]);
+    expect(decision.next.builder).toEqual({ attempt: 0, instanceType: 't3.micro', instanceId: 'i-b' });
+    expect(decision.next.resources).toEqual([{ kind: 'instance', id: 'i-b', region: 'us-east-1' }]);
+  });
+
+  it('prefers the recorded builder over another live one of the bake', () => {
+    const other: ObservedInstance = { instanceId: 'i-other', role: 'builder', state: 'running' };
+
+    const decision = decide(bake('launching'), minimal, seen({ instances: [other, builder('pending')] }));
+
+    expect(decision.next.builder?.instanceId).toBe('i-b');
+    expect(decision.next.phase).toBe('launching');
+  });
+
+  it('never takes a tester for the builder', () => {
+    const decision = decide(unrecorded, minimal, seen({ instances: [tester('running')] }));
+
+    expect(decision.next.builder?.instanceId).toBeUndefined();
+    expect(decision.actions.map((a) => (a.kind === 'launch' ? a.role : a.kind))).toEqual(['builder']);
+  });
+
+  it('adopts a tester, the home image and copies it made but never recorded', () => {
+    const record = bake('testing', { builder: undefined, image: undefined, copies: [] });
+    const observed = seen({
+      instances: [tester('pending')],
+      images: [image('available'), image('available', 'eu-west-1')],
+    });
+
+    const decision = decide(record, withTest, observed);
+
+    expect(decision.next.tester).toEqual({ instanceId: 'i-t' });
+    expect(decision.next.image).toEqual({ imageId: 'ami-new', name: 'minimal-x-b1' });
+    expect(decision.next.copies).toEqual([{ region: 'eu-west-1', imageId: 'ami-copy' }]);
+    expect(decision.next.resources).toEqual([
+      { kind: 'instance', id: 'i-t', region: 'us-east-1' },
+      { kind: 'image', id: 'ami-new', region: 'us-east-1' },
+      { kind: 'image', id: 'ami-copy', region: 'eu-west-1' },
+    ]);
+  });
+
+  it('keeps what it recorded: the recorded tester, image and copies are not replaced', () => {
+    const record = bake('testing', {
+      tester: { instanceId: 'i-t' },
+      image: { imageId: 'ami-new', name: 'recorded' },
+      copies: [{ region: 'eu-west-1', imageId: 'ami-copy' }],
+    });
+    const observed = seen({
+      instances: [tester('pending')],
+      images: [image('available'), image('available', 'eu-west-1', 'ami-copy')],
+    });
+
+    const decision = decide(record, withTest, observed);
+
+    expect(decision.next.image).toEqual({ imageId: 'ami-new', name: 'recorded' });
+    expect(decision.next.copies).toEqual([{ region: 'eu-west-1', imageId: 'ami-copy' }]);
+  });
+});
+
+describe('decide: step records', () => {
+  it('records a finished step with its command, exit code and the tails of its output', () => {
+    const long = `${'x'.repeat(5000)}END`;
+    const observed = seen({
+      instances: [builder('running')],
+      agentOnline: new Set(['i-b']),
+      commands: [
+        done('provision', 'install-node'),
+        command('provision', 'install-pm2', 'InProgress', { stdout: long, stderr: 'warn', exitCode: -1 }),
+      ],
+    });
+
+    const decision = decide(bake('provisioning', { pipeline: 'web' }), web, observed);
+
+    expect(decision.actions).toEqual([]);
+    const [first, second] = decision.next.steps;
+    expect(first).toMatchObject({
+      stage: 'provision',
+      name: 'install-node',
+      commandId: 'c-install-node',
+      status: 'Success',
+    });
+    expect(second).toMatchObject({
+      name: 'install-pm2',
+      status: 'InProgress',
+      errorTail: 'warn',
+      exitCode: -1,
+    });
+    expect(second?.outputTail).toHaveLength(4096);
+    expect(second?.outputTail?.endsWith('END')).toBe(true);
+  });
+
+  it('keeps short output whole, and a record with no output without tails', () => {
+    const observed = seen({
+      instances: [builder('running')],
+      commands: [command('provision', 'update', 'InProgress', { stdout: 'y'.repeat(4096) })],
+    });
+
+    const decision = decide(bake('provisioning'), minimal, observed);
+
+    expect(decision.next.steps[0]?.outputTail).toBe('y'.repeat(4096));
+    expect(decision.next.steps[0]).not.toHaveProperty('errorTail', expect.anything());
+  });
+
+  it('marks the next step NotStarted as it sends it, and leaves the steps before it as they were', () => {
+    const before = bake('provisioning', {
+      pipeline: 'web',
+      steps: [{ stage: 'provision', name: 'install-node', commandId: 'c-install-node', status: 'Success' }],
+    });
+    const observed = seen({ instances: [builder('running')], commands: [done('provision', 'install-node')] });
+
+    const decision = decide(before, web, observed);
+
+    expect(decision.next.steps.map((s) => [s.name, s.status])).toEqual([
+      ['install-node', 'Success'],
+      ['install-pm2', 'NotStarted'],
+    ]);
+    expect(decision.actions).toEqual([
+      expect.objectContaining({
+        kind: 'send-command',
+        instanceId: 'i-b',
+        stage: 'provision',
+        step: 'install-pm2',
+      }),
+    ]);
+  });
+
+  it('waits on a step it sent whose command is not visible yet (no second send)', () => {
+    const sent = bake('provisioning', {
+      steps: [{ stage: 'provision', name: 'update', commandId: 'c-update', status: 'Pending' }],
+    });
+
+    const decision = decide(sent, minimal, seen({ instances: [builder('running')] }));
+
+    expect(decision.actions).toEqual([]);
+    expect(decision.next.steps).toEqual(sent.steps);
+  });
+
+  it('never reads a validate command as the provision step of the same name', () => {
+    const observed = seen({
+      instances: [builder('running')],
+      commands: [command('validate', 'update', 'Success')],
+    });
+
+    const decision = decide(bake('provisioning'), minimal, observed);
+
+    expect(decision.next.phase).toBe('provisioning');
+    expect(kinds(decision.actions)).toEqual(['send-command']);
+  });
+
+  it.each(['Failed', 'TimedOut', 'Cancelled'] as const)(
+    'fails the bake on a step %s, with what it printed',
+    (status) => {
+      const observed = seen({
+        instances: [builder('running')],
+        commands: [command('provision', 'update', status, { exitCode: 3, stdout: 'out', stderr: 'err' })],
+      });
+
+      const decision = decide(bake('provisioning'), minimal, observed);
+
+      expect(decision.next.failure).toEqual({
+        phase: 'provisioning',
+        code: `Step${status}`,
+        message: `Step provision/update ended ${status} (exit 3)`,
+        step: 'provision/update',
+        output: 'out\nerr',
+      });
+    },
+  );
+
+  it('says exit ? when a failed step has no exit code, and gives no output when it printed none', () => {
+    const observed = seen({
+      instances: [builder('running')],
+      commands: [command('provision', 'update', 'TimedOut')],
+    });
+
+    const decision = decide(bake('provisioning'), minimal, observed);
+
+    expect(decision.next.failure?.message).toBe('Step provision/update ended TimedOut (exit ?)');
+    expect(decision.next.failure).not.toHaveProperty('output');
+  });
+});
+
+describe('imageName', () => {
+  it('fills in the pipeline, the date and time of the bake, and its id', () => {
+    const pipeline: Pipeline = {
+      ...minimal,
+      image: { ...minimal.image, name: '{pipeline}/{date}/{bakeId}/{pipeline}' },
+    };
+
+    expect(imageName(pipeline, bake('imaging', { createdAt: '2026-11-22T04:16:09.123Z' }))).toBe(
+      'minimal/20261122-041609/b1/minimal',
+    );
+  });
+});
+
+describe('decide: a bake that fails before its rollout', () => {
+  it('says so on every target it never rolled out', () => {
+    const failing = bake('distributing', {
+      ...imaged,
+      rollout: target({}),
+      failure: { phase: 'distributing', code: 'X', message: 'm' },
+    });
+
+    const decision = decide(failing, rolled, seen());
+
+    expect(decision.next.rollout).toEqual([
+      {
+        group: 'web-fleet',
+        status: 'cancelled',
+        reason: 'The bake failed before this target was rolled out',
+      },
+    ]);
+  });
+
+  it('leaves a target that had already finished as it was', () => {
+    const failing = bake('refreshing', {
+      ...imaged,
+      rollout: [
+        { group: 'web-fleet', status: 'succeeded' },
+        { group: 'api-fleet', status: 'pending' },
+      ],
+      failure: { phase: 'refreshing', code: 'X', message: 'm' },
+    });
+
+    const decision = decide(failing, rolled, seen());
+
+    expect(decision.next.rollout?.map((t) => t.status)).toEqual(['succeeded', 'cancelled']);
+  });
+});
+
+describe('decide: what the record and the actions say', () => {
+  const late = new Date(Date.parse(T0) + 10 * 86_400_000);
+  const at = (when: Date) => (parts: Partial<Observed>) => ({ ...seen(parts), now: when });
+
+  it.each<[string, BakeRecord, Pipeline, Observed, Partial<BakeRecord>, Action[]]>([
+    [
+      'requested: launching with the first instance type, its launch under a token of the bake',
+      bake('requested', { builder: undefined }),
+      minimal,
+      seen(),
+      { phase: 'launching', builder: { attempt: 0, instanceType: 't3.micro' } },
+      [
+        {
+          kind: 'launch',
+          role: 'builder',
+          imageId: 'ami-base',
+          instanceType: 't3.micro',
+          clientToken: 'b1-builder-0',
+        },
+      ],
+    ],
+    [
+      'a rollout of an existing image: straight to its pending targets',
+      bake('requested', { kind: 'rollout', ...imaged }),
+      rolled,
+      seen(),
+      { phase: 'rolling', rollout: [{ group: 'web-fleet', status: 'pending' }] },
+      [],
+    ],
+    [
+      'launching, no capacity left for any type: failed, saying which were tried',
+      bake('launching', { builder: { attempt: 1, instanceType: 't3.micro' } }),
+      minimal,
+      seen(),
+      {
+        phase: 'failed',
+        failure: {
+          phase: 'launching',
+          code: 'InsufficientInstanceCapacity',
+          message: 'No capacity for t3.micro',
+        },
+      },
+      [],
+    ],
+    [
+      'launching, builder gone: BuilderLost, naming it',
+      bake('launching'),
+      minimal,
+      seen({ instances: [builder('shutting-down')] }),
+      {
+        phase: 'failed',
+        failure: { phase: 'launching', code: 'BuilderLost', message: 'Builder i-b stopped existing' },
+      },
+      [],
+    ],
+    [
+      'launching, builder still pending: wait',
+      bake('launching'),
+      minimal,
+      seen({ instances: [builder('pending')], agentOnline: new Set(['i-b']) }),
+      { phase: 'launching' },
+      [],
+    ],
+    [
+      'provisioning without a builder on record: BuilderLost',
+      bake('provisioning', { builder: { attempt: 0, instanceType: 't3.micro' } }),
+      minimal,
+      seen(),
+      {
+        phase: 'failed',
+        failure: { phase: 'provisioning', code: 'BuilderLost', message: 'Builder ? stopped existing' },
+      },
+      [],
+    ],
+    [
+      'a phase past its deadline: DeadlineExceeded, saying which and how long',
+      bake('provisioning'),
+      minimal,
+      at(late)({ instances: [builder('running')] }),
+      {
+        phase: 'failed',
+        failure: {
+          phase: 'provisioning',
+          code: 'DeadlineExceeded',
+          message: 'Phase provisioning took longer than 3600 s',
+        },
+      },
+      [{ kind: 'terminate', instanceIds: ['i-b'] }],
+    ],
+    [
+      'nobody approved in time: ApprovalTimedOut',
+      bake('awaiting-approval', { ...imaged, rollout: target({}) }),
+      { ...rolled, rollout: { ...rolloutConfig, requireApproval: true } },
+      at(late)({}),
+      {
+        phase: 'failed',
+        failure: {
+          phase: 'awaiting-approval',
+          code: 'ApprovalTimedOut',
+          message: 'Nobody approved the rollout within 259200 s',
+        },
+      },
+      [],
+    ],
+    [
+      'stopping, stopped: imaging, with the image name recorded before CreateImage',
+      bake('stopping'),
+      minimal,
+      seen({ instances: [builder('stopped')] }),
+      { phase: 'imaging', image: { imageId: '', name: 'minimal-20261122-000000-b1' } },
+      [{ kind: 'create-image', instanceId: 'i-b', name: 'minimal-20261122-000000-b1' }],
+    ],
+    [
+      'stopping, builder gone: BuilderLost',
+      bake('stopping'),
+      minimal,
+      seen(),
+      {
+        phase: 'failed',
+        failure: { phase: 'stopping', code: 'BuilderLost', message: 'Builder i-b stopped existing' },
+      },
+      [],
+    ],
+    [
+      'imaging, no image yet and none recorded: CreateImage again under the recorded name',
+      bake('imaging', { image: { imageId: '', name: 'recorded-name' } }),
+      minimal,
+      seen({ instances: [builder('stopped')] }),
+      { phase: 'imaging' },
+      [{ kind: 'create-image', instanceId: 'i-b', name: 'recorded-name' }],
+    ],
+    [
+      'imaging, only a copy in another region: not the image, CreateImage again',
+      bake('imaging', { image: { imageId: '', name: 'recorded-name' } }),
+      minimal,
+      seen({ instances: [builder('stopped')], images: [image('available', 'eu-west-1')] }),
+      { phase: 'imaging' },
+      [{ kind: 'create-image', instanceId: 'i-b', name: 'recorded-name' }],
+    ],
+    [
+      'imaging, the image failed: ImageFailed with AWS reason',
+      bake('imaging', imaged),
+      minimal,
+      seen({ instances: [builder('stopped')], images: [{ ...image('failed'), reason: 'snapshot error' }] }),
+      { phase: 'failed', failure: { phase: 'imaging', code: 'ImageFailed', message: 'snapshot error' } },
+      [
+        { kind: 'mark-image-failed', imageId: 'ami-new', region: 'us-east-1' },
+        { kind: 'terminate', instanceIds: ['i-b'] },
+      ],
+    ],
+    [
+      'imaging, the image failed without a reason: a default one',
+      bake('imaging', imaged),
+      minimal,
+      seen({ images: [image('failed')] }),
+      { phase: 'failed', failure: { phase: 'imaging', code: 'ImageFailed', message: 'CreateImage failed' } },
+      [{ kind: 'mark-image-failed', imageId: 'ami-new', region: 'us-east-1' }],
+    ],
+    [
+      'imaging, available, builder already gone: nothing to terminate',
+      bake('imaging', imaged),
+      minimal,
+      seen({ instances: [builder('terminated')], images: [image('available')] }),
+      { phase: 'succeeded' },
+      [{ kind: 'publish', region: 'us-east-1', parameter: '/ami-bakery/minimal/latest', imageId: 'ami-new' }],
+    ],
+    [
+      'distributing: a copy per region not yet asked for, under the image name',
+      bake('distributing', imaged),
+      distributed,
+      seen({ images: [image('available')] }),
+      { phase: 'distributing' },
+      [{ kind: 'copy-image', region: 'eu-west-1', sourceImageId: 'ami-new', name: 'n' }],
+    ],
+    [
+      'distributing, copy asked for but not visible: wait, no second copy',
+      bake('distributing', { ...imaged, copies: [{ region: 'eu-west-1', imageId: 'ami-copy' }] }),
+      distributed,
+      seen({ images: [image('available')] }),
+      { phase: 'distributing' },
+      [],
+    ],
+    [
+      'distributing, copy failed: CopyFailed naming the region and the reason',
+      bake('distributing', imaged),
+      distributed,
+      seen({ images: [image('available'), { ...image('failed', 'eu-west-1'), reason: 'quota' }] }),
+      {
+        phase: 'failed',
+        failure: { phase: 'distributing', code: 'CopyFailed', message: 'Copy to eu-west-1 failed: quota' },
+      },
+      [
+        { kind: 'mark-image-failed', imageId: 'ami-new', region: 'us-east-1' },
+        { kind: 'mark-image-failed', imageId: 'ami-copy', region: 'eu-west-1' },
+      ],
+    ],
+    [
+      'distributing, shared with accounts: every copy and the image are shared',
+      bake('distributing', { ...imaged, copies: [{ region: 'eu-west-1', imageId: 'ami-copy' }] }),
+      distributed,
+      seen({ images: [image('available'), image('available', 'eu-west-1')] }),
+      { phase: 'succeeded' },
+      [
+        { kind: 'share-image', region: 'us-east-1', imageId: 'ami-new' },
+        { kind: 'share-image', region: 'eu-west-1', imageId: 'ami-copy' },
+        { kind: 'publish', region: 'us-east-1', parameter: '/ami-bakery/minimal/latest', imageId: 'ami-new' },
+        {
+          kind: 'publish',
+          region: 'eu-west-1',
+          parameter: '/ami-bakery/minimal/latest',
+          imageId: 'ami-copy',
+        },
+      ],
+    ],
+    [
+      'distributing to organizational units only: shared too',
+      bake('distributing', imaged),
+      { ...minimal, distribute: { regions: [], accounts: [], organizationalUnits: ['ou-ab12-cd34ef56'] } },
+      seen({ images: [image('available')] }),
+      { phase: 'succeeded' },
+      [
+        { kind: 'share-image', region: 'us-east-1', imageId: 'ami-new' },
+        { kind: 'publish', region: 'us-east-1', parameter: '/ami-bakery/minimal/latest', imageId: 'ami-new' },
+      ],
+    ],
+    [
+      'testing: the tester is launched from the new image under its own token',
+      bake('testing', imaged),
+      { ...withTest, test: { ...withTest.test!, instanceType: 't3.small' } },
+      seen(),
+      { phase: 'testing' },
+      [
+        {
+          kind: 'launch',
+          role: 'tester',
+          imageId: 'ami-new',
+          instanceType: 't3.small',
+          clientToken: 'b1-tester',
+        },
+      ],
+    ],
+    [
+      'testing, tester lost: TesterLost',
+      bake('testing', { ...imaged, tester: { instanceId: 'i-t' } }),
+      withTest,
+      seen({ instances: [tester('terminated')] }),
+      {
+        phase: 'failed',
+        failure: { phase: 'testing', code: 'TesterLost', message: 'Test instance i-t stopped existing' },
+      },
+      [],
+    ],
+    [
+      'testing, tester stopped though its agent answered: wait',
+      bake('testing', { ...imaged, tester: { instanceId: 'i-t' } }),
+      withTest,
+      seen({ instances: [tester('stopped')], agentOnline: new Set(['i-t']) }),
+      { phase: 'testing' },
+      [],
+    ],
+    [
+      'testing, passed: the tester is terminated on the way out',
+      bake('testing', { ...imaged, tester: { instanceId: 'i-t' } }),
+      withTest,
+      seen({
+        instances: [tester('running')],
+        agentOnline: new Set(['i-t']),
+        commands: [done('test', 'boots')],
+      }),
+      { phase: 'succeeded' },
+      [
+        { kind: 'publish', region: 'us-east-1', parameter: '/ami-bakery/minimal/latest', imageId: 'ami-new' },
+        { kind: 'terminate', instanceIds: ['i-t'] },
+      ],
+    ],
+  ])('%s', (_, before, pipeline, observed, expected, actions) => {
+    const decision = decide(before, pipeline, observed);
+
+    expect(decision.next).toMatchObject(expected);
+    expect(decision.actions).toEqual(actions);
+  });
+});
+
+describe('decide: rollout records', () => {
+  const versioned = (patch: Partial<RolloutTarget> = {}) =>
+    target({ status: 'versioned', templateId: 'lt-1', version: 4, sourceVersion: 3, ...patch });
+  const refreshing = (patch: Partial<RolloutTarget> = {}) =>
+    target({ status: 'refreshing', refreshId: 'r-1', templateId: 'lt-1', version: 4, ...patch });
+  const theirs: ObservedRefresh = {
+    ...refresh('InProgress', 'r-x'),
+    desiredTemplateId: 'lt-9',
+    desiredVersion: '1',
+  };
+
+  it.each<[string, BakeRecord, Pipeline, Observed, Partial<RolloutTarget> | undefined, Action[]]>([
+    [
+      'rolling: a group without a launch template fails, with why',
+      bake('rolling', { ...imaged, rollout: target({}) }),
+      rolled,
+      seen({ groups: [{ name: 'web-fleet' }] }),
+      { status: 'failed', reason: 'Group web-fleet not found, or not using a launch template' },
+      [],
+    ],
+    [
+      'rolling: a group of a template with no version number fails',
+      bake('rolling', { ...imaged, rollout: target({}) }),
+      rolled,
+      seen({ groups: [{ name: 'web-fleet', templateId: 'lt-1' }] }),
+      { status: 'failed' },
+      [],
+    ],
+    [
+      'rolling: the version copies the one the group uses, with the image, default as configured',
+      bake('rolling', { ...imaged, rollout: target({}) }),
+      {
+        ...rolled,
+        rollout: { ...rolloutConfig, targets: [{ autoScalingGroup: 'web-fleet', setDefaultVersion: false }] },
+      },
+      seen({ groups: fleet() }),
+      { status: 'pending', templateId: 'lt-1', sourceVersion: 3, madeDefault: false },
+      [
+        {
+          kind: 'create-template-version',
+          group: 'web-fleet',
+          templateId: 'lt-1',
+          sourceVersion: 3,
+          imageId: 'ami-new',
+          makeDefault: false,
+        },
+      ],
+    ],
+    [
+      'versioned: the refresh to the explicit version, with auto rollback',
+      bake('refreshing', { ...imaged, rollout: versioned() }),
+      rolled,
+      seen({ groups: fleet(), refreshes: [] }),
+      { status: 'versioned' },
+      [{ kind: 'start-refresh', group: 'web-fleet', templateId: 'lt-1', version: 4, autoRollback: true }],
+    ],
+    [
+      'versioned, a group on $Default: no auto rollback, and the record says why',
+      bake('refreshing', { ...imaged, rollout: versioned() }),
+      rolled,
+      seen({ groups: fleet(true), refreshes: [] }),
+      { reason: 'No automatic rollback: the group uses $Default or $Latest' },
+      [{ kind: 'start-refresh', group: 'web-fleet', templateId: 'lt-1', version: 4, autoRollback: false }],
+    ],
+    [
+      'versioned, auto rollback not wanted: no reason to give',
+      bake('refreshing', { ...imaged, rollout: versioned() }),
+      {
+        ...rolled,
+        rollout: { ...rolloutConfig, refresh: { ...rolloutConfig.refresh, autoRollback: false } },
+      },
+      seen({ groups: fleet(true), refreshes: [] }),
+      { status: 'versioned' },
+      [{ kind: 'start-refresh', group: 'web-fleet', templateId: 'lt-1', version: 4, autoRollback: false }],
+    ],
+    [
+      'versioned, a refresh of ours it never recorded: adopted, not started twice',
+      bake('refreshing', { ...imaged, rollout: versioned() }),
+      rolled,
+      seen({
+        groups: fleet(),
+        refreshes: [{ ...refresh('Pending', 'r-2'), desiredTemplateId: 'lt-1', desiredVersion: '4' }],
+      }),
+      { status: 'refreshing', refreshId: 'r-2' },
+      [],
+    ],
+    [
+      'versioned, a finished refresh to the same version is not ours to adopt',
+      bake('refreshing', { ...imaged, rollout: versioned() }),
+      rolled,
+      seen({
+        groups: fleet(),
+        refreshes: [{ ...refresh('Successful', 'r-old'), desiredTemplateId: 'lt-1', desiredVersion: '4' }],
+      }),
+      { status: 'versioned' },
+      [{ kind: 'start-refresh', group: 'web-fleet', templateId: 'lt-1', version: 4, autoRollback: true }],
+    ],
+    [
+      'versioned, another group refreshing: not a reason to wait',
+      bake('refreshing', { ...imaged, rollout: versioned() }),
+      rolled,
+      seen({ groups: fleet(), refreshes: [{ ...theirs, group: 'other-fleet' }] }),
+      { status: 'versioned' },
+      [{ kind: 'start-refresh', group: 'web-fleet', templateId: 'lt-1', version: 4, autoRollback: true }],
+    ],
+    [
+      'versioned, a foreign refresh: wait for it, saying which',
+      bake('refreshing', { ...imaged, rollout: versioned() }),
+      rolled,
+      seen({ groups: fleet(), refreshes: [theirs] }),
+      { status: 'versioned', reason: 'Waiting for refresh r-x (InProgress)' },
+      [],
+    ],
+    [
+      'versioned, a foreign refresh already cancelling: not cancelled again',
+      bake('refreshing', { ...imaged, rollout: versioned() }),
+      { ...rolled, rollout: { ...rolloutConfig, whenRefreshInProgress: 'cancel' } },
+      seen({ groups: fleet(), refreshes: [{ ...theirs, status: 'Cancelling' }] }),
+      { reason: 'Waiting for refresh r-x (Cancelling)' },
+      [],
+    ],
+    [
+      'refreshing: progress recorded, another refresh of the group ignored',
+      bake('refreshing', { ...imaged, rollout: refreshing() }),
+      rolled,
+      seen({ groups: fleet(), refreshes: [refresh('InProgress', 'r-1', 40), { ...theirs, percentage: 90 }] }),
+      { status: 'refreshing', percentage: 40 },
+      [],
+    ],
+    [
+      'refreshing, ours not visible: nothing changes',
+      bake('refreshing', { ...imaged, rollout: refreshing({ percentage: 10 }) }),
+      rolled,
+      seen({ groups: fleet(), refreshes: [] }),
+      { status: 'refreshing', percentage: 10 },
+      [],
+    ],
+    [
+      'refreshing, a checkpoint is never recorded backwards',
+      bake('refreshing', { ...imaged, rollout: refreshing({ checkpoint: 50 }) }),
+      {
+        ...rolled,
+        rollout: {
+          ...rolloutConfig,
+          refresh: { ...rolloutConfig.refresh, checkpointPercentages: [20, 50, 100] },
+        },
+      },
+      seen({ groups: fleet(), refreshes: [refresh('InProgress', 'r-1', 30)] }),
+      { checkpoint: 50, percentage: 30 },
+      [],
+    ],
+    [
+      'refreshing, no waiting any more: the waiting reason is cleared',
+      bake('refreshing', {
+        ...imaged,
+        rollout: refreshing({ reason: 'Waiting for 1 instance(s) in Standby.' }),
+      }),
+      rolled,
+      seen({ groups: fleet(), refreshes: [refresh('InProgress', 'r-1', 60)] }),
+      { reason: undefined },
+      [],
+    ],
+    [
+      'refreshing, another reason is kept',
+      bake('refreshing', {
+        ...imaged,
+        rollout: refreshing({ reason: 'No automatic rollback: the group uses $Default or $Latest' }),
+      }),
+      rolled,
+      seen({
+        groups: fleet(),
+        refreshes: [{ ...refresh('InProgress', 'r-1', 60), reason: 'Replacing instances.' }],
+      }),
+      { reason: 'No automatic rollback: the group uses $Default or $Latest' },
+      [],
+    ],
+  ])('%s', (_, before, pipeline, observed, expected, actions) => {
+    const decision = decide(before, pipeline, observed);
+
+    expect(decision.next.rollout?.[0]).toEqual(expected ? expect.objectContaining(expected) : undefined);
+    expect(decision.actions).toEqual(actions);
+  });
+
+  it.each<[string, string, Partial<RolloutTarget>]>([
+    ['Failed', 'failed', { status: 'failed', reason: 'boom' }],
+    ['Cancelled', 'failed', { status: 'failed', reason: 'boom' }],
+    ['RollbackSuccessful', 'failed', { status: 'rolled-back', reason: 'boom' }],
+    ['RollbackFailed', 'failed', { status: 'failed', reason: 'boom' }],
+  ])('a refresh ending %s fails the bake, the target and message saying so', (status, phase, expected) => {
+    const decision = decide(
+      bake('refreshing', { ...imaged, rollout: refreshing() }),
+      rolled,
+      seen({ groups: fleet(), refreshes: [{ ...refresh(status, 'r-1', 0), reason: 'boom' }] }),
+    );
+
+    expect(decision.next.phase).toBe(phase);
+    expect(decision.next.rollout?.[0]).toMatchObject(expected);
+    expect(decision.next.failure).toEqual({
+      phase: 'refreshing',
+      code: 'RolloutFailed',
+      message: `web-fleet: ${expected.status ?? ''} (boom)`,
+    });
+  });
+
+  it('names every failed target in the failure, and only those', () => {
+    const decision = decide(
+      bake('refreshing', {
+        ...imaged,
+        rollout: [
+          { group: 'web-fleet', status: 'succeeded', templateId: 'lt-1' },
+          { group: 'api-fleet', status: 'failed' },
+          { group: 'db-fleet', status: 'rolled-back', reason: 'alarm' },
+        ],
+      }),
+      rolled,
+      seen({ groups: [], refreshes: [] }),
+    );
+
+    expect(decision.next.failure?.message).toBe('api-fleet: failed; db-fleet: rolled-back (alarm)');
+    expect(decision.actions).toEqual([]);
+  });
+
+  it('prunes each template once with the configured keep when every target succeeded', () => {
+    const decision = decide(
+      bake('refreshing', {
+        ...imaged,
+        rollout: [
+          { group: 'web-fleet', status: 'succeeded', templateId: 'lt-1' },
+          { group: 'api-fleet', status: 'succeeded', templateId: 'lt-1' },
+          { group: 'db-fleet', status: 'succeeded', templateId: 'lt-2' },
+        ],
+      }),
+      { ...rolled, rollout: { ...rolloutConfig, keepTemplateVersions: 3 } },
+      seen({ groups: [], refreshes: [] }),
+    );
+
+    expect(decision.actions).toEqual([
+      { kind: 'prune-template-versions', templateId: 'lt-1', keep: 3 },
+      { kind: 'prune-template-versions', templateId: 'lt-2', keep: 3 },
+    ]);
+  });
+
+  it('cancels only a refresh of ours that is still running, in any group of the bake', () => {
+    const decision = decide(
+      bake('refreshing', {
+        ...imaged,
+        cancelRequested: true,
+        rollout: [
+          { group: 'web-fleet', status: 'refreshing', refreshId: 'r-1' },
+          { group: 'api-fleet', status: 'refreshing', refreshId: 'r-2' },
+          { group: 'db-fleet', status: 'versioned' },
+        ],
+      }),
+      rolled,
+      seen({
+        groups: [],
+        refreshes: [refresh('InProgress', 'r-1'), { ...refresh('InProgress', 'r-2'), group: 'web-fleet' }],
+      }),
+    );
+
+    expect(decision.actions.filter((a) => a.kind === 'cancel-refresh')).toEqual([
+      { kind: 'cancel-refresh', group: 'web-fleet' },
+    ]);
   });
 });
 
