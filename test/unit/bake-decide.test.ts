@@ -1515,7 +1515,10 @@ describe('decide: what the record and the actions say', () => {
     [
       'testing: the tester is launched from the new image under its own token',
       bake('testing', imaged),
-      { ...withTest, test: { ...withTest.test!, instanceType: 't3.small' } },
+      {
+        ...withTest,
+        test: { steps: [{ name: 'boots', run: ['true'], timeoutSeconds: 60 }], instanceType: 't3.small' },
+      },
       seen(),
       { phase: 'testing' },
       [
