@@ -23,11 +23,18 @@ function json(statusCode: number, body: unknown, headers: Record<string, string>
   };
 }
 
+/** Methods whose body means nothing here: it is ignored, as a GET's is by caches and proxies. */
+const NO_BODY = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
+
 /** 413 for an oversized body; an empty body counts as none (GET, or a POST without options). */
 const bodyGuard = (): MiddlewareObj<Event, Result> => ({
   before: (request) => {
     const { body, isBase64Encoded } = request.event;
-    if (body === undefined || body === '') {
+    if (
+      body === undefined ||
+      body === '' ||
+      NO_BODY.has(request.event.requestContext.http.method.toUpperCase())
+    ) {
       delete (request.event as { body?: string }).body;
       return;
     }
@@ -48,7 +55,12 @@ const jsonBody = (): MiddlewareObj<Event, Result> => {
   const parser = httpJsonBodyParser();
   return {
     before: async (request) => {
-      if (request.event.body !== undefined) await parser.before?.(request as never);
+      if (request.event.body === undefined) return;
+      // Media types are case-insensitive (RFC 9110, 8.3.1): Application/JSON is JSON too.
+      const headers = request.event.headers as Record<string, string | undefined>;
+      const type = headers['content-type'];
+      if (type !== undefined) headers['content-type'] = type.toLowerCase();
+      await parser.before?.(request as never);
     },
   };
 };

@@ -5,7 +5,7 @@ import type { BakeRecord } from '../bake/model';
 import { planBake } from '../bake/plan';
 import { approveBake, cancelBake, rejectBake, startBake, startRollout, type Bakery } from '../bake/service';
 import { NotFoundError } from '../errors';
-import { IdempotencyKeyReusedError } from '../store/bakes';
+import { BakeStore, IdempotencyKeyReusedError } from '../store/bakes';
 import { retentionPlan } from '../retention/janitor';
 import { HttpProblem } from './problem';
 import { approvalBody, idempotencyKeyHeader, listQuery, startBakeBody, startRolloutBody } from './schemas';
@@ -54,14 +54,18 @@ function accepted(bake: BakeRecord, extra: Record<string, string> = {}): ApiResp
   return { status: 202, body: { bake: view(bake) }, headers: { Location: `/bakes/${bake.id}`, ...extra } };
 }
 
-function bakeIdOf(raw: string): string {
-  let id = raw;
+/** A path parameter percent-decoded; a malformed escape (`%ff`, `%`, `%zz`) is kept as sent, naming nothing. */
+function decoded(raw: string): string {
   try {
-    id = decodeURIComponent(raw);
+    return decodeURIComponent(raw);
   } catch {
-    // a malformed escape cannot name a bake either
+    return raw;
   }
-  if (!BAKE_ID.test(id)) throw new NotFoundError(`Unknown bake: ${id.slice(0, 64)}`);
+}
+
+function bakeIdOf(raw: string): string {
+  const id = decoded(raw);
+  if (!BAKE_ID.test(id)) throw new NotFoundError(`Unknown bake: ${JSON.stringify(id.slice(0, 64))}`);
   return id;
 }
 
@@ -137,36 +141,48 @@ function encodeCursor(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-function decodeCursor(cursor: string): Record<string, unknown> {
+/** The start key a cursor carries, if it is one this list could have returned (else a 400, never a retry). */
+function decodeCursor(cursor: string, query: { pipeline?: string }): Record<string, unknown> {
+  let key: unknown;
   try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    const valid =
-      typeof key === 'object' &&
-      key !== null &&
-      !Array.isArray(key) &&
-      Object.values(key).every((value) => typeof value === 'string') &&
-      typeof (key as { pk?: unknown }).pk === 'string';
-    if (valid) return key as Record<string, unknown>;
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
   } catch {
-    // fall through
+    key = undefined;
   }
+  const valid =
+    typeof key === 'object' &&
+    key !== null &&
+    !Array.isArray(key) &&
+    BakeStore.isStartKeyOf(query, key as Record<string, unknown>);
+  if (valid) return key as Record<string, unknown>;
   throw new HttpProblem(
     400,
     'invalid-query',
     'Invalid query',
-    'cursor: not a cursor this API returned',
+    'cursor: not a cursor of this list (use the `next` of the same query, with the same pipeline)',
     'cursor',
   );
 }
 
+/** Query numbers are plain decimals: `0x10` or `1e1` are not a limit. */
+function decimalsOnly(query: ApiRequest['query'], names: readonly string[]): void {
+  for (const name of names) {
+    const value = query[name];
+    if (value !== undefined && !/^\d{1,9}$/.test(value)) {
+      throw new HttpProblem(400, 'invalid-query', 'Invalid query', `${name}: a decimal integer`, name);
+    }
+  }
+}
+
 async function getBakes(bakery: Bakery, request: ApiRequest): Promise<ApiResponse> {
+  decimalsOnly(request.query, ['limit']);
   const query = parse(listQuery, request.query, 'query');
   if (query.pipeline !== undefined) bakery.catalog.get(query.pipeline); // 404 for an unknown one
   const page = await bakery.store.list({
     ...(query.pipeline ? { pipeline: query.pipeline } : {}),
     ...(query.status ? { status: query.status } : {}),
     limit: query.limit,
-    ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}),
+    ...(query.cursor ? { after: decodeCursor(query.cursor, query) } : {}),
   });
   return {
     status: 200,
@@ -259,7 +275,7 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
     method: 'GET',
     path: '/retention/{pipeline}',
     handler: async (bakery, _, { pipeline = '' }) => {
-      const plan = await retentionPlan(bakery, bakery.catalog.get(decodeURIComponent(pipeline)));
+      const plan = await retentionPlan(bakery, bakery.catalog.get(decoded(pipeline)));
       return { status: 200, body: { plan } };
     },
   },

@@ -54,7 +54,8 @@ export class PipelineCatalog {
   /** @throws NotFoundError for an unknown pipeline. */
   get(name: string): Pipeline {
     const pipeline = this.byName.get(name);
-    if (!pipeline) throw new NotFoundError(`Unknown pipeline: ${name}`);
+    // A name no pipeline has is echoed only as far as a pipeline name can go.
+    if (!pipeline) throw new NotFoundError(`Unknown pipeline: ${JSON.stringify(name.slice(0, 40))}`);
     return pipeline;
   }
 

@@ -14,6 +14,7 @@ import type { Notification } from '../notify/notifications';
 
 const ACTIVE = 'active';
 const LIST_SHARD = 'BAKE';
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 
 /** A caller's Idempotency-Key, remembered with what it asked for and the bake it started. */
 export interface IdempotencyRecord {
@@ -174,6 +175,28 @@ export class BakeStore {
     // TTL deletes lazily: an expired key is treated as gone.
     if (!item || item.expiresAt * 1000 < now.getTime()) return undefined;
     return { key, requestHash: item.requestHash, bakeId: item.bakeId, expiresAt: item.expiresAt };
+  }
+
+  /**
+   * Whether `key` can start a page of `query`: exactly the key DynamoDB returns for that index
+   * and partition (a bake's table key, the partition of the list, its createdAt). Anything else
+   * — forged, or the `next` of a list of another pipeline — DynamoDB would refuse.
+   */
+  static isStartKeyOf(query: Pick<ListQuery, 'pipeline'>, key: Readonly<Record<string, unknown>>): boolean {
+    const [partition, value] =
+      query.pipeline !== undefined ? ['pipeline', query.pipeline] : ['listShard', LIST_SHARD];
+    const names = Object.keys(key).sort();
+    const expected = ['createdAt', partition, 'pk', 'sk'].sort();
+    return (
+      names.length === expected.length &&
+      names.every((name, i) => name === expected[i]) &&
+      key[partition] === value &&
+      typeof key.pk === 'string' &&
+      /^BAKE#b\d{14}-[0-9a-f]{6}$/.test(key.pk) &&
+      key.sk === 'BAKE' &&
+      typeof key.createdAt === 'string' &&
+      ISO_INSTANT.test(key.createdAt)
+    );
   }
 
   /** Bakes newest first, of one pipeline or all, optionally of one status; paginated. */

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { lambdaContext } from './environment';
@@ -31,66 +31,77 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
  */
 export async function startLocalApi(handler: ApiHandler, port = 0): Promise<LocalApi> {
   const server = createServer((request, response) => {
-    void (async () => {
-      const url = new URL(request.url ?? '/', 'http://localhost');
-      const body = await readBody(request);
-      const headers = Object.fromEntries(
-        Object.entries(request.headers).map(([key, value]) => [
-          key,
-          Array.isArray(value) ? value.join(',') : (value ?? ''),
-        ]),
-      );
-      const query = Object.fromEntries(url.searchParams);
-      const method = request.method ?? 'GET';
-      const event = {
-        version: '2.0',
-        routeKey: '$default',
-        rawPath: url.pathname,
-        rawQueryString: url.search.slice(1),
-        headers,
-        ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
-        requestContext: {
-          accountId: 'local',
-          apiId: 'local',
-          domainName: 'localhost',
-          domainPrefix: 'localhost',
-          http: {
-            method,
-            path: url.pathname,
-            protocol: 'HTTP/1.1',
-            sourceIp: '127.0.0.1',
-            userAgent: headers['user-agent'] ?? '',
-          },
-          requestId: crypto.randomUUID(),
-          routeKey: '$default',
-          stage: '$default',
-          time: new Date().toUTCString(),
-          timeEpoch: Date.now(),
-        },
-        ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
-        isBase64Encoded: false,
-      } as unknown as APIGatewayProxyEventV2WithIAMAuthorizer;
-      try {
-        const result = (await handler(
-          event,
-          lambdaContext('ami-bakery-local-api') as never,
-        )) as APIGatewayProxyStructuredResultV2;
-        response
-          .writeHead(result.statusCode ?? 200, result.headers as Record<string, string>)
-          .end(result.body ?? '');
-      } catch (error) {
-        response.writeHead(500, { 'content-type': 'text/plain' }).end(`local API: ${String(error)}`);
+    serve(handler, request, response).catch(() => {
+      // One error path: whatever went wrong (a client that hung up mid-body, a socket reset),
+      // this request is over and the server carries on.
+      if (!response.headersSent && !response.destroyed) {
+        response.writeHead(500, { 'content-type': 'text/plain' }).end('local API: request failed');
+      } else {
+        response.destroy();
       }
-    })();
+    });
   });
+  // API Gateway gives an integration at most 30 s; a client that trickles its request is cut off too.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     stop: () =>
-      new Promise<void>((resolve) =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
         server.close(() => {
           resolve();
-        }),
-      ),
+        });
+      }),
   };
+}
+
+/** One request, as API Gateway would pass it to the handler; rejects when the client goes away. */
+async function serve(handler: ApiHandler, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const body = await readBody(request);
+  const headers = Object.fromEntries(
+    Object.entries(request.headers).map(([key, value]) => [
+      key,
+      Array.isArray(value) ? value.join(',') : (value ?? ''),
+    ]),
+  );
+  const query = Object.fromEntries(url.searchParams);
+  const method = request.method ?? 'GET';
+  const event = {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: 'localhost',
+      domainPrefix: 'localhost',
+      http: {
+        method,
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: crypto.randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
+    isBase64Encoded: false,
+  } as unknown as APIGatewayProxyEventV2WithIAMAuthorizer;
+  const result = (await handler(
+    event,
+    lambdaContext('ami-bakery-local-api') as never,
+  )) as APIGatewayProxyStructuredResultV2;
+  response
+    .writeHead(result.statusCode ?? 200, result.headers as Record<string, string>)
+    .end(result.body ?? '');
 }

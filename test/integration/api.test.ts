@@ -195,6 +195,88 @@ describe('POST /bakes', () => {
   });
 });
 
+describe('requests a client shapes badly, and forged cursors', () => {
+  const cursorOf = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
+
+  it('refuses a forged cursor, and a real one from a list of another pipeline, with 400 (never 503)', async () => {
+    const page = as(
+      bakeListResponse,
+      await call('GET', '/bakes', { query: { pipeline: 'plain', limit: '1' } }),
+    );
+    const next = page.next ?? '';
+    expect(next).not.toBe('');
+
+    const again = await call('GET', '/bakes', { query: { pipeline: 'plain', limit: '1', cursor: next } });
+    expect(again.status).toBe(200);
+    for (const cursor of [
+      next, // the same cursor without the pipeline it came from
+      cursorOf({ pk: 'x' }),
+      cursorOf({ pk: 'BAKE#b20260101000000-abcdef', sk: 'BAKE', listShard: 'BAKE', createdAt: 'yesterday' }),
+      cursorOf({
+        pk: 'BAKE#b20260101000000-abcdef',
+        sk: 'BAKE',
+        listShard: 'OTHER',
+        createdAt: '2026-01-01T00:00:00.000Z',
+      }),
+      cursorOf({
+        pk: 'BAKE#b20260101000000-abcdef',
+        sk: 'BAKE',
+        listShard: 'BAKE',
+        createdAt: '2026-01-01T00:00:00.000Z',
+        x: '1',
+      }),
+      cursorOf(['BAKE']),
+      'not base64 at all!',
+    ]) {
+      expectProblem(await call('GET', '/bakes', { query: { cursor } }), 400, 'invalid-query', {
+        field: 'cursor',
+      });
+    }
+    const forged = cursorOf({
+      pk: 'BAKE#b20260101000000-abcdef',
+      sk: 'BAKE',
+      listShard: 'BAKE',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    expect((await call('GET', '/bakes', { query: { cursor: forged } })).status).toBe(200); // well-formed: a place in the list
+  });
+
+  it.each(['0x10', '1e1', '10.0', ' 10', '-1'])('refuses limit=%s with 400', async (limit) => {
+    expectProblem(await call('GET', '/bakes', { query: { limit } }), 400, 'invalid-query', {
+      field: 'limit',
+    });
+  });
+
+  it.each(['%ff', '%', '%zz', 'plain%'])('answers GET /retention/%s with 404, not 500', async (name) => {
+    expectProblem(await call('GET', `/retention/${name}`), 404, 'not-found');
+  });
+
+  it('echoes an unknown pipeline only as far as a name can go', async () => {
+    const result = await call('GET', `/retention/${'x'.repeat(5000)}`);
+
+    expectProblem(result, 404, 'not-found');
+    expect(JSON.stringify(result.body).length).toBeLessThan(500);
+  });
+
+  it('takes a media type in any case', async () => {
+    const result = await call('POST', '/bakes', {
+      rawBody: JSON.stringify({ pipeline: 'nope' }),
+      headers: { 'Content-Type': 'Application/JSON; Charset=UTF-8' },
+    });
+
+    expectProblem(result, 404, 'not-found'); // parsed, and so it reached the pipeline lookup
+  });
+
+  it('ignores the body of a GET', async () => {
+    const result = await call('GET', '/pipelines', {
+      rawBody: '{"not":',
+      headers: { 'Content-Type': 'application/json' },
+    });
+
+    expect(result.status).toBe(200);
+  });
+});
+
 describe('POST /rollouts with a malformed request', () => {
   it.each<[string, Record<string, unknown>, string]>([
     ['an empty pipeline name', { pipeline: '', amiId: 'ami-0123456789abcdef0' }, 'pipeline'],

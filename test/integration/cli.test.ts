@@ -122,7 +122,7 @@ describe('the ami-bakery CLI', () => {
   }, 60_000);
 
   it.each([
-    [['bake', 'nope'], 1, /Not found: Unknown pipeline: nope/],
+    [['bake', 'nope'], 1, /Not found: Unknown pipeline: "nope"/],
     [['approve', 'b20260101000000-abcdef'], 1, /Not found/],
     [
       ['rollout', 'plain', 'ami-12345678'],

@@ -68,6 +68,34 @@ describe('runNightly', () => {
   });
 });
 
+describe('runNightly with a pipeline whose base image is gone', () => {
+  it('reports that pipeline as an error and still bakes the others', async () => {
+    const aws = awsForTest(`${import.meta.url}#broken`);
+    const sandbox = await createSandbox(aws, { name: 'nightly-broken', desiredCapacity: 1 });
+    const broken: PipelineInput = {
+      ...scheduled,
+      name: 'broken',
+      publish: { parameter: '/ami-bakery/broken/latest' },
+      baseImage: { ssmParameter: '/aws/service/ami-amazon-linux-latest/no-such-image' },
+    };
+    const bakery = await bakeryForTest(aws, sandbox, [broken, scheduled]);
+
+    const outcomes = await runNightly(bakery.as('nightly'));
+
+    expect(outcomes).toEqual([
+      {
+        pipeline: 'broken',
+        outcome: 'error',
+        error: {
+          code: expect.any(String) as unknown,
+          message: expect.stringContaining('no-such-image') as unknown,
+        },
+      },
+      expect.objectContaining({ pipeline: 'scheduled', outcome: 'started' }),
+    ]);
+  });
+});
+
 describe('the nightly handler', () => {
   it('runs on the schedule event and reports each scheduled pipeline', async () => {
     const aws = awsForDefaultAccount();
