@@ -26,7 +26,8 @@ export class PipelineBusyError extends BakeryError {
     readonly pipeline: string,
     readonly activeBakeId: string,
   ) {
-    super(`Pipeline ${pipeline} is already baking (bake ${activeBakeId})`);
+    // A bake or a rollout: either holds the pipeline until it ends.
+    super(`Pipeline ${pipeline} is busy with ${activeBakeId} (one bake or rollout at a time)`);
   }
 }
 

@@ -65,14 +65,34 @@ const jsonBody = (): MiddlewareObj<Event, Result> => {
   };
 };
 
+/** API Gateway's id of the request: on every response, in problem bodies and in each log line. */
+function requestIdOf(event: Event): string {
+  return event.requestContext.requestId;
+}
+
+const requestIds = (logger: Logger): MiddlewareObj<Event, Result> => ({
+  before: (request) => {
+    logger.appendKeys({ requestId: requestIdOf(request.event) });
+  },
+  after: (request) => {
+    request.response = {
+      ...request.response,
+      headers: { ...request.response?.headers, 'x-request-id': requestIdOf(request.event) },
+    };
+  },
+});
+
 /** The one error mapper: every failure leaves as a JSON problem, never as a stack. */
 const problems = (logger: Logger): MiddlewareObj<Event, Result> => ({
   onError: (request) => {
-    const { problem, headers, logged } = toProblem(request.error);
+    const { problem: found, headers, logged } = toProblem(request.error);
+    const requestId = requestIdOf(request.event);
+    const problem = { ...found, requestId };
     if (logged)
       logger.error('request failed', { error: describeError(request.error), path: request.event.rawPath });
     const allow = (request.error as { allow?: string } | null)?.allow;
     request.response = json(problem.status, problem, {
+      'x-request-id': requestId,
       ...headers,
       'content-type': 'application/problem+json',
       ...(allow ? { Allow: allow } : {}),
@@ -103,8 +123,9 @@ export function createApiHandler(logger: Logger, bakery: () => Bakery) {
     return json(answer.status, answer.body, answer.headers);
   }
   return middy<Event, Result>(apiHandler).use([
-    injectLambdaContext(logger),
+    injectLambdaContext(logger, { resetKeys: true }),
     problems(logger),
+    requestIds(logger),
     httpHeaderNormalizer(),
     bodyGuard(),
     jsonBody(),

@@ -64,6 +64,14 @@ function queryParameters(): Schema[] {
   }));
 }
 
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description: 'The same key (per caller, for 24 h) returns the same bake; with another body, 422.',
+  schema: strip(output(idempotencyKeyHeader)),
+};
+
 /** The API's OpenAPI 3.1 document, generated from the zod schemas the routes validate with. */
 export function openApiDocument(): Schema {
   return {
@@ -72,7 +80,7 @@ export function openApiDocument(): Schema {
       title: 'ami-bakery',
       version: '1',
       description:
-        'Bake AMIs, roll launch templates, refresh Auto Scaling groups. Every request is signed with SigV4 (AWS_IAM authorization).',
+        'Bake AMIs, roll launch templates, refresh Auto Scaling groups. Every request is signed with SigV4 (AWS_IAM authorization). Every response carries X-Request-Id (also in problem bodies and the logs).',
     },
     security: [{ sigv4: [] }],
     paths: {
@@ -80,16 +88,7 @@ export function openApiDocument(): Schema {
         post: {
           operationId: 'startBake',
           summary: 'Bake a pipeline now',
-          parameters: [
-            {
-              name: 'Idempotency-Key',
-              in: 'header',
-              required: false,
-              description:
-                'The same key (per caller, for 24 h) returns the same bake; with another body, 422.',
-              schema: strip(output(idempotencyKeyHeader)),
-            },
-          ],
+          parameters: [idempotencyKey],
           requestBody: body('StartBake'),
           responses: {
             '202': json(
@@ -124,7 +123,10 @@ export function openApiDocument(): Schema {
           operationId: 'cancelBake',
           summary: 'Stop a bake; its instances are terminated and its refreshes cancelled',
           parameters: [bakeId],
-          responses: { '202': json('BakeResponse', 'Cancel requested'), ...problems(404, 409, 503) },
+          responses: {
+            '202': json('BakeResponse', 'Cancel requested'),
+            ...problems(400, 404, 409, 413, 415, 422, 503),
+          },
         },
       },
       ...Object.fromEntries(
@@ -159,10 +161,18 @@ export function openApiDocument(): Schema {
           responses: { '200': json('RetentionPlan', 'The plan (nothing is changed)'), ...problems(404, 503) },
         },
       },
+      '/openapi.json': {
+        get: {
+          operationId: 'openApi',
+          summary: 'This document',
+          responses: { '200': { description: 'The OpenAPI 3.1 document of this API' } },
+        },
+      },
       '/rollouts': {
         post: {
           operationId: 'startRollout',
           summary: "Roll an existing image of a pipeline out to its targets (the operator's rollback)",
+          parameters: [idempotencyKey],
           requestBody: body('StartRollout'),
           responses: {
             '202': json('BakeResponse', 'Rollout started', location),

@@ -7,8 +7,16 @@ import { approveBake, cancelBake, rejectBake, startBake, startRollout, type Bake
 import { NotFoundError } from '../errors';
 import { BakeStore, IdempotencyKeyReusedError } from '../store/bakes';
 import { retentionPlan } from '../retention/janitor';
+import { openApiDocument } from './openapi';
 import { HttpProblem } from './problem';
-import { approvalBody, idempotencyKeyHeader, listQuery, startBakeBody, startRolloutBody } from './schemas';
+import {
+  approvalBody,
+  cancelBody,
+  idempotencyKeyHeader,
+  listQuery,
+  startBakeBody,
+  startRolloutBody,
+} from './schemas';
 
 /** An HTTP request, as the api function's middlewares leave it (headers lower-cased, JSON parsed). */
 export interface ApiRequest {
@@ -71,51 +79,89 @@ function bakeIdOf(raw: string): string {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+interface Idempotency {
+  key: string;
+  requestHash: string;
+  ttlSeconds: number;
+}
+
+/** The request's Idempotency-Key, scoped to the caller (two callers never share a key by accident). */
+function idempotencyOf(request: ApiRequest, what: unknown[]): Idempotency | undefined {
+  const rawKey = request.headers['idempotency-key'];
+  if (rawKey === undefined) return undefined;
+  const key = idempotencyKeyHeader.safeParse(rawKey);
+  if (!key.success)
+    throw new HttpProblem(
+      400,
+      'invalid-header',
+      'Invalid header',
+      `Idempotency-Key: ${key.error.issues[0]?.message ?? ''}`,
+      'Idempotency-Key',
+    );
+  return {
+    key: sha256(`${request.caller}\n${key.data}`),
+    requestHash: sha256(JSON.stringify(what)),
+    ttlSeconds: IDEMPOTENCY_TTL_SECONDS,
+  };
+}
+
+/**
+ * Starts something under an Idempotency-Key: a repeat gets the first answer (also when both
+ * arrive at once), a different request under the same key a 422.
+ */
+async function once(
+  bakery: Bakery,
+  idempotency: Idempotency | undefined,
+  start: () => Promise<ApiResponse>,
+): Promise<ApiResponse> {
+  const replay = idempotency && (await replayOf(bakery, idempotency));
+  if (replay) return replay;
+  try {
+    return await start();
+  } catch (error) {
+    if (error instanceof IdempotencyKeyReusedError && idempotency) {
+      const raced = await replayOf(bakery, idempotency);
+      if (raced) return raced;
+    }
+    throw error;
+  }
+}
+
 async function postBakes(bakery: Bakery, request: ApiRequest): Promise<ApiResponse> {
   const body = parse(startBakeBody, request.body ?? {}, 'body');
-  const rawKey = request.headers['idempotency-key'];
-  let idempotency: { key: string; requestHash: string; ttlSeconds: number } | undefined;
-  if (rawKey !== undefined) {
-    const key = idempotencyKeyHeader.safeParse(rawKey);
-    if (!key.success)
-      throw new HttpProblem(
-        400,
-        'invalid-header',
-        'Invalid header',
-        `Idempotency-Key: ${key.error.issues[0]?.message ?? ''}`,
-        'Idempotency-Key',
-      );
-    // Scoped to the caller: two callers never share a key by accident.
-    idempotency = {
-      key: sha256(`${request.caller}\n${key.data}`),
-      requestHash: sha256(JSON.stringify(['POST /bakes', body.pipeline, body.reason ?? null, body.force])),
-      ttlSeconds: IDEMPOTENCY_TTL_SECONDS,
-    };
-    const replay = await replayOf(bakery, idempotency);
-    if (replay) return replay;
-  }
-  const plan = await planBake(bakery, body.pipeline, { withMaxAge: false });
-  if (!body.force && !plan.decision.bake) {
-    return {
-      status: 200,
-      body: { skipped: true, reason: plan.decision.reason, lastBakeId: plan.decision.lastBakeId },
-    };
-  }
-  try {
+  const idempotency = idempotencyOf(request, ['POST /bakes', body.pipeline, body.reason ?? null, body.force]);
+  return once(bakery, idempotency, async () => {
+    const plan = await planBake(bakery, body.pipeline, { withMaxAge: false });
+    if (!body.force && !plan.decision.bake) {
+      return {
+        status: 200,
+        body: { skipped: true, reason: plan.decision.reason, lastBakeId: plan.decision.lastBakeId },
+      };
+    }
     const bake = await startBake(bakery, body.pipeline, {
       ...(body.reason ? { reason: body.reason } : {}),
       base: plan.base,
       ...(idempotency ? { idempotency } : {}),
     });
     return accepted(bake);
-  } catch (error) {
-    // The same key arrived twice at once: the first one's bake is the answer.
-    if (error instanceof IdempotencyKeyReusedError && idempotency) {
-      const replay = await replayOf(bakery, idempotency);
-      if (replay) return replay;
-    }
-    throw error;
-  }
+  });
+}
+
+async function postRollouts(bakery: Bakery, request: ApiRequest): Promise<ApiResponse> {
+  const body = parse(startRolloutBody, request.body ?? {}, 'body');
+  const idempotency = idempotencyOf(request, [
+    'POST /rollouts',
+    body.pipeline,
+    body.amiId,
+    body.reason ?? null,
+  ]);
+  return once(bakery, idempotency, async () => {
+    const bake = await startRollout(bakery, body.pipeline, body.amiId, {
+      ...(body.reason ? { reason: body.reason } : {}),
+      ...(idempotency ? { idempotency } : {}),
+    });
+    return accepted(bake);
+  });
 }
 
 async function replayOf(
@@ -254,8 +300,9 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
   {
     method: 'POST',
     path: '/bakes/{id}/cancel',
-    handler: async (bakery, _, { id = '' }) => {
+    handler: async (bakery, request, { id = '' }) => {
       const bakeId = bakeIdOf(id);
+      parse(cancelBody, request.body ?? {}, 'body'); // no options: a body with any is a mistake
       await cancelBake(bakery, bakeId);
       return { ...(await current(bakery, bakeId)), status: 202 };
     },
@@ -279,19 +326,11 @@ export const ROUTES: readonly { method: string; path: string; handler: Handler }
       return { status: 200, body: { plan } };
     },
   },
+  { method: 'POST', path: '/rollouts', handler: postRollouts },
   {
-    method: 'POST',
-    path: '/rollouts',
-    handler: async (bakery, request) => {
-      const body = parse(startRolloutBody, request.body ?? {}, 'body');
-      const bake = await startRollout(
-        bakery,
-        body.pipeline,
-        body.amiId,
-        body.reason ? { reason: body.reason } : {},
-      );
-      return accepted(bake);
-    },
+    method: 'GET',
+    path: '/openapi.json',
+    handler: () => Promise.resolve({ status: 200, body: openApiDocument() }),
   },
 ];
 

@@ -34,6 +34,8 @@ export const startRolloutBody = z
   })
   .strict();
 
+export const cancelBody = z.object({}).strict();
+
 export const approvalBody = z
   .object({ comment: text(1000).optional().describe('Kept with the approval in the record') })
   .strict();
@@ -199,4 +201,5 @@ export const problem = z.object({
   detail: z.string(),
   field: z.string().optional(),
   activeBakeId: z.string().optional(),
+  requestId: z.string().optional().describe('As in the X-Request-Id header and the logs'),
 });

@@ -58,6 +58,18 @@ export function newBakeId(now: Date): string {
   return `b${now.toISOString().replace(/\D/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
 }
 
+/** The caller's Idempotency-Key, remembered with the new record in the same transaction. */
+function idempotencyOf(bakery: Bakery, bake: BakeRecord, options: StartOptions) {
+  return (
+    options.idempotency && {
+      key: options.idempotency.key,
+      requestHash: options.idempotency.requestHash,
+      bakeId: bake.id,
+      expiresAt: Math.floor(bakery.clock().getTime() / 1000) + options.idempotency.ttlSeconds,
+    }
+  );
+}
+
 function leaseEnd(bakery: Bakery, now: Date): Date {
   return new Date(now.getTime() + bakery.leaseSeconds * 1000);
 }
@@ -106,13 +118,12 @@ export async function startBake(
     recipeHash: recipeHash(pipeline, base.imageId),
   });
   const started = bakeStarted(bake);
-  const idempotency = options.idempotency && {
-    key: options.idempotency.key,
-    requestHash: options.idempotency.requestHash,
-    bakeId: bake.id,
-    expiresAt: Math.floor(bakery.clock().getTime() / 1000) + options.idempotency.ttlSeconds,
-  };
-  await bakery.store.create(bake, [started], leaseEnd(bakery, bakery.clock()), idempotency);
+  await bakery.store.create(
+    bake,
+    [started],
+    leaseEnd(bakery, bakery.clock()),
+    idempotencyOf(bakery, bake, options),
+  );
   bakery.log.info('bake started', {
     bakeId: bake.id,
     pipeline: bake.pipeline,
@@ -193,7 +204,7 @@ export async function startRollout(
     recipeHash: tag(TAG_RECIPE) ?? '',
     image: { imageId, name: image.Name ?? '' },
   });
-  await bakery.store.create(bake, [], leaseEnd(bakery, bakery.clock()));
+  await bakery.store.create(bake, [], leaseEnd(bakery, bakery.clock()), idempotencyOf(bakery, bake, options));
   bakery.log.info('rollout started', { bakeId: bake.id, pipeline: bake.pipeline, imageId });
   await scheduleChain(bakery, bake.id, 0, bake.version);
   return bake;

@@ -409,7 +409,8 @@ export class BakeStore {
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
       const { bake } = await this.get(id); // NotFoundError when it does not exist
       if (bake.approval) throw new ConflictError(`Bake ${id} was already ${bake.approval.decision}`);
-      if (bake.cancelRequested) throw new ConflictError(`Bake ${id} is being cancelled`);
+      if (bake.cancelRequested && !isTerminal(bake.phase))
+        throw new ConflictError(`Bake ${id} is being cancelled`);
       throw new ConflictError(`Bake ${id} is not awaiting approval (it is ${bake.phase})`);
     }
   }

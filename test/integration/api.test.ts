@@ -10,6 +10,7 @@ import {
   retentionResponse,
   skippedResponse,
 } from '../../lib/api/schemas';
+import { openApiDocument } from '../../lib/api/openapi';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { apiFor, SAMPLE_CALLER, type CallResult } from '../support/api';
 import { awsForTest, controlFor } from '../support/aws';
@@ -277,6 +278,24 @@ describe('requests a client shapes badly, and forged cursors', () => {
   });
 });
 
+describe('request ids and the API description', () => {
+  it('sends X-Request-Id on every answer, and in problem bodies', async () => {
+    const ok = await call('GET', '/pipelines');
+    const problem = await call('GET', '/bakes/nope');
+
+    expect(ok.headers['x-request-id']).toBe('c6af9ac6-7b61-11e6-9a41-93e8deadbeef');
+    expect(problem.headers['x-request-id']).toBe('c6af9ac6-7b61-11e6-9a41-93e8deadbeef');
+    expect(problem.body).toMatchObject({ requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef' });
+  });
+
+  it('serves its OpenAPI document at GET /openapi.json', async () => {
+    const result = await call('GET', '/openapi.json');
+
+    expect(result.status).toBe(200);
+    expect(result.body).toEqual(JSON.parse(JSON.stringify(openApiDocument())));
+  });
+});
+
 describe('POST /rollouts with a malformed request', () => {
   it.each<[string, Record<string, unknown>, string]>([
     ['an empty pipeline name', { pipeline: '', amiId: 'ami-0123456789abcdef0' }, 'pipeline'],
@@ -383,13 +402,20 @@ describe('cancel, approve, reject, roll out', () => {
       await call('POST', '/bakes', { body: { pipeline: 'plain', force: true } }),
     );
 
+    const withOptions = await call('POST', `/bakes/${started.bake.id}/cancel`, { body: { force: true } });
     const cancelled = await call('POST', `/bakes/${started.bake.id}/cancel`, { bareHeaders: true });
     await finish(started.bake.id);
     const again = await call('POST', `/bakes/${started.bake.id}/cancel`);
+    const approveCancelled = await call('POST', `/bakes/${started.bake.id}/approve`);
 
+    expectProblem(withOptions, 422, 'invalid-body', { field: 'force' });
     expect(cancelled.status).toBe(202);
     expect(as(bakeResponse, cancelled).bake.cancelRequested).toBe(true);
     expectProblem(again, 409, 'conflict');
+    // Over, not "being cancelled": it says what the bake is.
+    expectProblem(approveCancelled, 409, 'conflict', {
+      detail: `Bake ${started.bake.id} is not awaiting approval (it is cancelled)`,
+    });
     expectProblem(await call('POST', '/bakes/b20260101000000-abcdef/cancel'), 404, 'not-found');
   });
 
@@ -440,11 +466,26 @@ describe('cancel, approve, reject, roll out', () => {
     );
     const imageId = gated?.lastSucceeded?.image?.imageId ?? '';
 
+    const key = { 'Idempotency-Key': 'roll-back-gated' };
     const result = await call('POST', '/rollouts', {
       body: { pipeline: 'gated', amiId: imageId, reason: 'back' },
+      headers: key,
+    });
+    // A client that retries (its connection dropped) gets its own rollout back, not a 409 against it.
+    const retried = await call('POST', '/rollouts', {
+      body: { pipeline: 'gated', amiId: imageId, reason: 'back' },
+      headers: key,
+    });
+    const other = await call('POST', '/rollouts', {
+      body: { pipeline: 'gated', amiId: imageId, reason: 'other' },
+      headers: key,
     });
 
     expect(result.status).toBe(202);
+    expect(retried.status).toBe(202);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    expect(as(bakeResponse, retried).bake.id).toBe(as(bakeResponse, result).bake.id);
+    expectProblem(other, 422, 'idempotency-key-reused', { field: 'Idempotency-Key' });
     expect(as(bakeResponse, result).bake).toMatchObject({ kind: 'rollout', image: { imageId } });
     expect(result.headers.location).toMatch(/^\/bakes\/b\d{14}-[0-9a-f]{6}$/);
     expect((await finish(as(bakeResponse, result).bake.id)).phase).toBe('succeeded');
