@@ -22,6 +22,22 @@ export class ApiError extends Error {
   }
 }
 
+/** The API could not be reached at all: no answer, so no problem body. */
+export class UnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`cannot reach ${url}: ${reason}`);
+  }
+}
+
+/** What a failed fetch says: its cause (ECONNREFUSED 127.0.0.1:3000, ENOTFOUND host, …), not just "fetch failed". */
+function causeOf(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.message ?? cause?.code ?? (error instanceof Error ? error.message : String(error));
+}
+
 const LOCAL = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
 /** The region of an execute-api host (abc.execute-api.eu-west-1.amazonaws.com), if it is one. */
@@ -41,6 +57,9 @@ export class ApiClient {
     region: string | undefined,
   ) {
     if (LOCAL.has(endpoint.hostname)) return;
+    // A signature sent in the clear could be replayed for minutes: only a local API is plain HTTP.
+    if (endpoint.protocol !== 'https:')
+      throw new Error(`${endpoint.origin}: only a local API (localhost) is called over http; use https://`);
     const signingRegion = region ?? regionOf(endpoint.hostname) ?? process.env.AWS_REGION;
     if (!signingRegion) throw new Error(`Cannot tell the region of ${endpoint.host}: pass --region`);
     this.signer = new SignatureV4({
@@ -54,15 +73,18 @@ export class ApiClient {
   async call(
     method: string,
     path: string,
-    options: { body?: unknown; query?: Record<string, string> } = {},
+    options: { body?: unknown; query?: Record<string, string>; headers?: Record<string, string> } = {},
   ): Promise<ApiAnswer> {
-    const url = new URL(path, this.endpoint);
+    // The endpoint's own path (an API Gateway stage, /prod) comes first.
+    const url = new URL(this.endpoint);
+    url.pathname = `${this.endpoint.pathname.replace(/\/+$/, '')}${path}`;
     for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     let headers: Record<string, string> = {
       host: url.host,
       accept: 'application/json',
       ...(body ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
     };
     if (this.signer) {
       const signed = await this.signer.sign({
@@ -76,7 +98,12 @@ export class ApiClient {
       });
       headers = signed.headers;
     }
-    const response = await fetch(url, { method, headers, ...(body ? { body } : {}) });
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, ...(body ? { body } : {}) });
+    } catch (error) {
+      throw new UnreachableError(url.toString(), causeOf(error));
+    }
     const text = await response.text();
     let parsed: unknown = text;
     try {

@@ -34,3 +34,33 @@ export function describeBake(bake: Bake): string[] {
   }
   return lines;
 }
+
+/** `list` as a table a person can scan: a header, then one bake a line, its kind and age. */
+export function listLines(bakes: readonly Bake[], now = Date.now()): string[] {
+  if (bakes.length === 0) return ['no bakes'];
+  const rows = bakes.map((b) => [
+    b.id,
+    b.kind,
+    b.pipeline,
+    b.phase,
+    ago(b.createdAt, now),
+    b.image?.imageId ?? '-',
+  ]);
+  const header = ['ID', 'KIND', 'PIPELINE', 'PHASE', 'STARTED', 'IMAGE'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** "3m ago", "2h ago", "5d ago": how long since an ISO time. */
+export function ago(iso: string, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86_400)}d ago`;
+}

@@ -11,28 +11,36 @@ import type {
   retentionResponse,
   skippedResponse,
 } from '../lib/api/schemas';
-import { ApiClient, ApiError } from './client';
-import { describeBake, type Bake } from './format';
+import { readFileSync } from 'node:fs';
+import { ApiClient, ApiError, UnreachableError } from './client';
+import { describeBake, listLines, type Bake } from './format';
 
 const USAGE = `Usage: ami-bakery <command> [options]
 
 Commands
   bake <pipeline> [--reason TEXT] [--force] [--follow]   start a bake (and watch it)
   status <bake-id> [--follow]                          show a bake (and watch it)
-  list [--pipeline NAME] [--status PHASE] [--limit N]  recent bakes, newest first
+  list [--pipeline NAME] [--status PHASE] [--limit N] [--cursor C]
+                                                       recent bakes, newest first
   cancel <bake-id>                                     stop a bake
   approve <bake-id> [--comment TEXT]                   let a bake awaiting approval roll out
   reject <bake-id> [--comment TEXT]                    refuse its rollout
   pipelines                                            pipelines, their last bake and current image
   rollout <pipeline> <ami-id> [--reason TEXT] [--follow]  roll an existing image out (rollback)
   retention <pipeline>                                 what the janitor would delete, and why the rest stays
+  help                                                 this text
 
 Options
-  --endpoint URL   the API (default: $AMI_BAKERY_URL); localhost is called unsigned,
-                   anything else is signed with SigV4 from the usual AWS credentials
+  --endpoint URL   the API (default: $AMI_BAKERY_URL); localhost is called unsigned over http,
+                   anything else over https, signed with SigV4 from the usual AWS credentials
   --region NAME    signing region (default: from the URL, else $AWS_REGION)
-  --json           machine-readable output
+  --json           machine-readable output (errors too, as {"error": …})
   --interval MS    how often --follow looks (default 1000)
+  --idempotency-key KEY  with bake and rollout: the same key (for 24 h) gives the same bake back
+  --version        the CLI's version
+
+Exit codes: 0 done (a followed bake succeeded), 1 failed (a refused request, an unreachable API,
+a failed or cancelled bake), 2 usage error.
 `;
 
 class UsageError extends Error {}
@@ -61,6 +69,9 @@ function parse(argv: string[]) {
         status: { type: 'string' },
         limit: { type: 'string' },
         interval: { type: 'string', default: '1000' },
+        cursor: { type: 'string' },
+        'idempotency-key': { type: 'string' },
+        version: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -101,11 +112,7 @@ async function follow(client: ApiClient, id: string, interval: number, io: Outpu
     for (;;) {
       bake = ((await client.call('GET', `/bakes/${id}`)).body as z.infer<typeof bakeResponse>).bake;
       if (!io.json) {
-        for (const entry of bake.timeline.slice(seenPhases)) {
-          clear();
-          io.out(`${clock(Date.parse(entry.at) - Date.parse(bake.createdAt))}  ${entry.phase}`);
-        }
-        seenPhases = bake.timeline.length;
+        // Progress first: a refresh's last step happened before the phase that ends the bake.
         for (const target of bake.rollout ?? []) {
           const waiting = target.status === 'refreshing' && target.reason ? ` (${target.reason})` : '';
           const line = `${target.status}${target.percentage !== undefined ? ` ${target.percentage}%` : ''}${waiting}`;
@@ -115,6 +122,11 @@ async function follow(client: ApiClient, id: string, interval: number, io: Outpu
             io.out(`       refresh ${target.group}: ${line}`);
           }
         }
+        for (const entry of bake.timeline.slice(seenPhases)) {
+          clear();
+          io.out(`${clock(Date.parse(entry.at) - Date.parse(bake.createdAt))}  ${entry.phase}`);
+        }
+        seenPhases = bake.timeline.length;
       }
       if (TERMINAL.has(bake.phase)) return bake;
       await new Promise((resolve) => setTimeout(resolve, interval));
@@ -126,8 +138,50 @@ async function follow(client: ApiClient, id: string, interval: number, io: Outpu
 }
 
 function one(positionals: string[], count: number, what: string): string[] {
-  if (positionals.length !== count) throw new UsageError(`expected ${what}`);
+  if (positionals.length > count)
+    throw new UsageError(`too many arguments: ${positionals.slice(count).join(' ')} (expected ${what})`);
+  if (positionals.length < count) throw new UsageError(`expected ${what}`);
   return positionals;
+}
+
+const COMMANDS = [
+  'bake',
+  'status',
+  'list',
+  'cancel',
+  'approve',
+  'reject',
+  'pipelines',
+  'rollout',
+  'retention',
+  'help',
+];
+
+/** The command a typo most likely meant (at most two edits away), for "did you mean". */
+export function closest(word: string, choices: readonly string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i += 1) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j += 1)
+        next[j] = Math.min(
+          (row[j] ?? 0) + 1,
+          (next[j - 1] ?? 0) + 1,
+          (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+        );
+      row = next;
+    }
+    return row[b.length] ?? Infinity;
+  };
+  const ranked = choices.map((choice) => ({ choice, d: distance(word, choice) })).sort((x, y) => x.d - y.d);
+  return ranked[0] && ranked[0].d <= 2 ? ranked[0].choice : undefined;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }
 
 async function finishWith(
@@ -139,7 +193,10 @@ async function finishWith(
 ): Promise<number> {
   if (!follows) {
     if (io.json) io.out(JSON.stringify({ bake }, null, 2));
-    else for (const line of describeBake(bake)) io.out(line);
+    else {
+      for (const line of describeBake(bake)) io.out(line);
+      if (!TERMINAL.has(bake.phase)) io.out(`watch it: ami-bakery status ${bake.id} --follow`);
+    }
     return 0;
   }
   if (!io.json) io.out(`${bake.id}  ${bake.kind} of ${bake.pipeline}`);
@@ -152,10 +209,23 @@ async function finishWith(
 export async function run(argv: string[], io: Output): Promise<number> {
   const { values, positionals } = parse(argv);
   const [command, ...rest] = positionals;
-  if (values.help || !command) {
+  if (values.version) {
+    io.out(io.json ? JSON.stringify({ version: version() }) : `ami-bakery ${version()}`);
+    return 0;
+  }
+  if (values.help || command === 'help' || !command) {
     io.out(USAGE);
     return command || values.help ? 0 : 2;
   }
+  if (!COMMANDS.includes(command)) {
+    const guess = closest(command, COMMANDS);
+    throw new UsageError(`unknown command: ${command}${guess ? ` (did you mean ${guess}?)` : ''}`);
+  }
+  if (values.limit !== undefined && !/^(100|[1-9]\d?)$/.test(values.limit))
+    throw new UsageError(`--limit: a whole number from 1 to 100, not ${values.limit}`);
+  const idempotency = values['idempotency-key']
+    ? { 'idempotency-key': values['idempotency-key'] }
+    : undefined;
   const endpoint = values.endpoint ?? process.env.AMI_BAKERY_URL;
   if (!endpoint) throw new UsageError('no API: pass --endpoint or set AMI_BAKERY_URL');
   let url: URL;
@@ -167,7 +237,12 @@ export async function run(argv: string[], io: Output): Promise<number> {
   const interval = Number(values.interval);
   if (!Number.isInteger(interval) || interval < 50)
     throw new UsageError('--interval: milliseconds, at least 50');
-  const client = new ApiClient(url, values.region);
+  let client: ApiClient;
+  try {
+    client = new ApiClient(url, values.region);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const answer = async (method: string, path: string, options: Parameters<ApiClient['call']>[2] = {}) =>
     (await client.call(method, path, options)).body;
 
@@ -180,6 +255,7 @@ export async function run(argv: string[], io: Output): Promise<number> {
           ...(values.reason ? { reason: values.reason } : {}),
           ...(values.force ? { force: true } : {}),
         },
+        ...(idempotency ? { headers: idempotency } : {}),
       });
       if ('skipped' in (body as object)) {
         const skipped = body as z.infer<typeof skippedResponse>;
@@ -197,16 +273,21 @@ export async function run(argv: string[], io: Output): Promise<number> {
       return finishWith(client, bake, values.follow, interval, io);
     }
     case 'list': {
-      one(rest, 0, 'list [--pipeline NAME] [--status PHASE] [--limit N]');
+      one(rest, 0, 'list [--pipeline NAME] [--status PHASE] [--limit N] [--cursor C]');
       const query: Record<string, string> = {};
       if (values.pipeline) query.pipeline = values.pipeline;
       if (values.status) query.status = values.status;
       if (values.limit) query.limit = values.limit;
+      if (values.cursor) query.cursor = values.cursor;
       const page = (await answer('GET', '/bakes', { query })) as z.infer<typeof bakeListResponse>;
       if (io.json) io.out(JSON.stringify(page, null, 2));
-      else
-        for (const b of page.bakes)
-          io.out(`${b.id}  ${b.pipeline.padEnd(16)} ${b.phase.padEnd(17)} ${b.image?.imageId ?? ''}`);
+      else {
+        for (const line of listLines(page.bakes)) io.out(line);
+        if (page.next) {
+          const again = argv.filter((arg, i) => arg !== '--cursor' && argv[i - 1] !== '--cursor');
+          io.out(`more: ami-bakery ${[...again, '--cursor', page.next].join(' ')}`);
+        }
+      }
       return 0;
     }
     case 'cancel':
@@ -235,6 +316,7 @@ export async function run(argv: string[], io: Output): Promise<number> {
       const [pipeline = '', amiId = ''] = one(rest, 2, 'rollout <pipeline> <ami-id>');
       const { bake } = (await answer('POST', '/rollouts', {
         body: { pipeline, amiId, ...(values.reason ? { reason: values.reason } : {}) },
+        ...(idempotency ? { headers: idempotency } : {}),
       })) as z.infer<typeof bakeResponse>;
       return finishWith(client, bake, values.follow, interval, io);
     }
@@ -270,12 +352,21 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     return await run(argv, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`ami-bakery: ${error.message}\n\n${USAGE}`);
+      if (json) io.out(JSON.stringify({ error: { title: 'Usage', detail: error.message } }, null, 2));
+      io.err(`ami-bakery: ${error.message}\nRun 'ami-bakery help' for usage.`);
       return 2;
     }
     if (error instanceof ApiError) {
       if (json) io.out(JSON.stringify({ error: error.problem }, null, 2));
       io.err(`ami-bakery: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof UnreachableError) {
+      if (json)
+        io.out(
+          JSON.stringify({ error: { title: 'Unreachable', detail: error.message, url: error.url } }, null, 2),
+        );
+      io.err(`ami-bakery: ${error.message} (is the API running? locally: npm run dev)`);
       return 1;
     }
     io.err(`ami-bakery: ${error instanceof Error ? error.message : String(error)}`);

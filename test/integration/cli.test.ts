@@ -115,6 +115,7 @@ describe('the ami-bakery CLI', () => {
 
     expect(skipped.code).toBe(0);
     expect(skipped.stdout).toMatch(/^skipped: base image and recipe unchanged/);
+    expect(cancelled.stdout).toMatch(/^watch it: ami-bakery status b\d{14}-[0-9a-f]{6} --follow$/m);
     expect(forced.code).toBe(0);
     expect(cancelled.code).toBe(0);
     expect(followed.code).toBe(1);
@@ -130,13 +131,58 @@ describe('the ami-bakery CLI', () => {
       /Cannot do that: Pipeline plain has no rollout targets \(pipeline\)/,
     ],
     [[], 2, /Usage: ami-bakery/],
+    [['help'], 0, /Usage: ami-bakery/],
     [['bake'], 2, /expected bake <pipeline>/],
-    [['frobnicate'], 2, /unknown command: frobnicate/],
+    [['bake', 'plain', 'extra'], 2, /too many arguments: extra \(expected bake <pipeline>\)/],
+    [['frobnicate'], 2, /unknown command: frobnicate$/m],
+    [['stauts', 'x'], 2, /unknown command: stauts \(did you mean status\?\)/],
     [['list', '--colour'], 2, /Unknown option '--colour'/],
+    [['list', '--limit', 'abc'], 2, /--limit: a whole number from 1 to 100, not abc/],
+    [['list', '--endpoint', 'http://bakery.example.com'], 2, /use https:\/\//],
   ])('%j exits %i', async (args, code, message) => {
     const run = await cli(...args);
 
     expect(run.code).toBe(code);
     expect(run.stderr + run.stdout).toMatch(message);
+  });
+
+  it('keeps a usage error short: one line and where to look, not the whole usage', async () => {
+    const run = await cli('bake');
+
+    expect(run.stderr).toBe("ami-bakery: expected bake <pipeline>\nRun 'ami-bakery help' for usage.\n");
+  });
+
+  it('says its version', async () => {
+    const run = await cli('--version');
+
+    expect(run).toMatchObject({ code: 0, stdout: 'ami-bakery 0.1.0\n' });
+  });
+
+  it('names the URL and the cause when the API cannot be reached, in JSON too', async () => {
+    const text = await cli('pipelines', '--endpoint', 'http://127.0.0.1:9');
+    const json = await cli('pipelines', '--json', '--endpoint', 'http://127.0.0.1:9');
+
+    expect(text.code).toBe(1);
+    expect(text.stderr).toMatch(
+      /^ami-bakery: cannot reach http:\/\/127\.0\.0\.1:9\/pipelines: .+ \(is the API running/,
+    );
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      error: { title: 'Unreachable', url: 'http://127.0.0.1:9/pipelines' },
+    });
+  });
+
+  it('lists with a header and the kind, and says how to see more', async () => {
+    const first = await cli('list', '--limit', '1');
+    const more = /^more: ami-bakery list --limit 1 --cursor (\S+)$/m.exec(first.stdout);
+    const second = await cli('list', '--limit', '1', '--cursor', more?.[1] ?? '');
+
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^ID +KIND +PIPELINE +PHASE +STARTED +IMAGE$/m);
+    expect(first.stdout).toMatch(/^b\d{14}-[0-9a-f]{6} +bake +\w+ +\w+ +\d+[smhd] ago /m);
+    expect(more).not.toBeNull();
+    expect(second.code).toBe(0);
+    const ids = (run: { stdout: string }) => run.stdout.match(/^b\d{14}-[0-9a-f]{6}/gm);
+    expect(ids(second)).not.toEqual(ids(first));
   });
 });

@@ -1,5 +1,6 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiClient, ApiError, regionOf } from '../../cli/client';
+import { ApiClient, ApiError, regionOf, UnreachableError } from '../../cli/client';
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -59,5 +60,47 @@ describe('the CLI client', () => {
       problem: { activeBakeId: 'b1' },
       message: 'Pipeline busy: busy',
     });
+  });
+
+  it('keeps the path of the endpoint (an API Gateway stage) before the route', async () => {
+    const calls = capture();
+
+    await new ApiClient(new URL('https://abc123.execute-api.eu-west-1.amazonaws.com/prod/'), undefined).call(
+      'GET',
+      '/bakes',
+      { query: { limit: '5' } },
+    );
+
+    expect(calls[0]?.url).toBe('https://abc123.execute-api.eu-west-1.amazonaws.com/prod/bakes?limit=5');
+  });
+
+  it('refuses to sign for plain http anywhere but localhost', () => {
+    expect(() => new ApiClient(new URL('http://bakery.example.com'), 'eu-west-1')).toThrow(/use https:\/\//);
+  });
+
+  it('says which URL it could not reach, and why', async () => {
+    // A port nothing listens on: taken, then given back.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+
+    const failing = new ApiClient(new URL(`http://127.0.0.1:${port}`), undefined).call('GET', '/pipelines');
+
+    await expect(failing).rejects.toBeInstanceOf(UnreachableError);
+    await expect(failing).rejects.toThrow(
+      `cannot reach http://127.0.0.1:${port}/pipelines: connect ECONNREFUSED`,
+    );
+  });
+
+  it('sends the headers it is given (an Idempotency-Key)', async () => {
+    const calls = capture();
+
+    await new ApiClient(new URL('http://localhost:3000'), undefined).call('POST', '/bakes', {
+      body: { pipeline: 'web' },
+      headers: { 'idempotency-key': 'k1' },
+    });
+
+    expect(calls[0]?.init.headers).toMatchObject({ 'idempotency-key': 'k1' });
   });
 });

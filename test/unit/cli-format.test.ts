@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeBake, type Bake } from '../../cli/format';
+import { ago, describeBake, listLines, type Bake } from '../../cli/format';
+import { closest } from '../../cli/main';
 
 const cancelled: Bake = {
   id: 'b20261130000000-aaaaaa',
@@ -66,5 +67,52 @@ describe('describeBake', () => {
     expect(describeBake(refused)[2]).toBe(
       '            group names 1; instances none; default 2 (not put back: UnauthorizedOperation: no)',
     );
+  });
+});
+
+describe('listLines', () => {
+  it('is a table with a header, the kind and the age of each bake', () => {
+    const now = Date.parse('2026-11-30T01:00:00Z');
+    const rollout: Bake = {
+      ...cancelled,
+      id: 'b20261130005800-bbbbbb',
+      kind: 'rollout',
+      createdAt: '2026-11-30T00:58:00Z',
+    };
+
+    expect(listLines([cancelled, rollout], now)).toEqual([
+      'ID                      KIND     PIPELINE  PHASE      STARTED  IMAGE',
+      'b20261130000000-aaaaaa  bake     web       cancelled  1h ago   -',
+      'b20261130005800-bbbbbb  rollout  web       cancelled  2m ago   -',
+    ]);
+  });
+
+  it('says so when there is nothing', () => {
+    expect(listLines([])).toEqual(['no bakes']);
+  });
+});
+
+describe('ago', () => {
+  const now = Date.parse('2026-11-30T12:00:00Z');
+
+  it.each([
+    ['2026-11-30T11:59:30Z', '30s ago'],
+    ['2026-11-30T11:59:00Z', '1m ago'],
+    ['2026-11-30T11:00:00Z', '1h ago'],
+    ['2026-11-29T11:00:00Z', '1d ago'],
+    ['2026-11-30T12:00:05Z', '0s ago'],
+  ])('%s is %s', (iso, text) => {
+    expect(ago(iso, now)).toBe(text);
+  });
+});
+
+describe('closest', () => {
+  it.each([
+    ['stauts', 'status'],
+    ['bak', 'bake'],
+    ['rollot', 'rollout'],
+    ['frobnicate', undefined],
+  ])('%s means %s', (typo, meant) => {
+    expect(closest(typo, ['bake', 'status', 'rollout', 'list'])).toBe(meant);
   });
 });
