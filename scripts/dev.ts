@@ -4,6 +4,7 @@
  * reconcile function on its events, timers and sweep. Stop with Ctrl-C.
  */
 import { EmulatorStartError } from '../emulator/harness';
+import { writeFunctionEnvFiles } from './local/environment';
 import { startLocalStack } from './local/stack';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -22,9 +23,13 @@ async function main(): Promise<void> {
     timeScale: 0.02,
     port: Number(process.env.PORT ?? 3000),
   });
+  writeFunctionEnvFiles(stack.local, '.local');
   say(`ami-bakery dev: API on ${stack.api.url} (unsigned), AWS at ${stack.local.endpoint}`);
   say(`  try:  AMI_BAKERY_URL=${stack.api.url} npx ami-bakery bake web --follow`);
   say(`        curl -s ${stack.api.url}/pipelines`);
+  say(
+    `        (set -a; . .local/api.env; npx serverless invoke local -f api -p events/api-post-bakes.json --param resources=env --region "$AWS_REGION")`,
+  );
   const stop = () => {
     say('stopping…');
     void stack.stop().then(() => process.exit(0));

@@ -3,8 +3,11 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { IAMClient } from '@aws-sdk/client-iam';
 import { EmulatorControl } from '../../emulator/control';
 import { ADMIN_CREDENTIALS, startEmulator, type RunningEmulator } from '../../emulator/harness';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   credentialsEnv,
+  FUNCTION_NAMES,
   registerStackIdentities,
   type FunctionName,
   type StackIdentities,
@@ -132,4 +135,34 @@ export function lambdaContext(functionName: string) {
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/**
+ * Writes `<dir>/<function>.env` for each function: the stack's variables, the endpoint and the
+ * function's own credentials, as shell assignments. With them, `serverless invoke local` runs a
+ * function against this local stack, offline (`--param resources=env` makes serverless.yml take
+ * the names from the environment instead of the stack's !Refs).
+ * @returns the files written.
+ */
+export function writeFunctionEnvFiles(local: LocalEnvironment, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  return FUNCTION_NAMES.map((fn) => {
+    const env = {
+      AWS_ENDPOINT_URL: local.endpoint,
+      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+      ...local.functionEnv(fn),
+    };
+    const file = join(dir, `${fn}.env`);
+    const quoted = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
+    writeFileSync(
+      file,
+      `${Object.entries(env)
+        .map(([key, value]) => `${key}=${quoted(value)}`)
+        .join('\n')}\n`,
+      {
+        mode: 0o600,
+      },
+    );
+    return file;
+  });
 }
