@@ -25,7 +25,7 @@ const problemResponse = (description: string) => ({
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
 });
 const PROBLEMS: Record<number, string> = {
-  400: 'Malformed JSON, an invalid query or header',
+  400: 'Malformed JSON, an invalid or unknown query parameter, an invalid header',
   404: 'Unknown bake, pipeline, image or route',
   405: 'Wrong method for this path (see Allow)',
   409: 'The pipeline is busy (activeBakeId), or the bake is not in a state for this',
@@ -115,7 +115,7 @@ export function openApiDocument(): Schema {
           operationId: 'getBake',
           summary: 'A bake: phase, timeline, resources, step outputs, rollout progress',
           parameters: [bakeId],
-          responses: { '200': json('BakeResponse', 'The bake'), ...problems(404, 503) },
+          responses: { '200': json('BakeResponse', 'The bake'), ...problems(400, 404, 503) },
         },
       },
       '/bakes/{id}/cancel': {
@@ -150,7 +150,7 @@ export function openApiDocument(): Schema {
         get: {
           operationId: 'listPipelines',
           summary: 'Each pipeline with its last bake and current image',
-          responses: { '200': json('Pipelines', 'The pipelines'), ...problems(503) },
+          responses: { '200': json('Pipelines', 'The pipelines'), ...problems(400, 503) },
         },
       },
       '/retention/{pipeline}': {
@@ -158,14 +158,17 @@ export function openApiDocument(): Schema {
           operationId: 'retentionPlan',
           summary: 'What the janitor would delete for a pipeline now, and why each kept image stays',
           parameters: [{ name: 'pipeline', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': json('RetentionPlan', 'The plan (nothing is changed)'), ...problems(404, 503) },
+          responses: {
+            '200': json('RetentionPlan', 'The plan (nothing is changed)'),
+            ...problems(400, 404, 503),
+          },
         },
       },
       '/openapi.json': {
         get: {
           operationId: 'openApi',
           summary: 'This document',
-          responses: { '200': { description: 'The OpenAPI 3.1 document of this API' } },
+          responses: { '200': { description: 'The OpenAPI 3.1 document of this API' }, ...problems(400) },
         },
       },
       '/rollouts': {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import type { z } from 'zod';
-import type { BakeRecord } from '../bake/model';
+import { isTerminal, type BakeRecord } from '../bake/model';
 import { planBake } from '../bake/plan';
 import { approveBake, cancelBake, rejectBake, startBake, startRollout, type Bakery } from '../bake/service';
 import { NotFoundError } from '../errors';
@@ -53,9 +53,30 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | '
     : new HttpProblem(400, 'invalid-query', 'Invalid query', detail, unknownKeys ?? (field || undefined));
 }
 
-/** A record as the API shows it (`bakeView`): the kind always spelled out. */
-export function view(bake: BakeRecord): BakeRecord & { kind: 'bake' | 'rollout' } {
-  return { ...bake, kind: bake.kind ?? 'bake' };
+/**
+ * A record as the API shows it (`bakeView`): the kind always spelled out, when it finished, and
+ * how long each phase took (the one under way: so far, as of the last update).
+ */
+export function view(bake: BakeRecord): BakeRecord & {
+  kind: 'bake' | 'rollout';
+  finishedAt?: string;
+  durations: { phase: string; seconds: number }[];
+} {
+  const { timeline } = bake;
+  const durations = timeline.map((entry, i) => ({
+    phase: entry.phase,
+    seconds: Math.max(0, (Date.parse(timeline[i + 1]?.at ?? bake.updatedAt) - Date.parse(entry.at)) / 1000),
+  }));
+  const finished = isTerminal(bake.phase)
+    ? timeline.findLast((entry) => entry.phase === bake.phase)
+    : undefined;
+  return {
+    ...bake,
+    kind: bake.kind ?? 'bake',
+    ...(finished ? { finishedAt: finished.at } : {}),
+    // A finished bake's last phase has no length: it is where the bake stays.
+    durations: finished ? durations.slice(0, -1) : durations,
+  };
 }
 
 function accepted(bake: BakeRecord, extra: Record<string, string> = {}): ApiResponse {
@@ -358,6 +379,19 @@ export async function route(bakery: Bakery, request: ApiRequest): Promise<ApiRes
         `${request.method} is not allowed here; use ${allow}`,
       ),
       { allow },
+    );
+  }
+  // Only GET /bakes takes a query (its schema refuses what it does not know); elsewhere a query
+  // parameter is a mistake too, said the same way.
+  const unknown = Object.keys(request.query);
+  if (chosen.path !== '/bakes' && unknown.length > 0) {
+    const names = unknown.map((name) => name.slice(0, 40)).join(', ');
+    throw new HttpProblem(
+      400,
+      'invalid-query',
+      'Invalid query',
+      `Unknown query parameter(s): ${names}`,
+      names,
     );
   }
   return chosen.handler(bakery, request, { ...chosen.match?.groups });

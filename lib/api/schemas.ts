@@ -138,6 +138,10 @@ export const bakeView = z.object({
     .optional(),
   failure: failure.optional(),
   timeline: z.array(z.object({ phase: z.enum(PHASES), at: z.string() })),
+  finishedAt: z.string().optional().describe('When the bake reached its final phase'),
+  durations: z
+    .array(z.object({ phase: z.enum(PHASES), seconds: z.number() }))
+    .describe('Seconds spent in each phase, in order (the one under way: so far)'),
   resources: z.array(
     z.object({ kind: z.enum(['instance', 'image', 'parameter']), id: z.string(), region: z.string() }),
   ),

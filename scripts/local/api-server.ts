@@ -24,6 +24,15 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The body as text, if it is valid UTF-8. */
+function utf8(body: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Serves the api function on localhost the way API Gateway's HTTP API calls it (payload 2.0),
  * through the very handler and middlewares that run in Lambda. Locally there is no IAM
@@ -61,6 +70,7 @@ export async function startLocalApi(handler: ApiHandler, port = 0): Promise<Loca
 async function serve(handler: ApiHandler, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const body = await readBody(request);
+  const text = utf8(body);
   const headers = Object.fromEntries(
     Object.entries(request.headers).map(([key, value]) => [
       key,
@@ -94,8 +104,10 @@ async function serve(handler: ApiHandler, request: IncomingMessage, response: Se
       time: new Date().toUTCString(),
       timeEpoch: Date.now(),
     },
-    ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
-    isBase64Encoded: false,
+    // As API Gateway does: text as is, bytes that are not UTF-8 as base64 (never "repaired",
+    // which would triple their size on the way to the 413 check).
+    ...(body.length > 0 ? { body: text ?? body.toString('base64') } : {}),
+    isBase64Encoded: body.length > 0 && text === undefined,
   } as unknown as APIGatewayProxyEventV2WithIAMAuthorizer;
   const result = (await handler(
     event,

@@ -27,13 +27,30 @@ const bakeCount = async () => (await bakery.as('api').store.list({ limit: 100 })
 
 const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH');
 const segment = fc.oneof(
-  fc.constantFrom('b20261122000000-abcdef', 'cancel', 'approve', 'reject', '%E0%A4%A', '..', ''),
+  fc.constantFrom(
+    'b20261122000000-abcdef',
+    'cancel',
+    'approve',
+    'reject',
+    '%E0%A4%A',
+    '..',
+    '',
+    '%ff',
+    '%',
+    '%zz',
+  ),
   fc.string({ maxLength: 40 }),
 );
 const path = fc.oneof(
-  fc.constantFrom('/bakes', '/pipelines', '/rollouts', '/bakes/b20261122000000-abcdef/cancel'),
+  fc.constantFrom(
+    '/bakes',
+    '/pipelines',
+    '/rollouts',
+    '/bakes/b20261122000000-abcdef/cancel',
+    '/openapi.json',
+  ),
   fc
-    .tuple(fc.constantFrom('/bakes/', '/rollouts/', '/'), segment, fc.option(segment))
+    .tuple(fc.constantFrom('/bakes/', '/rollouts/', '/retention/', '/'), segment, fc.option(segment))
     .map(([head, a, b]) => `${head}${a}${b === null ? '' : `/${b}`}`),
   fc.webPath(),
 );
@@ -61,6 +78,9 @@ const request = fc.record({
   contentType: fc.constantFrom(
     'application/json',
     'application/json; charset=utf-8',
+    'Application/JSON',
+    'APPLICATION/JSON; CHARSET=UTF-8',
+    'application/json; charset=latin1',
     'text/plain',
     'application/vnd.api+json',
     '',
@@ -68,7 +88,23 @@ const request = fc.record({
   idempotencyKey: fc.option(fc.string({ maxLength: 200 })),
   query: fc.dictionary(
     fc.constantFrom('pipeline', 'status', 'limit', 'cursor', 'x'),
-    fc.oneof(fc.string({ maxLength: 50 }), fc.constantFrom('0', '5', '1000', 'active', 'succeeded')),
+    fc.oneof(
+      fc.string({ maxLength: 50 }),
+      fc.constantFrom('0', '5', '1000', 'active', 'succeeded', '0x10', '1e1'),
+      // Cursors: base64 of whatever JSON, shaped like a start key or not.
+      fc
+        .oneof(
+          fc.jsonValue(),
+          fc.record({
+            pk: fc.oneof(fc.constant('BAKE#b20261122000000-abcdef'), fc.string()),
+            sk: fc.constantFrom('BAKE', 'LOCK'),
+            listShard: fc.constantFrom('BAKE', 'X'),
+            pipeline: fc.constantFrom('plain', 'nope'),
+            createdAt: fc.constantFrom('2026-11-22T00:00:00.000Z', 'yesterday'),
+          }),
+        )
+        .map((value) => Buffer.from(JSON.stringify(value)).toString('base64url')),
+    ),
   ),
 });
 
@@ -93,7 +129,7 @@ describe('the API under arbitrary requests', () => {
           expect(await bakeCount()).toBe(before);
         }
       }),
-      { numRuns: 300, seed: 20261122 },
+      { numRuns: 400, seed: 20261130 },
     );
   });
 });

@@ -355,7 +355,24 @@ describe('reading bakes', () => {
 
     expect(shown.status).toBe(200);
     expect(as(bakeResponse, shown).bake).toMatchObject({ id: latest?.id, phase: 'succeeded' });
-    expect(as(bakeResponse, shown).bake.timeline.map((t) => t.phase)).toContain('imaging');
+    const { bake } = as(bakeResponse, shown);
+    expect(bake.timeline.map((t) => t.phase)).toContain('imaging');
+    // When it finished, and how long each phase took: every phase but the final one, adding up.
+    expect(bake.finishedAt).toBe(bake.timeline.at(-1)?.at);
+    expect(bake.durations.map((d) => d.phase)).toEqual(bake.timeline.slice(0, -1).map((t) => t.phase));
+    const total = bake.durations.reduce((sum, d) => sum + d.seconds, 0);
+    expect(total).toBeCloseTo(
+      (Date.parse(bake.finishedAt ?? '') - Date.parse(bake.timeline[0]?.at ?? '')) / 1000,
+      3,
+    );
+    expectProblem(
+      await call('GET', `/bakes/${latest?.id ?? ''}`, { query: { verbose: '1' } }),
+      400,
+      'invalid-query',
+      {
+        field: 'verbose',
+      },
+    );
     expectProblem(await call('GET', '/bakes/b20260101000000-abcdef'), 404, 'not-found');
     expectProblem(await call('GET', `/bakes/${'x'.repeat(3000)}`), 404, 'not-found');
     expectProblem(await call('GET', '/bakes', { query: { pipeline: 'nope' } }), 404, 'not-found');

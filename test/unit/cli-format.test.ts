@@ -20,6 +20,7 @@ const cancelled: Bake = {
   cancelRequested: true,
   timeline: [],
   resources: [],
+  durations: [],
   rollout: [
     {
       group: 'web-fleet',

@@ -5,11 +5,11 @@ import { startLocalApi, type LocalApi } from '../../scripts/local/api-server';
 // The local API server (npm run dev) survives what clients do to servers. The handler here only
 // echoes what it was given: the server is under test, not the api function (cli.test.ts runs that).
 let api: LocalApi;
-const seen: { body?: string }[] = [];
+const seen: { body?: string; isBase64Encoded?: boolean }[] = [];
 
 beforeAll(async () => {
   api = await startLocalApi((event) => {
-    seen.push({ body: event.body });
+    seen.push({ body: event.body, ...(event.isBase64Encoded ? { isBase64Encoded: true } : {}) });
     return Promise.resolve({
       statusCode: 200,
       headers: { 'content-type': 'application/json' },
@@ -52,6 +52,14 @@ describe('the local API server', () => {
     await hangUpAfter('GET /bakes HTTP/1.1\r\nHost: local');
 
     expect((await fetch(`${api.url}/bakes`)).status).toBe(200);
+  });
+
+  it('passes bytes that are not UTF-8 as base64, as API Gateway does, not repaired and tripled', async () => {
+    const bytes = Buffer.alloc(6000, 0xff);
+
+    await fetch(`${api.url}/bakes`, { method: 'POST', body: bytes });
+
+    expect(seen.at(-1)).toEqual({ body: bytes.toString('base64'), isBase64Encoded: true });
   });
 
   it('passes a whole body through', async () => {
