@@ -16,7 +16,9 @@ export default defineConfig({
     ...(integration
       ? {
           globalSetup: ['test/support/global-setup.ts'],
-          setupFiles: ['test/support/integration-env.ts'],
+          setupFiles: ['test/support/integration-env.ts', 'test/support/mutation-reset.ts'],
+          // One file at a time: each starts from an emptied emulator.
+          fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         }

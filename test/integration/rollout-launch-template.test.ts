@@ -1,4 +1,9 @@
-import { DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateLaunchTemplateVersionCommand,
+  DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  ModifyLaunchTemplateCommand,
+} from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import {
   CancelInstanceRefreshCommand,
@@ -6,6 +11,7 @@ import {
   DescribeInstanceRefreshesCommand,
   SetDesiredCapacityCommand,
   StartInstanceRefreshCommand,
+  UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { describe, expect, it } from 'vitest';
 import { createSandbox, describeGroup } from '../../emulator/sandbox';
@@ -146,5 +152,77 @@ describe('pruning template versions while a group of the template refreshes', ()
     expect(kept).toEqual([1, 2, 3, 4]);
     // 1 is not the bake's; 4 is the default and the latest.
     expect(after).toEqual([2, 3]);
+  });
+});
+
+describe('which template versions pruning deletes', () => {
+  it('only its own, beyond the newest kept: never the default, the latest, one a group or override names, or one an instance runs', async () => {
+    const aws = awsForTest(`${import.meta.url}#which`);
+    const sandbox = await createSandbox(aws, { name: 'which', desiredCapacity: 0 });
+    const templateId = sandbox.launchTemplateId;
+    const al2 = await aws.ssm.send(
+      new GetParameterCommand({ Name: '/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2' }),
+    );
+    const imageId = al2.Parameter?.Value ?? '';
+    // 1 is the owners'; 2 to 9 are eight bakes'; 10 is the owners' again, and the latest.
+    for (let bake = 2; bake <= 9; bake += 1) {
+      await ensureRolloutVersion(aws.ec2, {
+        templateId,
+        sourceVersion: 1,
+        imageId,
+        bakeId: `b20261122000000-00000${bake}`,
+        makeDefault: false,
+      });
+    }
+    await aws.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: templateId,
+        SourceVersion: '1',
+        VersionDescription: 'hand-made',
+        LaunchTemplateData: { ImageId: imageId },
+      }),
+    );
+    await aws.ec2.send(
+      new ModifyLaunchTemplateCommand({ LaunchTemplateId: templateId, DefaultVersion: '3' }),
+    );
+    const group = (name: string, spec: Record<string, unknown>, capacity = 0) =>
+      aws.autoScaling.send(
+        new CreateAutoScalingGroupCommand({
+          AutoScalingGroupName: name,
+          ...spec,
+          MinSize: 0,
+          MaxSize: 2,
+          DesiredCapacity: capacity,
+          VPCZoneIdentifier: sandbox.subnetIds.join(','),
+        }),
+      );
+    const name = (await aws.ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [templateId] })))
+      .LaunchTemplates?.[0]?.LaunchTemplateName;
+    // 4: named by template name; 5: a mixed instances policy's; 9: a group's, whose instance runs 2.
+    await group('which-by-name', { LaunchTemplate: { LaunchTemplateName: name, Version: '4' } });
+    await group('which-mixed', {
+      MixedInstancesPolicy: {
+        LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateId: templateId, Version: '5' } },
+      },
+    });
+    await group('which-moved', { LaunchTemplate: { LaunchTemplateId: templateId, Version: '2' } }, 1);
+    await aws.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'which-moved',
+        LaunchTemplate: { LaunchTemplateId: templateId, Version: '9' },
+      }),
+    );
+    const clients = { ec2: aws.ec2, autoScaling: aws.autoScaling };
+
+    const pruned = await pruneRolloutVersions(clients, templateId, 1);
+    const left = (
+      await aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId }))
+    ).LaunchTemplateVersions?.map((v) => v.VersionNumber).sort((a = 0, b = 0) => a - b);
+
+    // Kept: 9 (the newest of its own, and named), 3 (default), 4, 5 (named), 2 (an instance runs
+    // it), 1 and 10 (the owners'). Deleted: 6, 7, 8.
+    expect(pruned).toEqual([6, 7, 8]);
+    expect(left).toEqual([1, 2, 3, 4, 5, 9, 10]);
+    expect(await pruneRolloutVersions(clients, templateId, 1)).toEqual([]);
   });
 });

@@ -1,12 +1,18 @@
 import {
   CreateLaunchTemplateVersionCommand,
+  DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
   ModifyLaunchTemplateCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { ensureRolloutVersion, versionDescription, versionsToPrune } from '../../lib/rollout/launch-template';
+import {
+  ensureRolloutVersion,
+  restoreDefaultVersion,
+  versionDescription,
+  versionsToPrune,
+} from '../../lib/rollout/launch-template';
 
 const request = {
   templateId: 'lt-0abc',
@@ -56,6 +62,54 @@ describe('ensureRolloutVersion', () => {
       LaunchTemplateId: 'lt-0abc',
       DefaultVersion: '8',
     });
+  });
+});
+
+describe('ensureRolloutVersion, edges', () => {
+  it('searches only versions newer than the one it copies, and keeps the ClientToken within 64 characters', async () => {
+    const ec2 = mockClient(EC2Client);
+    ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [] });
+    ec2.on(CreateLaunchTemplateVersionCommand).resolves({ LaunchTemplateVersion: { VersionNumber: 8 } });
+    const longId = `lt-${'0'.repeat(60)}`;
+
+    await ensureRolloutVersion(new EC2Client({ region: 'eu-west-1' }), { ...request, templateId: longId });
+
+    expect(ec2.commandCalls(DescribeLaunchTemplateVersionsCommand)[0]?.args[0].input).toMatchObject({
+      LaunchTemplateId: longId,
+      MinVersion: '8',
+    });
+    const token = ec2.commandCalls(CreateLaunchTemplateVersionCommand)[0]?.args[0].input.ClientToken ?? '';
+    expect(token).toHaveLength(64);
+    expect(token.startsWith('b20261122000000-aaaaaa-lt-')).toBe(true);
+  });
+
+  it('fails loudly when EC2 answers without a version number', async () => {
+    const ec2 = mockClient(EC2Client);
+    ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({});
+    ec2.on(CreateLaunchTemplateVersionCommand).resolves({});
+
+    await expect(ensureRolloutVersion(new EC2Client({ region: 'eu-west-1' }), request)).rejects.toThrow(
+      'CreateLaunchTemplateVersion returned no version for lt-0abc',
+    );
+  });
+});
+
+describe('restoreDefaultVersion', () => {
+  it('asks about this template only, and sets nothing when it has none', async () => {
+    const ec2 = mockClient(EC2Client);
+    ec2.on(DescribeLaunchTemplatesCommand).resolves({});
+
+    const result = await restoreDefaultVersion(new EC2Client({ region: 'eu-west-1' }), {
+      templateId: 'lt-0abc',
+      version: 3,
+      replacing: 4,
+    });
+
+    expect(result).toEqual({ restored: false });
+    expect(ec2.commandCalls(DescribeLaunchTemplatesCommand)[0]?.args[0].input).toEqual({
+      LaunchTemplateIds: ['lt-0abc'],
+    });
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
   });
 });
 
