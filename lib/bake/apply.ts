@@ -1,4 +1,11 @@
-import type { ActionResult, BakeRecord, CreatedResource, RolloutTarget, StepRecord } from './model';
+import {
+  isTerminal,
+  type ActionResult,
+  type BakeRecord,
+  type CreatedResource,
+  type RolloutTarget,
+  type StepRecord,
+} from './model';
 
 /** The record with one rollout target (by group) updated. */
 export function withTarget(bake: BakeRecord, group: string, patch: Partial<RolloutTarget>): BakeRecord {
@@ -128,6 +135,9 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
         };
         break;
       case 'rejected':
+        // A bake that already failed keeps the failure that ended it; a refused clean-up after it
+        // is not the story.
+        if (bake.failure && isTerminal(bake.phase)) break;
         bake = {
           ...bake,
           failure: { phase: bake.phase, code: result.code, message: `${result.action}: ${result.message}` },
@@ -138,4 +148,25 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
     }
   }
   return bake;
+}
+
+/**
+ * The record a pass commits: the decision's, with what its actions returned. A pass that would
+ * end the bake `succeeded` while one of its actions was refused did not succeed: the record stays
+ * in the phase it was in, carrying the failure, and the next pass fails it as every failure is
+ * failed (`decide`: the timeline, the image marked, the notifications). Only `decide` sets a phase.
+ */
+export function settle(
+  before: BakeRecord,
+  decided: BakeRecord,
+  results: readonly ActionResult[],
+): BakeRecord {
+  const refused = results.some((result) => result.kind === 'rejected');
+  if (refused && decided.phase === 'succeeded' && before.phase !== 'succeeded') {
+    const settled = applyResults({ ...before, updatedAt: decided.updatedAt }, results);
+    // The refused actions belong to the last phase the pass went through before succeeding.
+    const phase = decided.timeline.at(-2)?.phase ?? before.phase;
+    return settled.failure ? { ...settled, failure: { ...settled.failure, phase } } : settled;
+  }
+  return applyResults(decided, results);
 }

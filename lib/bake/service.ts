@@ -13,7 +13,7 @@ import type { Pipeline } from '../pipeline/schema';
 import type { LifecycleStore } from '../lifecycle/store';
 import type { BakeStore, StoredBake } from '../store/bakes';
 import { act, type ActClients } from './act';
-import { applyResults } from './apply';
+import { settle } from './apply';
 import { resolveBaseImage, type BaseImage } from './base-image';
 import { decide, finish } from './decide';
 import { isTerminal, type Approval, type BakeRecord, type Decision, type Observed } from './model';
@@ -313,8 +313,8 @@ async function advance(
   let notifications: Notification[];
   try {
     const results = pipeline ? await act(bakery, bake, pipeline, decision.actions) : [];
-    let next = applyResults({ ...decision.next, updatedAt: observed.now.toISOString() }, results);
-    if (next.failure && next.phase === 'succeeded') next = { ...next, phase: 'failed' };
+    const updatedAt = observed.now.toISOString();
+    const next = settle({ ...bake, updatedAt }, { ...decision.next, updatedAt }, results);
     notifications = notificationsFor(bake, next);
     written = await bakery.store.commit(bake, next, notifications, leaseEnd(bakery, observed.now));
   } catch (error) {

@@ -12,10 +12,11 @@ import { withoutAction } from '../../emulator/iam/identities';
 import { createSandbox } from '../../emulator/sandbox';
 import { runNightly } from '../../lib/bake/nightly';
 import { startBake } from '../../lib/bake/service';
-import { TAG_MANAGED, TAG_PIPELINE } from '../../lib/bake/tags';
+import { TAG_MANAGED, TAG_PIPELINE, TAG_STATUS } from '../../lib/bake/tags';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { accountHeader, awsForTest, controlFor } from '../support/aws';
 import { bakeryForTest, runToEnd } from '../support/bakery';
+import { receiveNotifications } from '../support/notifications';
 
 // The stack's roles, as packaged, against what each function really calls: the emulator refuses
 // what AWS would refuse, so a missing grant fails here and not on a first real account.
@@ -33,6 +34,28 @@ async function setUp(
   await control.configure({ timeScale: 0.002 });
   return { aws, sandbox, bakery, control };
 }
+
+describe('an action refused on the last step (the parameter cannot be published)', () => {
+  it('fails the bake as every failure does: timeline ending failed, image marked, bake.failed and no succeeded', async () => {
+    const { aws, sandbox, bakery } = await setUp('no-publish', [minimal], {
+      edit: (fn, policies) => (fn === 'reconcile' ? withoutAction(policies, 'ssm:PutParameter') : policies),
+    });
+
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'minimal')).id);
+
+    expect(bake.phase).toBe('failed');
+    expect(bake.timeline.at(-1)?.phase).toBe('failed');
+    expect(bake.timeline.map((t) => t.phase)).not.toContain('succeeded');
+    expect(bake.failure).toMatchObject({ phase: 'publishing', code: 'AccessDeniedException' });
+    const images = await aws.ec2.send(new DescribeImagesCommand({ ImageIds: [bake.image?.imageId ?? ''] }));
+    expect(images.Images?.[0]?.Tags).toContainEqual({ Key: TAG_STATUS, Value: 'failed' });
+    const types = (await receiveNotifications(aws, sandbox.queueUrl, { count: 30, timeoutMs: 1_500 })).map(
+      (n) => n.attributes.type,
+    );
+    expect(types.filter((type) => type === 'bake.failed')).toHaveLength(1);
+    expect(types.filter((type) => type?.endsWith('.succeeded'))).toEqual([]);
+  });
+});
 
 describe('a role without a statement its function needs', () => {
   it('fails the bake with UnauthorizedOperation, and still terminates the builder', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
-import { applyResults } from '../../lib/bake/apply';
+import { applyResults, settle } from '../../lib/bake/apply';
 import { backoffSeconds, decide, imageName } from '../../lib/bake/decide';
 import type {
   Action,
@@ -1015,6 +1015,67 @@ describe('applyResults: what the actions returned, folded into the record', () =
     const after = applyResults(before, results);
 
     expect(after).toEqual({ ...before, ...expected });
+  });
+});
+
+describe('settle: the record a pass commits', () => {
+  const refused: ActionResult = {
+    kind: 'rejected',
+    action: 'publish',
+    code: 'AccessDeniedException',
+    message: 'no',
+  };
+  const publishing = bake('publishing', { ...imaged, timeline: [{ phase: 'publishing', at: T0 }] });
+  const succeeded: BakeRecord = {
+    ...publishing,
+    phase: 'succeeded',
+    timeline: [...publishing.timeline, { phase: 'succeeded', at: NOW.toISOString() }],
+  };
+
+  it('keeps a pass whose last action was refused out of succeeded: the phase before, with the failure', () => {
+    const settled = settle(publishing, succeeded, [
+      { kind: 'published', region: 'eu-west-1', parameter: '/p', imageId: 'ami-c' },
+      refused,
+    ]);
+
+    expect(settled.phase).toBe('publishing');
+    expect(settled.timeline).toEqual(publishing.timeline);
+    expect(settled.failure).toEqual({
+      phase: 'publishing',
+      code: 'AccessDeniedException',
+      message: 'publish: no',
+    });
+    expect(settled.published).toEqual([{ region: 'eu-west-1', parameter: '/p', imageId: 'ami-c' }]);
+    // The next pass fails it the way every failure goes.
+    const next = decide(settled, minimal, seen({ images: [image('available')] }));
+    expect(next.next.phase).toBe('failed');
+    expect(next.next.timeline.at(-1)?.phase).toBe('failed');
+    expect(next.actions).toContainEqual({
+      kind: 'mark-image-failed',
+      imageId: 'ami-new',
+      region: 'us-east-1',
+    });
+  });
+
+  it('commits a succeeded pass as decided when nothing was refused', () => {
+    expect(settle(publishing, succeeded, [{ kind: 'done' }])).toEqual(succeeded);
+  });
+
+  it('keeps the failure that ended a failed bake when a clean-up is refused after it', () => {
+    const failed = bake('failed', { failure: { phase: 'provisioning', code: 'StepFailed', message: 'm' } });
+
+    expect(settle(bake('provisioning'), failed, [refused]).failure).toEqual(failed.failure);
+  });
+
+  it('records a refusal on a bake still under way: the next pass fails it', () => {
+    const settled = settle(bake('imaging'), bake('imaging'), [refused]);
+
+    expect(settled.failure).toEqual({
+      phase: 'imaging',
+      code: 'AccessDeniedException',
+      message: 'publish: no',
+    });
+    expect(decide(settled, minimal, seen()).next.phase).toBe('failed');
   });
 });
 
