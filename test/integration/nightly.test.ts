@@ -68,6 +68,29 @@ describe('runNightly', () => {
   });
 });
 
+describe('runNightly with an unchanged pipeline whose last bake is too old', () => {
+  it('bakes again, saying how old the last bake is (schedule.maxAgeDays)', async () => {
+    const aws = awsForTest(`${import.meta.url}#old`);
+    const sandbox = await createSandbox(aws, { name: 'nightly-old', desiredCapacity: 1 });
+    const bakery = await bakeryForTest(aws, sandbox, [scheduled]);
+    await controlFor(aws).configure({ timeScale: 0.002 });
+    const first = await runNightly(bakery.as('nightly'));
+    await runToEnd(bakery, first[0]?.outcome === 'started' ? first[0].bakeId : '');
+    const eightDaysOn = () => new Date(Date.now() + 8 * 86_400_000);
+
+    const sameDay = await runNightly(bakery.as('nightly'));
+    const later = await runNightly({ ...bakery.as('nightly'), clock: eightDaysOn });
+
+    expect(sameDay).toEqual([expect.objectContaining({ outcome: 'skipped' })]);
+    expect(later).toEqual([
+      expect.objectContaining({
+        outcome: 'started',
+        reason: expect.stringMatching(/^last bake b\d{14}-[0-9a-f]{6} is 8 days old \(max 7\)$/) as unknown,
+      }),
+    ]);
+  });
+});
+
 describe('runNightly with a pipeline whose base image is gone', () => {
   it('reports that pipeline as an error and still bakes the others', async () => {
     const aws = awsForTest(`${import.meta.url}#broken`);

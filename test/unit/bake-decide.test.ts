@@ -1010,6 +1010,74 @@ describe('applyResults: what the actions returned, folded into the record', () =
       [{ kind: 'rejected', action: 'create-image', code: 'InvalidParameterValue', message: 'bad name' }],
       { failure: { phase: 'imaging', code: 'InvalidParameterValue', message: 'create-image: bad name' } },
     ],
+    [
+      'a copy of a region already copied, among several: not recorded twice',
+      bake('distributing', {
+        copies: [
+          { region: 'eu-west-1', imageId: 'ami-c1' },
+          { region: 'ap-south-1', imageId: 'ami-c3' },
+        ],
+      }),
+      [{ kind: 'image-copied', region: 'ap-south-1', imageId: 'ami-c3' }],
+      {
+        copies: [
+          { region: 'eu-west-1', imageId: 'ami-c1' },
+          { region: 'ap-south-1', imageId: 'ami-c3' },
+        ],
+        resources: [{ kind: 'image', id: 'ami-c3', region: 'ap-south-1' }],
+      },
+    ],
+    [
+      'a parameter of a region already published, among several: not recorded twice',
+      bake('publishing', {
+        published: [
+          { region: 'us-east-1', parameter: '/p', imageId: 'ami-1' },
+          { region: 'eu-west-1', parameter: '/p', imageId: 'ami-2' },
+        ],
+      }),
+      [{ kind: 'published', region: 'eu-west-1', parameter: '/p', imageId: 'ami-2' }],
+      {
+        published: [
+          { region: 'us-east-1', parameter: '/p', imageId: 'ami-1' },
+          { region: 'eu-west-1', parameter: '/p', imageId: 'ami-2' },
+        ],
+        resources: [{ kind: 'parameter', id: '/p', region: 'eu-west-1' }],
+      },
+    ],
+    [
+      'resources are one per kind, id and region: the same id in another region or of another kind is another',
+      bake('distributing', { resources: [{ kind: 'image', id: 'ami-1', region: 'us-east-1' }] }),
+      [
+        { kind: 'image-copied', region: 'eu-west-1', imageId: 'ami-1' },
+        { kind: 'launched', role: 'tester', instanceId: 'ami-1' },
+      ],
+      {
+        copies: [{ region: 'eu-west-1', imageId: 'ami-1' }],
+        tester: { instanceId: 'ami-1' },
+        resources: [
+          { kind: 'image', id: 'ami-1', region: 'us-east-1' },
+          { kind: 'image', id: 'ami-1', region: 'eu-west-1' },
+          { kind: 'instance', id: 'ami-1', region: 'us-east-1' },
+        ],
+      },
+    ],
+    [
+      'a command sent for a step of the same name in another stage: a step of its own',
+      bake('validating', { steps: [{ stage: 'provision', name: 'a', status: 'Success', commandId: 'c-1' }] }),
+      [{ kind: 'command-sent', stage: 'validate', step: 'a', commandId: 'c-2' }],
+      {
+        steps: [
+          { stage: 'provision', name: 'a', status: 'Success', commandId: 'c-1' },
+          { stage: 'validate', name: 'a', status: 'Pending', commandId: 'c-2' },
+        ],
+      },
+    ],
+    [
+      'a versioned template: the target is versioned',
+      bake('rolling', { rollout: [{ group: 'web-fleet', status: 'pending' }] }),
+      [{ kind: 'template-versioned', group: 'web-fleet', templateId: 'lt-1', version: 4 }],
+      { rollout: [{ group: 'web-fleet', status: 'versioned', templateId: 'lt-1', version: 4 }] },
+    ],
     ['done: nothing changes', base, [{ kind: 'done' }], base],
   ])('%s', (_, before, results, expected) => {
     const after = applyResults(before, results);
@@ -1088,6 +1156,32 @@ describe('applyResults: a default put back, or not', () => {
   };
   const record = bake('cancelled', {
     rollout: [{ group: 'web-fleet', status: 'cancelled', templateId: 'lt-1', version: 4, ended }],
+  });
+
+  it('touches only the targets of that template that have ended', () => {
+    const mixed = bake('cancelled', {
+      rollout: [
+        { group: 'web-fleet', status: 'cancelled', templateId: 'lt-1', version: 4, ended },
+        { group: 'api-fleet', status: 'cancelled', templateId: 'lt-2', version: 4, ended },
+        { group: 'db-fleet', status: 'cancelled', templateId: 'lt-1', version: 4 },
+      ],
+    });
+
+    const after = applyResults(mixed, [
+      { kind: 'default-restored', templateId: 'lt-1', defaultVersion: 9, restored: false },
+    ]).rollout;
+
+    expect(after?.map((t) => t.ended?.defaultVersion)).toEqual([9, 3, undefined]);
+  });
+
+  it('without the default in the answer, takes it to be still the bake version', () => {
+    const after = applyResults(record, [{ kind: 'default-restored', templateId: 'lt-1', restored: false }]);
+
+    expect(after.rollout?.[0]?.ended).toEqual({
+      groupVersion: '3',
+      instances: [{ version: '4', count: 1 }],
+      defaultVersion: 4,
+    });
   });
 
   it.each<[string, ActionResult, object]>([
