@@ -97,6 +97,9 @@ const problems = (logger: Logger): MiddlewareObj<Event, Result> => ({
       'content-type': 'application/problem+json',
       ...(allow ? { Allow: allow } : {}),
     });
+    if (request.event.requestContext.http.method.toUpperCase() === 'HEAD') {
+      request.response = { ...request.response, body: '' };
+    }
   },
 });
 
@@ -120,7 +123,8 @@ export function createApiHandler(logger: Logger, bakery: () => Bakery) {
       body: event.body, // parsed by then, when there was one
       caller: callerOf(event),
     });
-    return json(answer.status, answer.body, answer.headers);
+    const result = json(answer.status, answer.body, answer.headers);
+    return event.requestContext.http.method.toUpperCase() === 'HEAD' ? { ...result, body: '' } : result;
   }
   return middy<Event, Result>(apiHandler).use([
     injectLambdaContext(logger, { resetKeys: true }),

@@ -309,7 +309,10 @@ async function answer(
   return { ...(await current(bakery, bakeId)), status: 202 };
 }
 
-/** Every route, by OpenAPI path template: docs/openapi.json documents exactly these (a test checks). */
+/**
+ * Every route, by OpenAPI path template: docs/openapi.json documents exactly these (a test
+ * checks). Each GET route answers HEAD too.
+ */
 export const ROUTES: readonly { method: string; path: string; handler: Handler }[] = [
   { method: 'POST', path: '/bakes', handler: postBakes },
   { method: 'GET', path: '/bakes', handler: getBakes },
@@ -368,9 +371,12 @@ export async function route(bakery: Bakery, request: ApiRequest): Promise<ApiRes
   );
   if (matching.length === 0)
     throw new HttpProblem(404, 'not-found', 'Not found', `No route for ${request.path.slice(0, 200)}`);
-  const chosen = matching.find((r) => r.method === request.method);
+  // HEAD is GET without the body (RFC 9110, 9.3.2): the handler drops the body.
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  const chosen = matching.find((r) => r.method === method);
   if (!chosen) {
-    const allow = matching.map((r) => r.method).join(', ');
+    const methods = matching.map((r) => r.method);
+    const allow = (methods.includes('GET') ? [...methods, 'HEAD'] : methods).join(', ');
     throw Object.assign(
       new HttpProblem(
         405,

@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 const bakeCount = async () => (await bakery.as('api').store.list({ limit: 100 })).bakes.length;
 
-const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH');
+const method = fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH');
 const segment = fc.oneof(
   fc.constantFrom(
     'b20261122000000-abcdef',

@@ -288,6 +288,19 @@ describe('request ids and the API description', () => {
     expect(problem.body).toMatchObject({ requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef' });
   });
 
+  it('answers HEAD like GET, without the body', async () => {
+    const head = await call('HEAD', '/pipelines');
+    const missing = await call('HEAD', '/bakes/b20260101000000-abcdef');
+    const wrong = await call('PUT', '/pipelines');
+
+    expect(head.status).toBe(200);
+    expect(head.body).toBeNull();
+    expect(head.headers['content-type']).toBe('application/json');
+    expect(missing.status).toBe(404);
+    expect(missing.body).toBeNull();
+    expect(wrong.headers.allow).toBe('GET, HEAD');
+  });
+
   it('serves its OpenAPI document at GET /openapi.json', async () => {
     const result = await call('GET', '/openapi.json');
 
@@ -408,7 +421,7 @@ describe('reading bakes', () => {
     expectProblem(await call('GET', '/nothing-here'), 404, 'not-found');
     const wrong = await call('DELETE', '/bakes');
     expectProblem(wrong, 405, 'method-not-allowed');
-    expect(wrong.headers.allow).toBe('POST, GET');
+    expect(wrong.headers.allow).toBe('POST, GET, HEAD');
   });
 });
 

@@ -62,7 +62,11 @@ export function apiFor(bakery: Bakery) {
     const headers = Object.fromEntries(
       Object.entries(result.headers ?? {}).map(([key, value]) => [key.toLowerCase(), String(value)]),
     );
-    return { status: result.statusCode ?? 0, headers, body: JSON.parse(result.body ?? 'null') as unknown };
+    return {
+      status: result.statusCode ?? 0,
+      headers,
+      body: result.body ? (JSON.parse(result.body) as unknown) : null,
+    };
   };
 }
 
