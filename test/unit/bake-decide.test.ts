@@ -1394,6 +1394,253 @@ describe('decide: step records', () => {
   });
 });
 
+describe('decide: what mutation testing found untested', () => {
+  const other: ObservedInstance = { instanceId: 'i-other', role: 'builder', state: 'running' };
+  const twoTypes: Pipeline = {
+    ...minimal,
+    builder: { ...minimal.builder, instanceTypes: ['t3.micro', 'm5.large'] },
+  };
+  const sameNames: Pipeline = {
+    ...minimal,
+    provision: [{ name: 'a', run: ['true'], timeoutSeconds: 60 }],
+    validate: [{ name: 'a', run: ['true'], timeoutSeconds: 60 }],
+  };
+  const twoRegions: Pipeline = {
+    ...minimal,
+    distribute: { regions: ['eu-west-1', 'ap-south-1'], accounts: [], organizationalUnits: [] },
+  };
+
+  it.each<[string, BakeRecord, Pipeline, Observed, Partial<BakeRecord>, Action[]]>([
+    [
+      'the recorded builder gone while another of the bake runs: lost, the other is not taken for it',
+      bake('provisioning'),
+      minimal,
+      seen({ instances: [builder('terminated'), other] }),
+      {
+        phase: 'failed',
+        failure: { phase: 'provisioning', code: 'BuilderLost', message: 'Builder i-b stopped existing' },
+      },
+      [{ kind: 'terminate', instanceIds: ['i-other'] }],
+    ],
+    [
+      'a builder adopted on a record with none: attempt 0, type unknown',
+      bake('launching', { builder: undefined }),
+      minimal,
+      seen({ instances: [builder('pending')] }),
+      { builder: { attempt: 0, instanceType: '', instanceId: 'i-b' } },
+      [],
+    ],
+    [
+      'no capacity for any of several types: each named',
+      bake('launching', { builder: { attempt: 2, instanceType: 'm5.large' } }),
+      twoTypes,
+      seen(),
+      {
+        failure: {
+          phase: 'launching',
+          code: 'InsufficientInstanceCapacity',
+          message: 'No capacity for t3.micro, m5.large',
+        },
+      },
+      [],
+    ],
+    [
+      'a validate step named like a provision step: a step of its own',
+      bake('validating', { steps: [{ stage: 'provision', name: 'a', commandId: 'c-a', status: 'Success' }] }),
+      sameNames,
+      seen({ instances: [builder('running')], commands: [command('provision', 'a', 'Success')] }),
+      {
+        phase: 'validating',
+        steps: [
+          { stage: 'provision', name: 'a', commandId: 'c-a', status: 'Success' },
+          { stage: 'validate', name: 'a', status: 'NotStarted' },
+        ],
+      },
+      [
+        {
+          kind: 'send-command',
+          instanceId: 'i-b',
+          stage: 'validate',
+          step: 'a',
+          commands: ['true'],
+          timeoutSeconds: 60,
+        },
+      ],
+    ],
+    [
+      'stopping, the builder terminated: lost',
+      bake('stopping'),
+      minimal,
+      seen({ instances: [builder('terminated')] }),
+      {
+        phase: 'failed',
+        failure: { phase: 'stopping', code: 'BuilderLost', message: 'Builder i-b stopped existing' },
+      },
+      [],
+    ],
+    [
+      'imaging, the image asked for but not visible yet: wait, no second CreateImage',
+      bake('imaging', imaged),
+      minimal,
+      seen({ instances: [builder('stopped')] }),
+      { phase: 'imaging' },
+      [],
+    ],
+    [
+      'imaging, nothing recorded, the builder gone: lost before imaging',
+      bake('imaging', { image: { imageId: '', name: 'n' } }),
+      minimal,
+      seen({ instances: [builder('terminated')] }),
+      {
+        phase: 'failed',
+        failure: { phase: 'imaging', code: 'BuilderLost', message: 'Builder gone before imaging' },
+      },
+      [],
+    ],
+    [
+      'imaging, no image recorded at all (an older record): CreateImage under the pipeline name',
+      bake('imaging'),
+      minimal,
+      seen({ instances: [builder('stopped')] }),
+      { phase: 'imaging' },
+      [{ kind: 'create-image', instanceId: 'i-b', name: 'minimal-20261122-000000-b1' }],
+    ],
+    [
+      'distributing, one region asked for, another not: only the other is copied',
+      bake('distributing', { ...imaged, copies: [{ region: 'eu-west-1', imageId: 'ami-copy' }] }),
+      twoRegions,
+      seen({ images: [image('available')] }),
+      { phase: 'distributing' },
+      [{ kind: 'copy-image', region: 'ap-south-1', sourceImageId: 'ami-new', name: 'n' }],
+    ],
+    [
+      'publishing with a rollout: every target pending',
+      bake('publishing', imaged),
+      rolled,
+      seen(),
+      { phase: 'rolling', rollout: [{ group: 'web-fleet', status: 'pending' }] },
+      [{ kind: 'publish', region: 'us-east-1', parameter: '/ami-bakery/minimal/latest', imageId: 'ami-new' }],
+    ],
+  ])('%s', (_, before, pipeline, observed, expected, actions) => {
+    const decision = decide(before, pipeline, observed);
+
+    expect(decision.next).toMatchObject(expected);
+    expect(decision.actions).toEqual(actions);
+  });
+
+  it.each(['Pending', 'Delayed', 'InProgress'] as const)(
+    'a step %s when the bake is cancelled ends Cancelled',
+    (status) => {
+      const decision = decide(
+        bake('provisioning', {
+          cancelRequested: true,
+          steps: [{ stage: 'provision', name: 'update', status }],
+        }),
+        minimal,
+        seen(),
+      );
+
+      expect(decision.next.steps[0]?.status).toBe('Cancelled');
+    },
+  );
+
+  it('a target versioned but not refreshed when the bake is cancelled ends cancelled', () => {
+    const decision = decide(
+      bake('refreshing', {
+        cancelRequested: true,
+        rollout: target({ status: 'versioned', templateId: 'lt-1', version: 4 }),
+      }),
+      rolled,
+      seen(),
+    );
+
+    expect(decision.next.rollout?.[0]?.status).toBe('cancelled');
+  });
+
+  it('keeps only the last 4 KiB of what a failed step printed, out and err together', () => {
+    const observed = seen({
+      instances: [builder('running')],
+      commands: [
+        command('provision', 'update', 'Failed', {
+          exitCode: 1,
+          stdout: 'o'.repeat(4096),
+          stderr: 'e'.repeat(4096),
+        }),
+      ],
+    });
+
+    const output = decide(bake('provisioning'), minimal, observed).next.failure?.output ?? '';
+
+    expect(output).toHaveLength(4096);
+    expect(output.endsWith('e')).toBe(true);
+  });
+});
+
+describe('decide: where each group stands, edge cases', () => {
+  const ours = (patch: Partial<RolloutTarget> = {}): RolloutTarget => ({
+    group: 'web-fleet',
+    status: 'refreshing',
+    refreshId: 'r-1',
+    templateId: 'lt-1',
+    sourceVersion: 3,
+    version: 4,
+    madeDefault: true,
+    ...patch,
+  });
+  const group = (patch: Partial<ObservedGroup> = {}): ObservedGroup => ({
+    name: 'web-fleet',
+    templateId: 'lt-1',
+    templateVersion: 3,
+    namedVersion: '3',
+    defaultVersion: 4,
+    instances: [{ version: '3', count: 2 }],
+    ...patch,
+  });
+  const cancel = (targets: RolloutTarget[], groups: ObservedGroup[]) =>
+    decide(
+      bake('refreshing', { ...imaged, cancelRequested: true, rollout: targets }),
+      rolled,
+      seen({ groups, refreshes: [] }),
+    );
+  const restores = (decision: ReturnType<typeof decide>) =>
+    decision.actions.filter((a) => a.kind === 'restore-default-version');
+
+  it.each<[string, RolloutTarget, ObservedGroup]>([
+    ['no version of its own recorded', ours({ version: undefined }), group()],
+    ['no template recorded', ours({ templateId: undefined }), group()],
+    ['no source version recorded', ours({ sourceVersion: undefined }), group()],
+    ['its version is the source (nothing changed)', ours({ sourceVersion: 4 }), group()],
+    ['the group moved to another template', ours(), group({ templateId: 'lt-2' })],
+  ])('puts nothing back when %s', (_, target, observedGroup) => {
+    expect(restores(cancel([target], [observedGroup]))).toEqual([]);
+  });
+
+  it('matches each target to its own group', () => {
+    const decision = cancel(
+      [ours(), ours({ group: 'api-fleet', madeDefault: false })],
+      [group({ name: 'api-fleet', namedVersion: '7', instances: [] }), group()],
+    );
+
+    expect(decision.next.rollout?.map((t) => t.ended?.groupVersion)).toEqual(['3', '7']);
+  });
+
+  it('says nothing of a default it did not see', () => {
+    const decision = cancel([ours({ madeDefault: false })], [group({ defaultVersion: undefined })]);
+
+    expect(decision.next.rollout?.[0]?.ended).not.toHaveProperty('defaultVersion');
+  });
+
+  it('does not credit a group on another template with its template restore', () => {
+    const decision = cancel(
+      [ours(), ours({ group: 'api-fleet' })],
+      [group(), group({ name: 'api-fleet', templateId: 'lt-2', defaultVersion: 9 })],
+    );
+
+    expect(decision.next.rollout?.map((t) => t.ended?.defaultVersion)).toEqual([3, 9]);
+    expect(decision.next.rollout?.[1]?.ended).not.toHaveProperty('defaultRestoredFrom');
+  });
+});
+
 describe('imageName', () => {
   it('fills in the pipeline, the date and time of the bake, and its id', () => {
     const pipeline: Pipeline = {
