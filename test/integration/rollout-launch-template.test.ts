@@ -1,4 +1,5 @@
 import {
+  CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
@@ -210,6 +211,32 @@ describe('which template versions pruning deletes', () => {
       new UpdateAutoScalingGroupCommand({
         AutoScalingGroupName: 'which-moved',
         LaunchTemplate: { LaunchTemplateId: templateId, Version: '9' },
+      }),
+    );
+    // Another template's group names its version 6, runs an instance of it, and is refreshing:
+    // none of that is about this template.
+    const other = await aws.ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: 'which-other',
+        LaunchTemplateData: { ImageId: imageId, InstanceType: 't3.micro' },
+      }),
+    );
+    const otherId = other.LaunchTemplate?.LaunchTemplateId ?? '';
+    for (let version = 2; version <= 7; version += 1) {
+      await aws.ec2.send(
+        new CreateLaunchTemplateVersionCommand({
+          LaunchTemplateId: otherId,
+          SourceVersion: '1',
+          LaunchTemplateData: { ImageId: imageId },
+        }),
+      );
+    }
+    await group('which-other', { LaunchTemplate: { LaunchTemplateId: otherId, Version: '6' } }, 1);
+    await aws.autoScaling.send(
+      new StartInstanceRefreshCommand({
+        AutoScalingGroupName: 'which-other',
+        DesiredConfiguration: { LaunchTemplate: { LaunchTemplateId: otherId, Version: '7' } },
+        Preferences: { MinHealthyPercentage: 0, InstanceWarmup: 3_600 },
       }),
     );
     const clients = { ec2: aws.ec2, autoScaling: aws.autoScaling };
