@@ -19,7 +19,7 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.instances import Instance, InstanceBackend, InstanceState
-from moto.ec2.exceptions import EC2ClientError, InvalidSnapshotInUse
+from moto.ec2.exceptions import EC2ClientError, InvalidLaunchTemplateIdNotFound, InvalidSnapshotInUse
 from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
 from moto.ec2.responses.launch_templates import LaunchTemplates
@@ -263,6 +263,19 @@ def install() -> None:
         return [(template, version) for template, version in found if not getattr(version, "_bakery_deleted", False)]
 
     LaunchTemplateBackend.describe_launch_template_versions = describe_launch_template_versions
+
+    # DescribeLaunchTemplates with an explicit id that does not exist fails with
+    # InvalidLaunchTemplateId.NotFound (moto answered an empty list; it already refuses a missing
+    # name). https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeLaunchTemplates.html
+    original_describe_templates = LaunchTemplateBackend.describe_launch_templates
+
+    def describe_launch_templates(self, template_names=None, template_ids=None, filters=None):
+        for template_id in template_ids or []:
+            if template_id not in self.launch_templates:
+                raise InvalidLaunchTemplateIdNotFound(template_id)
+        return original_describe_templates(self, template_names, template_ids, filters)
+
+    LaunchTemplateBackend.describe_launch_templates = describe_launch_templates
 
     def delete_launch_template_versions_response(self):
         template_id = self._get_param("LaunchTemplateId")

@@ -8,6 +8,7 @@ import {
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
   type EC2Client,
+  type LaunchTemplate,
 } from '@aws-sdk/client-ec2';
 import {
   DescribeInstanceInformationCommand,
@@ -188,6 +189,25 @@ async function commandsOf(
 // DescribeAutoScalingGroups takes up to 100 names; DescribeLaunchTemplates up to 200 ids.
 const GROUP_NAMES = 100;
 
+/**
+ * The launch templates of these ids that exist. AWS fails the whole call when one is gone
+ * (InvalidLaunchTemplateId.NotFound; a group can outlive its template): then each is asked alone,
+ * and a group whose template is gone is seen without a version, so its target fails with why.
+ */
+async function templatesNamed(ec2: Pick<EC2Client, 'send'>, ids: string[]): Promise<LaunchTemplate[]> {
+  try {
+    return (
+      (await ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: ids }))).LaunchTemplates ?? []
+    );
+  } catch (error) {
+    if ((error as Error).name !== 'InvalidLaunchTemplateId.NotFound') throw error;
+    if (ids.length === 1) return [];
+    const found: LaunchTemplate[] = [];
+    for (const id of ids) found.push(...(await templatesNamed(ec2, [id])));
+    return found;
+  }
+}
+
 /** The rollout target groups of the pass, with the template version each uses as a number. */
 async function groupsNamed(
   clients: ObserveClients,
@@ -227,10 +247,7 @@ async function groupsNamed(
   const templateIds = [...new Set(groups.flatMap((g) => (g.templateId ? [g.templateId] : [])))];
   const templates = new Map<string, { default?: number; latest?: number }>();
   for (const batch of chunks(templateIds, EC2_FILTER_VALUES)) {
-    const page = await clients
-      .ec2In(region)
-      .send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: batch }));
-    for (const t of page.LaunchTemplates ?? []) {
+    for (const t of await templatesNamed(clients.ec2In(region), batch)) {
       templates.set(t.LaunchTemplateId ?? '', {
         default: t.DefaultVersionNumber,
         latest: t.LatestVersionNumber,

@@ -6,6 +6,7 @@ import {
   CreateLaunchTemplateVersionCommand,
   DeleteLaunchTemplateVersionsCommand,
   DescribeImagesCommand,
+  DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
@@ -250,6 +251,27 @@ describe('moto defects fixed by the extension', () => {
     expect(sent.Command?.TargetCount).toBe(1);
     expect(invocations.CommandInvocations?.map((item) => item.InstanceId)).toEqual([builder]);
     expect(invocation.Status).toBe('Success');
+  });
+
+  it('refuses DescribeLaunchTemplates for an id that does not exist (InvalidLaunchTemplateId.NotFound)', async () => {
+    const missing = aws.ec2.send(
+      new DescribeLaunchTemplatesCommand({
+        LaunchTemplateIds: [sandbox.launchTemplateId, 'lt-0123456789abcdef0'],
+      }),
+    );
+
+    await expect(missing).rejects.toMatchObject({ name: 'InvalidLaunchTemplateId.NotFound' });
+    await expect(missing).rejects.toThrow('lt-0123456789abcdef0');
+    const found = await aws.ec2.send(
+      new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [sandbox.launchTemplateId] }),
+    );
+    expect(found.LaunchTemplates).toHaveLength(1);
+    const listed = await aws.ec2.send(
+      new DescribeLaunchTemplatesCommand({
+        Filters: [{ Name: 'launch-template-name', Values: ['no-such'] }],
+      }),
+    );
+    expect(listed.LaunchTemplates).toEqual([]); // a filter that matches nothing is no error
   });
 
   it('deletes launch template versions, never the default, answering per version', async () => {

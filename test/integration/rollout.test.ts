@@ -7,7 +7,12 @@ import {
   StartInstanceRefreshCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { DescribeLaunchTemplatesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateLaunchTemplateCommand,
+  DeleteLaunchTemplateCommand,
+  DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+} from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import { createSandbox, describeGroup } from '../../emulator/sandbox';
@@ -151,6 +156,51 @@ describe('a rollout cancelled half way', () => {
     ).find((n) => n.attributes.type === 'bake.cancelled');
     const detail = (cancelled?.message as { detail?: { targets?: RolloutTarget[] } } | undefined)?.detail;
     expect(detail?.targets?.[0]?.ended).toEqual(bake.rollout?.[0]?.ended);
+  });
+});
+
+describe('a rollout to a group whose launch template was deleted', () => {
+  it('fails that target with why, and still rolls the other group (the pass never errors)', async () => {
+    const { aws, sandbox, bakery } = await setUp('orphan', rolling(['orphan-app', 'orphan-kept']));
+    const [first] =
+      (
+        await aws.ec2.send(
+          new DescribeLaunchTemplateVersionsCommand({
+            LaunchTemplateId: sandbox.launchTemplateId,
+            Versions: ['1'],
+          }),
+        )
+      ).LaunchTemplateVersions ?? [];
+    const kept = await aws.ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: 'orphan-kept',
+        LaunchTemplateData: { ImageId: first?.LaunchTemplateData?.ImageId, InstanceType: 't3.micro' },
+      }),
+    );
+    await aws.autoScaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'orphan-kept',
+        LaunchTemplate: { LaunchTemplateId: kept.LaunchTemplate?.LaunchTemplateId, Version: '1' },
+        MinSize: 0,
+        MaxSize: 1,
+        DesiredCapacity: 0,
+        VPCZoneIdentifier: sandbox.subnetIds.join(','),
+      }),
+    );
+    // AWS lets a template in use be deleted; the group keeps naming it.
+    await aws.ec2.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: sandbox.launchTemplateId }));
+
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id);
+
+    expect(bake.phase).toBe('failed');
+    expect(bake.rollout).toEqual([
+      expect.objectContaining({
+        group: 'orphan-app',
+        status: 'failed',
+        reason: 'Group orphan-app not found, or not using a launch template',
+      }),
+      expect.objectContaining({ group: 'orphan-kept', status: 'succeeded', sourceVersion: 1, version: 2 }),
+    ]);
   });
 });
 
