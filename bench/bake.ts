@@ -12,7 +12,7 @@
  */
 import { pipelines } from '../config/pipelines';
 import type { EmulatorDelays } from '../emulator/control';
-import { bakeryFromEnvironment } from '../lib/bake/container';
+import { bakeryFromEnvironment } from '../functions/bakery';
 import { isTerminal } from '../lib/bake/model';
 import { reconcile, startBake, type Bakery } from '../lib/bake/service';
 import { parseTrigger } from '../lib/bake/triggers';

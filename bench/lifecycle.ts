@@ -12,7 +12,7 @@ import {
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { pipelines } from '../config/pipelines';
 import { addLifecycleHooks, snsEvent } from '../emulator/hooks';
-import { bakeryFromEnvironment } from '../lib/bake/container';
+import { bakeryFromEnvironment } from '../functions/bakery';
 import type { Bakery } from '../lib/bake/service';
 import { handleLifecycleEvent } from '../lib/lifecycle/handle';
 import { LifecycleStore } from '../lib/lifecycle/store';

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createApiHandler } from '../lib/api/handler';
-import { bakeryFromEnvironment } from '../lib/bake/container';
+import { bakeryFromEnvironment } from './bakery';
 import type { Bakery } from '../lib/bake/service';
 
 const logger = new Logger({ serviceName: 'ami-bakery-api' });

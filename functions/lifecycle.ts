@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { bakeryFromEnvironment } from '../lib/bake/container';
+import { bakeryFromEnvironment } from './bakery';
 import type { Bakery } from '../lib/bake/service';
 import { handleLifecycleEvent } from '../lib/lifecycle/handle';
 import { NotAnSnsEventError } from '../lib/lifecycle/message';

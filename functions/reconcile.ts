@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse } from 'aws-lambda';
-import { bakeryFromEnvironment } from '../lib/bake/container';
+import { bakeryFromEnvironment } from './bakery';
 import type { Bakery } from '../lib/bake/service';
 import { parseTrigger, UnknownTriggerError } from '../lib/bake/triggers';
 import { wake } from '../lib/bake/wake';

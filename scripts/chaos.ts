@@ -22,7 +22,7 @@ import { EmulatorStartError } from '../emulator/harness';
 import { addLifecycleHooks, snsEvent } from '../emulator/hooks';
 import { createAwsClients } from '../lib/aws/clients';
 import { readAwsSettings } from '../lib/aws/settings';
-import { bakeryFromEnvironment } from '../lib/bake/container';
+import { bakeryFromEnvironment } from '../functions/bakery';
 import { isTerminal } from '../lib/bake/model';
 import { reconcile, startBake, type Bakery } from '../lib/bake/service';
 import { TAG_BAKE_ID, TAG_MANAGED, TAG_ROLE } from '../lib/bake/tags';

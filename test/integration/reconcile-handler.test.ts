@@ -10,7 +10,7 @@ import sweepEvent from '../../events/scheduled-sweep.json';
 import timerEvent from '../../events/sqs-timer.json';
 import { bundleFunction } from '../../build/bundle';
 import { createSandbox } from '../../emulator/sandbox';
-import { bakeryFromEnvironment } from '../../lib/bake/container';
+import { bakeryFromEnvironment } from '../../functions/bakery';
 import { isTerminal } from '../../lib/bake/model';
 import { startBake, type Bakery } from '../../lib/bake/service';
 import { awsForDefaultAccount, controlFor } from '../support/aws';

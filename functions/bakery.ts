@@ -1,13 +1,13 @@
-import { pipelines } from '../../config/pipelines';
-import { createAwsClients, type AwsClientOptions, type AwsClients } from '../aws/clients';
-import { createRegionalClients } from '../aws/regional';
-import { readAwsSettings } from '../aws/settings';
-import { readEnvironment } from '../config/environment';
-import { loadPipelines, PipelineCatalog } from '../pipeline/catalog';
-import { LifecycleStore } from '../lifecycle/store';
-import { BakeStore } from '../store/bakes';
-import type { Bakery, Log } from './service';
-import { SqsPassScheduler } from './timer';
+import { pipelines } from '../config/pipelines';
+import { createAwsClients, type AwsClientOptions, type AwsClients } from '../lib/aws/clients';
+import { createRegionalClients } from '../lib/aws/regional';
+import { readAwsSettings } from '../lib/aws/settings';
+import { readEnvironment } from '../lib/config/environment';
+import { loadPipelines, PipelineCatalog } from '../lib/pipeline/catalog';
+import { LifecycleStore } from '../lib/lifecycle/store';
+import { BakeStore } from '../lib/store/bakes';
+import type { Bakery, Log } from '../lib/bake/service';
+import { SqsPassScheduler } from '../lib/bake/timer';
 
 /** How a caller other than Lambda builds the engine's clients (the local stack, tests). */
 export interface ContainerOptions {

@@ -1,0 +1,32 @@
+import { createRequire } from 'node:module';
+import { cruise, type IConfiguration } from 'dependency-cruiser';
+import { describe, expect, it } from 'vitest';
+
+// The rules `npm run lint` checks (.dependency-cruiser.cjs), shown to bite: a lib module that
+// imports config/ is an error. (The real tree is checked by the lint script itself.)
+const config = createRequire(import.meta.url)('../../.dependency-cruiser.cjs') as IConfiguration;
+
+async function violations(baseDir: string): Promise<string[]> {
+  const result = await cruise(['lib', 'config'], {
+    validate: true,
+    ruleSet: { forbidden: config.forbidden },
+    baseDir,
+    tsPreCompilationDeps: false,
+  });
+  const output = result.output as {
+    summary: { violations: { rule: { name: string }; from: string; to: string }[] };
+  };
+  return output.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`);
+}
+
+describe('the architecture rules', () => {
+  it('refuse a lib module that imports config/', async () => {
+    expect(await violations('test/fixtures/architecture')).toEqual([
+      'lib-stays-below: lib/leak.ts -> config/pipelines.ts',
+    ]);
+  });
+
+  it('find nothing to refuse in the real tree', async () => {
+    expect(await violations('.')).toEqual([]);
+  });
+});
