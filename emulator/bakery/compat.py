@@ -20,6 +20,7 @@ REQUIRED = {
     "moto.ec2.responses.instances.InstanceResponse": ["run_instances"],
     "moto.ec2.models.launch_templates.LaunchTemplate": ["create_version", "get_version"],
     "moto.ec2.models.launch_templates.LaunchTemplateBackend": [
+        "describe_launch_templates",
         "describe_launch_template_versions",
         "get_launch_template",
         "get_launch_template_by_name",
@@ -28,7 +29,7 @@ REQUIRED = {
         "describe_launch_template_versions",
         "create_launch_template_version",
     ],
-    "moto.ec2.exceptions": ["EC2ClientError", "InvalidSnapshotInUse"],
+    "moto.ec2.exceptions": ["EC2ClientError", "InvalidLaunchTemplateIdNotFound", "InvalidSnapshotInUse"],
     "moto.ec2.models.amis.Ami": ["block_device_mappings", "get_filter_value"],
     "moto.ec2.models.elastic_block_store.EBSBackend": ["delete_snapshot", "get_snapshot"],
     "moto.ec2.responses.amis.AmisResponse": ["register_image", "create_image", "copy_image"],
