@@ -199,11 +199,20 @@ describe('which template versions pruning deletes', () => {
       );
     const name = (await aws.ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [templateId] })))
       .LaunchTemplates?.[0]?.LaunchTemplateName;
-    // 4: named by template name; 5: a mixed instances policy's; 9: a group's, whose instance runs 2.
+    // 4: named by template name; 5 and 6: a mixed instances policy's; 9: a group's, whose instance runs 2.
     await group('which-by-name', { LaunchTemplate: { LaunchTemplateName: name, Version: '4' } });
     await group('which-mixed', {
       MixedInstancesPolicy: {
-        LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateId: templateId, Version: '5' } },
+        LaunchTemplate: {
+          LaunchTemplateSpecification: { LaunchTemplateId: templateId, Version: '5' },
+          // An override's own template version counts as named too.
+          Overrides: [
+            {
+              InstanceType: 't3.small',
+              LaunchTemplateSpecification: { LaunchTemplateId: templateId, Version: '6' },
+            },
+          ],
+        },
       },
     });
     await group('which-moved', { LaunchTemplate: { LaunchTemplateId: templateId, Version: '2' } }, 1);
@@ -246,10 +255,10 @@ describe('which template versions pruning deletes', () => {
       await aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: templateId }))
     ).LaunchTemplateVersions?.map((v) => v.VersionNumber).sort((a = 0, b = 0) => a - b);
 
-    // Kept: 9 (the newest of its own, and named), 3 (default), 4, 5 (named), 2 (an instance runs
-    // it), 1 and 10 (the owners'). Deleted: 6, 7, 8.
-    expect(pruned).toEqual([6, 7, 8]);
-    expect(left).toEqual([1, 2, 3, 4, 5, 9, 10]);
+    // Kept: 9 (the newest of its own, and named), 3 (default), 4, 5, 6 (named), 2 (an instance
+    // runs it), 1 and 10 (the owners'). Deleted: 7, 8.
+    expect(pruned).toEqual([7, 8]);
+    expect(left).toEqual([1, 2, 3, 4, 5, 6, 9, 10]);
     expect(await pruneRolloutVersions(clients, templateId, 1)).toEqual([]);
   });
 });
