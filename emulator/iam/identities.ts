@@ -121,7 +121,10 @@ export async function registerStackIdentities(
     let policies = resolvedPolicies(template, roleLogicalId, names);
     if (options.edit) policies = options.edit(fn, policies);
     const credentials = { accessKeyId: accessKeyId(), secretAccessKey: randomBytes(20).toString('hex') };
-    const principalArn = `arn:aws:sts::${names.accountId}:assumed-role/ami-bakery-${roleLogicalId}/${fn}`;
+    // The session name is the function's, made unique per registration: two local stacks in one
+    // account (test files side by side in the default account) never replace each other's policies.
+    const session = `${fn}-${randomBytes(3).toString('hex')}`;
+    const principalArn = `arn:aws:sts::${names.accountId}:assumed-role/ami-bakery-${roleLogicalId}/${session}`;
     identities[fn] = { credentials, principalArn, roleLogicalId };
     principals.push({ accessKeyId: credentials.accessKeyId, arn: principalArn, label: fn, policies });
   }
