@@ -4,7 +4,15 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', '.serverless/', '.esbuild/', 'coverage/', '.stryker-tmp/', 'emulator/**/*.py'],
+    ignores: [
+      'node_modules/',
+      '.serverless/',
+      '.esbuild/',
+      '.esbuild-*/',
+      'coverage/',
+      '.stryker-tmp/',
+      'emulator/**/*.py',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,7 +25,11 @@ describe('serverless invoke local', () => {
           '-c',
           `set -a; . "${dir}/api.env"; exec npx serverless invoke local -f api -p events/api-post-bakes.json --param resources=env --region "$AWS_REGION"`,
         ],
-        { cwd: new URL('../..', import.meta.url).pathname, env: { ...env, SLS_TELEMETRY_DISABLED: '1' } },
+        {
+          cwd: new URL('../..', import.meta.url).pathname,
+          // Its own build folder: another test may be packaging the stack at the same time.
+          env: { ...env, SLS_TELEMETRY_DISABLED: '1', AMI_BAKERY_ESBUILD_FOLDER: '.esbuild-invoke-test' },
+        },
       );
 
       const result = JSON.parse(stdout.slice(stdout.indexOf('{\n'))) as { statusCode: number; body: string };
@@ -36,6 +40,7 @@ describe('serverless invoke local', () => {
       expect((await store.get(bake.id)).bake.reason).toBe('CVE-2026-1234 patched in the base image');
     } finally {
       await local.stop();
+      await rm(new URL('../../.esbuild-invoke-test', import.meta.url), { recursive: true, force: true });
     }
   }, 120_000);
 });
