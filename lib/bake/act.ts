@@ -332,40 +332,39 @@ async function run(
         if ((error as Error).name !== 'ActiveInstanceRefreshNotFoundFault') throw error; // already over
       }
       return { kind: 'done' };
-    case 'restore-default-version':
-      try {
-        const { defaultVersion, restored } = await restoreDefaultVersion(ec2, action);
-        return { kind: 'default-restored', templateId: action.templateId, defaultVersion, restored };
-      } catch (error) {
-        // Like pruning, it never changes how the bake ended: a refusal is recorded on the targets.
-        if (isTransient(error)) throw error;
-        const { code, message } = describeError(error);
-        return {
-          kind: 'default-restored',
-          templateId: action.templateId,
-          restored: false,
-          problem: `${code}: ${message}`,
-        };
-      }
-    case 'prune-template-versions':
-      try {
-        const versions = await pruneRolloutVersions(
-          { ec2, autoScaling: clients.autoScaling },
-          action.templateId,
-          action.keep,
-        );
-        return { kind: 'pruned', templateId: action.templateId, versions };
-      } catch (error) {
-        // Housekeeping: a refusal (say, a missing permission) is recorded, never fails the rollout.
-        if (isTransient(error)) throw error;
-        const { code, message } = describeError(error);
-        return {
-          kind: 'pruned',
-          templateId: action.templateId,
-          versions: [],
-          problem: `${code}: ${message}`,
-        };
-      }
+    case 'restore-default-version': {
+      const outcome = await housekeeping(() => restoreDefaultVersion(ec2, action));
+      return 'problem' in outcome
+        ? {
+            kind: 'default-restored',
+            templateId: action.templateId,
+            restored: false,
+            problem: outcome.problem,
+          }
+        : { kind: 'default-restored', templateId: action.templateId, ...outcome.done };
+    }
+    case 'prune-template-versions': {
+      const outcome = await housekeeping(() =>
+        pruneRolloutVersions({ ec2, autoScaling: clients.autoScaling }, action.templateId, action.keep),
+      );
+      return 'problem' in outcome
+        ? { kind: 'pruned', templateId: action.templateId, versions: [], problem: outcome.problem }
+        : { kind: 'pruned', templateId: action.templateId, versions: outcome.done };
+    }
+  }
+}
+
+/**
+ * Housekeeping (pruning old versions, putting a default back) never changes how a bake ends: a
+ * refusal (say, a missing permission) is recorded as a problem; throttling and 5xx still retry.
+ */
+async function housekeeping<T>(work: () => Promise<T>): Promise<{ done: T } | { problem: string }> {
+  try {
+    return { done: await work() };
+  } catch (error) {
+    if (isTransient(error)) throw error;
+    const { code, message } = describeError(error);
+    return { problem: `${code}: ${message}` };
   }
 }
 

@@ -381,6 +381,18 @@ const refresh = (status: string, id = 'r-1', percentage = 50): ObservedRefresh =
   percentage,
 });
 
+/** A target of the bake's own: web-fleet refreshing from version 3 to 4, which it made the default. */
+const ours = (patch: Partial<RolloutTarget> = {}): RolloutTarget => ({
+  group: 'web-fleet',
+  status: 'refreshing',
+  refreshId: 'r-1',
+  templateId: 'lt-1',
+  sourceVersion: 3,
+  version: 4,
+  madeDefault: true,
+  ...patch,
+});
+
 describe('decide: rollout', () => {
   it.each<[string, BakeRecord, Observed, Phase, string[]]>([
     [
@@ -731,16 +743,6 @@ describe('decide: where the groups stand when a bake ends', () => {
       ...extra,
     },
   ];
-  const ours = (patch: Partial<RolloutTarget> = {}): RolloutTarget => ({
-    group: 'web-fleet',
-    status: 'refreshing',
-    refreshId: 'r-1',
-    templateId: 'lt-1',
-    sourceVersion: 3,
-    version: 4,
-    madeDefault: true,
-    ...patch,
-  });
   const restore = { kind: 'restore-default-version', templateId: 'lt-1', version: 3, replacing: 4 };
   const cancelled = (targets: RolloutTarget[]): BakeRecord =>
     bake('refreshing', { ...imaged, cancelRequested: true, rollout: targets });
@@ -1577,16 +1579,6 @@ describe('decide: what mutation testing found untested', () => {
 });
 
 describe('decide: where each group stands, edge cases', () => {
-  const ours = (patch: Partial<RolloutTarget> = {}): RolloutTarget => ({
-    group: 'web-fleet',
-    status: 'refreshing',
-    refreshId: 'r-1',
-    templateId: 'lt-1',
-    sourceVersion: 3,
-    version: 4,
-    madeDefault: true,
-    ...patch,
-  });
   const group = (patch: Partial<ObservedGroup> = {}): ObservedGroup => ({
     name: 'web-fleet',
     templateId: 'lt-1',
