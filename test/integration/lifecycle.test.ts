@@ -116,6 +116,14 @@ async function states(aws: TestAws, group: string) {
   return ((await describeGroup(aws, group)).Instances ?? []).map((i) => i.LifecycleState ?? '');
 }
 
+/** Empties the group: its instance terminates, and the terminate hook fires. */
+async function scaleToZero(aws: TestAws, group: string): Promise<void> {
+  await aws.autoScaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MinSize: 0 }));
+  await aws.autoScaling.send(
+    new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 0 }),
+  );
+}
+
 describe('a launch hook', () => {
   it('holds the new instance until the readiness check passes, then CONTINUE puts it in service', async () => {
     const setup = await setUp('launch', READY);
@@ -180,12 +188,7 @@ describe('a terminate hook', () => {
     const setup = await setUp('drain', READY);
     const { aws, group } = setup;
     const leaving = (await describeGroup(aws, group)).Instances?.[0]?.InstanceId ?? '';
-    await aws.autoScaling.send(
-      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MinSize: 0 }),
-    );
-    await aws.autoScaling.send(
-      new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 0 }),
-    );
+    await scaleToZero(aws, group);
 
     const held = await states(aws, group);
     const { results } = await pump(setup);
@@ -207,12 +210,7 @@ describe('a terminate hook', () => {
     await controlFor(aws).configure({
       ssmRules: [{ commandPattern: 'app-drain', status: 'Failed', exitCode: 1 }],
     });
-    await aws.autoScaling.send(
-      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MinSize: 0 }),
-    );
-    await aws.autoScaling.send(
-      new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 0 }),
-    );
+    await scaleToZero(aws, group);
 
     const { results } = await pump(setup);
 
@@ -263,12 +261,7 @@ describe('a check that never answers', () => {
     await controlFor(aws).configure({
       ssmRules: [{ commandPattern: 'hung-drain', status: 'Success', seconds: 60 }],
     });
-    await aws.autoScaling.send(
-      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MinSize: 0 }),
-    );
-    await aws.autoScaling.send(
-      new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: 0 }),
-    );
+    await scaleToZero(aws, group);
 
     const { results } = await pump(setup);
 

@@ -21,17 +21,22 @@ import {
   pruneRolloutVersions,
   restoreDefaultVersion,
 } from '../../lib/rollout/launch-template';
-import { awsForTest, eventually } from '../support/aws';
+import { awsForTest, eventually, type TestAws } from '../support/aws';
+
+/** The current Amazon Linux 2 image id, from its public SSM parameter. */
+async function amazonLinux2(aws: TestAws): Promise<string> {
+  const parameter = await aws.ssm.send(
+    new GetParameterCommand({ Name: '/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2' }),
+  );
+  return parameter.Parameter?.Value ?? '';
+}
 
 // The rollout's first step against the emulator: a new template version for the new image.
 describe('a rollout version of the fleet launch template', () => {
   it('is created once, made default, and new instances of the group launch from it', async () => {
     const aws = awsForTest(import.meta.url);
     const sandbox = await createSandbox(aws, { name: 'rollout', desiredCapacity: 1 });
-    const al2 = await aws.ssm.send(
-      new GetParameterCommand({ Name: '/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2' }),
-    );
-    const imageId = al2.Parameter?.Value ?? '';
+    const imageId = await amazonLinux2(aws);
     const request = {
       templateId: sandbox.launchTemplateId,
       sourceVersion: 1,
@@ -68,13 +73,11 @@ describe('putting back the default an unsuccessful rollout set', () => {
     const aws = awsForTest(`${import.meta.url}#restore`);
     const sandbox = await createSandbox(aws, { name: 'restore', desiredCapacity: 0 });
     const templateId = sandbox.launchTemplateId;
-    const al2 = await aws.ssm.send(
-      new GetParameterCommand({ Name: '/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2' }),
-    );
+    const imageId = await amazonLinux2(aws);
     const bakeVersion = {
       templateId,
       sourceVersion: 1,
-      imageId: al2.Parameter?.Value ?? '',
+      imageId,
       makeDefault: true,
     };
     const ours = await ensureRolloutVersion(aws.ec2, { ...bakeVersion, bakeId: 'b20261122000000-cccccc' });
@@ -101,15 +104,13 @@ describe('pruning template versions while a group of the template refreshes', ()
     const aws = awsForTest(`${import.meta.url}#prune`);
     const sandbox = await createSandbox(aws, { name: 'prune', desiredCapacity: 0 });
     const templateId = sandbox.launchTemplateId;
-    const al2 = await aws.ssm.send(
-      new GetParameterCommand({ Name: '/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2' }),
-    );
+    const imageId = await amazonLinux2(aws);
     // Versions 2, 3 and 4, each made by a bake; 4 is the default and the latest.
     for (const bakeId of ['b20261122000000-aaaaa1', 'b20261122000000-aaaaa2', 'b20261122000000-aaaaa3']) {
       await ensureRolloutVersion(aws.ec2, {
         templateId,
         sourceVersion: 1,
-        imageId: al2.Parameter?.Value ?? '',
+        imageId,
         bakeId,
         makeDefault: true,
       });
@@ -161,10 +162,7 @@ describe('which template versions pruning deletes', () => {
     const aws = awsForTest(`${import.meta.url}#which`);
     const sandbox = await createSandbox(aws, { name: 'which', desiredCapacity: 0 });
     const templateId = sandbox.launchTemplateId;
-    const al2 = await aws.ssm.send(
-      new GetParameterCommand({ Name: '/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2' }),
-    );
-    const imageId = al2.Parameter?.Value ?? '';
+    const imageId = await amazonLinux2(aws);
     // 1 is the owners'; 2 to 9 are eight bakes'; 10 is the owners' again, and the latest.
     for (let bake = 2; bake <= 9; bake += 1) {
       await ensureRolloutVersion(aws.ec2, {
