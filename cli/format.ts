@@ -14,6 +14,18 @@ function endedLine(ended: NonNullable<NonNullable<Bake['rollout']>[number]['ende
   return `group names ${ended.groupVersion}; instances ${instances}; default ${current}${restored}${problem}`;
 }
 
+/** What became of a finished bake's instances, e.g. "builder i-0abc terminated (confirmed)". */
+function cleanupLine(cleanup: NonNullable<Bake['cleanup']>): string {
+  const instances =
+    cleanup.instances.map((i) => `${i.role} ${i.instanceId} ${i.state}`).join(', ') || 'no instances';
+  const verdict = cleanup.confirmedAt
+    ? 'confirmed'
+    : cleanup.gaveUpAt
+      ? 'not confirmed; left to the janitor'
+      : 'watching';
+  return `${instances} (${verdict})`;
+}
+
 export function describeBake(bake: Bake): string[] {
   const lines = [
     `${bake.id}  ${bake.kind} of ${bake.pipeline}  ${bake.phase}${bake.reason ? `  (${bake.reason})` : ''}`,
@@ -28,6 +40,7 @@ export function describeBake(bake: Bake): string[] {
     if (target.ended) lines.push(`            ${endedLine(target.ended)}`);
   }
   if (bake.approval) lines.push(`  approval  ${bake.approval.decision} by ${bake.approval.by ?? '?'}`);
+  if (bake.cleanup) lines.push(`  cleanup   ${cleanupLine(bake.cleanup)}`);
   if (bake.failure) {
     lines.push(`  failure   ${bake.failure.code}: ${bake.failure.message}`);
     if (bake.failure.output) lines.push(...bake.failure.output.split('\n').map((l) => `    ${l}`));

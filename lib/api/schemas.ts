@@ -145,6 +145,23 @@ export const bakeView = z.object({
   resources: z.array(
     z.object({ kind: z.enum(['instance', 'image', 'parameter']), id: z.string(), region: z.string() }),
   ),
+  cleanup: z
+    .object({
+      instances: z.array(
+        z.object({
+          instanceId: z.string(),
+          role: z.enum(['builder', 'tester']),
+          state: z.string().describe('As EC2 last showed it'),
+        }),
+      ),
+      confirmedAt: z.string().optional().describe('When EC2 showed every instance terminated'),
+      gaveUpAt: z
+        .string()
+        .optional()
+        .describe('When the bake stopped watching (an hour after it ended); the janitor sweeps the rest'),
+    })
+    .optional()
+    .describe('Set when the bake ends: whether its builder and tester are really terminated'),
 });
 
 export const bakeResponse = z.object({ bake: bakeView });

@@ -188,17 +188,25 @@ async function launch(
   }
 }
 
+/** The pipeline an action needs; a bake whose pipeline was removed can only end things. */
+function configured(pipeline: Pipeline | undefined, bake: BakeRecord): Pipeline {
+  if (pipeline) return pipeline;
+  throw Object.assign(new Error(`Pipeline ${bake.pipeline} is no longer configured`), {
+    name: 'UnknownPipeline',
+  });
+}
+
 async function run(
   clients: ActClients,
   bake: BakeRecord,
-  pipeline: Pipeline,
+  pipeline: Pipeline | undefined,
   action: Action,
 ): Promise<ActionResult> {
   const ec2 = clients.ec2In(bake.region);
-  const tags = serviceTags(pipeline.name, bake.id);
+  const tags = serviceTags(bake.pipeline, bake.id);
   switch (action.kind) {
     case 'launch':
-      return launch(clients, bake, pipeline, action);
+      return launch(clients, bake, configured(pipeline, bake), action);
     case 'send-command': {
       const sent = await clients.ssmIn(bake.region).send(
         new SendCommandCommand({
@@ -218,20 +226,28 @@ async function run(
     case 'stop':
       await ec2.send(new StopInstancesCommand({ InstanceIds: [action.instanceId] }));
       return { kind: 'done' };
-    case 'terminate':
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [...action.instanceIds] }));
-      return { kind: 'done' };
+    case 'terminate': {
+      const ended = await ec2.send(new TerminateInstancesCommand({ InstanceIds: [...action.instanceIds] }));
+      return {
+        kind: 'terminating',
+        instances: (ended.TerminatingInstances ?? []).map((i) => ({
+          instanceId: i.InstanceId ?? '',
+          state: i.CurrentState?.Name ?? 'shutting-down',
+        })),
+      };
+    }
     case 'create-image': {
+      const { image } = configured(pipeline, bake);
       const imageTags = [
         ...tags,
         { Key: TAG_RECIPE, Value: bake.recipeHash },
-        ...Object.entries(pipeline.image.tags).map(([Key, Value]) => ({ Key, Value })),
+        ...Object.entries(image.tags).map(([Key, Value]) => ({ Key, Value })),
       ];
       const created = await ec2.send(
         new CreateImageCommand({
           InstanceId: action.instanceId,
           Name: action.name,
-          Description: pipeline.image.description ?? `${pipeline.name}, baked by ami-bakery (${bake.id})`,
+          Description: image.description ?? `${bake.pipeline}, baked by ami-bakery (${bake.id})`,
           NoReboot: true, // the builder is already stopped: a consistent file system without a reboot
           TagSpecifications: [
             { ResourceType: 'image', Tags: imageTags },
@@ -267,7 +283,7 @@ async function run(
       return { kind: 'image-copied', region: action.region, imageId: copied.ImageId ?? '' };
     }
     case 'share-image': {
-      const { accounts, organizationalUnits } = pipeline.distribute;
+      const { accounts, organizationalUnits } = configured(pipeline, bake).distribute;
       await clients.ec2In(action.region).send(
         new ModifyImageAttributeCommand({
           ImageId: action.imageId,
@@ -322,7 +338,7 @@ async function run(
       };
     }
     case 'start-refresh':
-      return startRefresh(clients, pipeline, action);
+      return startRefresh(clients, configured(pipeline, bake), action);
     case 'cancel-refresh':
       try {
         await clients.autoScaling.send(
@@ -415,7 +431,8 @@ async function startRefresh(
 export async function act(
   clients: ActClients,
   bake: BakeRecord,
-  pipeline: Pipeline,
+  /** Absent for a bake whose pipeline was removed: only the actions that end things can run. */
+  pipeline: Pipeline | undefined,
   actions: readonly Action[],
 ): Promise<ActionResult[]> {
   const results: ActionResult[] = [];

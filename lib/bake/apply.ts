@@ -1,4 +1,5 @@
 import {
+  cleanupAt,
   isTerminal,
   type ActionResult,
   type BakeRecord,
@@ -134,6 +135,19 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
           }),
         };
         break;
+      case 'terminating': {
+        // EC2's answer to TerminateInstances: a finished bake records it (already `terminated`,
+        // or `shutting-down` for its next passes to watch).
+        const watched = bake.cleanup;
+        if (!watched || watched.confirmedAt || watched.gaveUpAt) break;
+        const states = new Map(result.instances.map((i) => [i.instanceId, i.state]));
+        const instances = watched.instances.map((i) => ({
+          ...i,
+          state: states.get(i.instanceId) ?? i.state,
+        }));
+        bake = { ...bake, cleanup: cleanupAt(instances, new Date(bake.updatedAt), bake.updatedAt) };
+        break;
+      }
       case 'rejected':
         // A bake that already failed keeps the failure that ended it; a refused clean-up after it
         // is not the story.

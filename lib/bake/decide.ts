@@ -2,6 +2,8 @@ import { ACTIVE_REFRESH } from '../rollout/refresh-status';
 import { DEFAULT_DEADLINES, type DeadlinePhase, type Pipeline, type Step } from '../pipeline/schema';
 import { withResource, withTarget } from './apply';
 import {
+  awaitingCleanup,
+  cleanupAt,
   isTerminal,
   type Action,
   type BakeRecord,
@@ -115,9 +117,11 @@ export function finish(
       : target,
   );
   const { rollout, restore } = groupsAtEnd(unfinished, outcome, observed);
+  const instances = observed.instances.map(({ instanceId, role, state }) => ({ instanceId, role, state }));
+  const now = observed.now.toISOString();
   return {
     next: enter(
-      { ...bake, steps, ...(rollout ? { rollout } : {}) },
+      { ...bake, steps, ...(rollout ? { rollout } : {}), cleanup: cleanupAt(instances, observed.now, now) },
       outcome,
       observed.now,
       failure ? { failure } : {},
@@ -173,6 +177,32 @@ function restoreFor(target: RolloutTarget, group: ObservedGroup): RestoreDefault
 
 const UNDER_WAY: ReadonlySet<StepRecord['status']> = new Set(['Pending', 'InProgress', 'Delayed']);
 const UNFINISHED_TARGET: ReadonlySet<TargetStatus> = new Set(['pending', 'versioned', 'refreshing']);
+
+/**
+ * A finished bake's passes: terminate whatever of it is still alive, and, until EC2 shows each of
+ * its instances `terminated`, record what it shows and look again. EC2 stops listing a terminated
+ * instance after a while, so one no longer seen is gone. Needs no pipeline: a bake whose pipeline
+ * was removed is watched the same.
+ */
+export function afterEnd(bake: BakeRecord, observed: Observed): Decision {
+  const actions = cleanup(observed);
+  const watched = bake.cleanup;
+  if (!watched || !awaitingCleanup(bake)) return { next: bake, actions };
+  const seen = new Map(observed.instances.map((i) => [i.instanceId, i]));
+  const known = watched.instances.map((i) => ({
+    ...i,
+    state: seen.get(i.instanceId)?.state ?? 'terminated',
+  }));
+  const found = observed.instances
+    .filter((i) => !watched.instances.some((k) => k.instanceId === i.instanceId))
+    .map(({ instanceId, role, state }) => ({ instanceId, role, state }));
+  const since = bake.timeline.at(-1)?.at ?? bake.updatedAt;
+  return {
+    next: { ...bake, cleanup: cleanupAt([...known, ...found], observed.now, since) },
+    actions,
+    wakeInSeconds: 30,
+  };
+}
 
 /** Terminate every instance of the bake still alive: no terminal path leaves one running. */
 function cleanup(observed: Observed): Action[] {
@@ -282,7 +312,7 @@ export function decide(bake: BakeRecord, pipeline: Pipeline, observed: Observed)
 }
 
 function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): Decision {
-  if (isTerminal(bake.phase)) return { next: bake, actions: cleanup(observed) };
+  if (isTerminal(bake.phase)) return afterEnd(bake, observed);
   const now = observed.now;
   const current = adopt(bake, observed);
   if (current.failure) return finish(current, 'failed', observed, current.failure);

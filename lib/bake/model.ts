@@ -24,6 +24,51 @@ export function isTerminal(phase: Phase): phase is TerminalPhase {
   return phase === 'succeeded' || phase === 'failed' || phase === 'cancelled';
 }
 
+/** An instance of a finished bake, as last seen. */
+export interface InstanceAtEnd {
+  readonly instanceId: string;
+  readonly role: 'builder' | 'tester';
+  /** EC2's state name: `terminated` is the only one that costs nothing. */
+  readonly state: string;
+}
+
+/**
+ * What became of a finished bake's instances. TerminateInstances only starts the end
+ * (`shutting-down`); the bake keeps looking until EC2 shows every one `terminated`
+ * (`confirmedAt`), or gives up after {@link CLEANUP_WATCH_SECONDS} (`gaveUpAt`) and leaves the
+ * rest to the janitor's leaked-builder sweep.
+ */
+export interface Cleanup {
+  readonly instances: readonly InstanceAtEnd[];
+  readonly confirmedAt?: string;
+  readonly gaveUpAt?: string;
+}
+
+/** How long a finished bake watches its instances terminate before leaving them to the janitor. */
+export const CLEANUP_WATCH_SECONDS = 3600;
+
+/** A finished bake still watching its instances terminate. */
+export function awaitingCleanup(bake: BakeRecord): boolean {
+  const { cleanup } = bake;
+  return isTerminal(bake.phase) && cleanup !== undefined && !cleanup.confirmedAt && !cleanup.gaveUpAt;
+}
+
+/**
+ * The clean-up record for a finished bake's instances as seen at `now`: confirmed once every one
+ * is terminated, given up once the watch that began at `since` has run out.
+ */
+export function cleanupAt(instances: readonly InstanceAtEnd[], now: Date, since: string): Cleanup {
+  const at = now.toISOString();
+  if (instances.every((instance) => instance.state === 'terminated')) return { instances, confirmedAt: at };
+  if (now.getTime() - Date.parse(since) > CLEANUP_WATCH_SECONDS * 1000) return { instances, gaveUpAt: at };
+  return { instances };
+}
+
+/** A bake the reconciler still has work on: in flight, or finished and watching its instances end. */
+export function isActive(bake: BakeRecord): boolean {
+  return !isTerminal(bake.phase) || awaitingCleanup(bake);
+}
+
 export type StepStage = 'provision' | 'validate' | 'test';
 export type CommandStatus =
   'Pending' | 'InProgress' | 'Delayed' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
@@ -144,6 +189,8 @@ export interface BakeRecord {
   readonly failure?: Failure;
   readonly timeline: readonly { readonly phase: Phase; readonly at: string }[];
   readonly resources: readonly CreatedResource[];
+  /** Set when the bake ends: whether its builder (and tester) are really gone. */
+  readonly cleanup?: Cleanup;
 }
 
 export interface ObservedInstance {
@@ -305,6 +352,11 @@ export type ActionResult =
       readonly templateId: string;
       readonly versions: readonly number[];
       readonly problem?: string;
+    }
+  | {
+      readonly kind: 'terminating';
+      /** EC2's answer: each instance's state once asked (`shutting-down`, or `terminated` already). */
+      readonly instances: readonly { readonly instanceId: string; readonly state: string }[];
     }
   | {
       readonly kind: 'rejected';

@@ -15,8 +15,8 @@ import type { BakeStore, StoredBake } from '../store/bakes';
 import { act, type ActClients } from './act';
 import { settle } from './apply';
 import { resolveBaseImage, type BaseImage } from './base-image';
-import { decide, finish } from './decide';
-import { isTerminal, type Approval, type BakeRecord, type Decision, type Observed } from './model';
+import { afterEnd, decide, finish } from './decide';
+import { isActive, isTerminal, type Approval, type BakeRecord, type Decision, type Observed } from './model';
 import { observe } from './observe';
 import { recipeHash } from './recipe';
 import { TAG_PIPELINE, TAG_RECIPE, TAG_STATUS } from './tags';
@@ -265,7 +265,7 @@ export type Outcome = 'advanced' | 'unchanged' | 'conflict' | 'held';
 
 function decideFor(bake: BakeRecord, pipeline: Pipeline | undefined, observed: Observed): Decision {
   if (pipeline) return decide(bake, pipeline, observed);
-  if (isTerminal(bake.phase)) return { next: bake, actions: [] };
+  if (isTerminal(bake.phase)) return afterEnd(bake, observed);
   return finish(bake, 'failed', observed, {
     phase: bake.phase,
     code: 'UnknownPipeline',
@@ -295,13 +295,13 @@ async function advance(
       await bakery.store.release(bake).catch(() => undefined);
       throw error;
     }
-    if (!isTerminal(bake.phase)) await scheduleChain(bakery, bake.id, 1, version);
+    if (isActive(bake)) await scheduleChain(bakery, bake.id, 1, version);
     return 'advanced';
   }
   const decision = decideFor(bake, pipeline, observed);
   if (decision.actions.length === 0 && JSON.stringify(decision.next) === JSON.stringify(bake)) {
     // Events and the sweep add no timers: the bake's own chain is already waiting.
-    if (!isTerminal(bake.phase) && chain === bake.version) {
+    if (isActive(bake) && chain === bake.version) {
       await scheduleChain(bakery, bake.id, decision.wakeInSeconds ?? 30, bake.version);
     }
     return 'unchanged';
@@ -312,7 +312,7 @@ async function advance(
   let written: BakeRecord;
   let notifications: Notification[];
   try {
-    const results = pipeline ? await act(bakery, bake, pipeline, decision.actions) : [];
+    const results = await act(bakery, bake, pipeline, decision.actions);
     const updatedAt = observed.now.toISOString();
     const next = settle({ ...bake, updatedAt }, { ...decision.next, updatedAt }, results);
     notifications = notificationsFor(bake, next);
@@ -331,8 +331,10 @@ async function advance(
     ...(written.failure ? { failure: written.failure } : {}),
   });
   const version = await deliver(bakery, written, notifications);
-  if (!isTerminal(written.phase)) {
-    await scheduleChain(bakery, bake.id, written.failure ? 0 : (decision.wakeInSeconds ?? 30), version);
+  if (isActive(written)) {
+    // A failure still to be carried to its end goes at once; a finished bake watches at its pace.
+    const failing = written.failure !== undefined && !isTerminal(written.phase);
+    await scheduleChain(bakery, bake.id, failing ? 0 : (decision.wakeInSeconds ?? 30), version);
   }
   return 'advanced';
 }

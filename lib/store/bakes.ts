@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, PipelineBusyError } from '../errors';
 import { activeItems, claimLease, releaseLease, type LeasedItem } from './lease';
-import { isTerminal, type Approval, type BakeRecord } from '../bake/model';
+import { isActive, isTerminal, type Approval, type BakeRecord } from '../bake/model';
 import type { Notification } from '../notify/notifications';
 
 const ACTIVE = 'active';
@@ -67,8 +67,9 @@ const bakeKey = (id: string) => ({ pk: `BAKE#${id}`, sk: 'BAKE' });
 const lockKey = (pipeline: string) => ({ pk: `LOCK#${pipeline}`, sk: 'LOCK' });
 
 function toItem(bake: BakeRecord, outbox: readonly Notification[], leaseUntil?: Date): Item {
-  // Sparse "active" index: in-flight records, and finished ones whose notifications are still owed.
-  const active = !isTerminal(bake.phase) || outbox.length > 0;
+  // Sparse "active" index: in-flight records, finished ones whose notifications are still owed,
+  // and finished ones still watching their instances terminate.
+  const active = isActive(bake) || outbox.length > 0;
   return {
     ...bake,
     ...bakeKey(bake.id),
@@ -428,7 +429,7 @@ export class BakeStore {
           Key: bakeKey(bake.id),
           // A new version: a pass that read the record with its outbox can no longer claim it
           // and send the same notifications again.
-          UpdateExpression: isTerminal(bake.phase)
+          UpdateExpression: !isActive(bake)
             ? 'SET outbox = :none, version = :next REMOVE activeShard, leaseUntil'
             : 'SET outbox = :none, version = :next REMOVE leaseUntil',
           ConditionExpression: 'version = :version',

@@ -64,3 +64,39 @@ describe.each<Phase>([
     await expect(startBake(bakery.as('api'), 'minimal')).resolves.toMatchObject({ phase: 'requested' });
   });
 });
+
+describe('after a cancel', () => {
+  it('the bake watches its builder until EC2 shows it terminated, then leaves the active index', async () => {
+    const aws = awsForTest(import.meta.url);
+    const sandbox = await createSandbox(aws, { name: 'cancel-watch', desiredCapacity: 1 });
+    const bakery = await bakeryForTest(aws, sandbox, withTest);
+    // TerminateInstances only starts the end: shutting-down lasts a while, as on AWS.
+    await controlFor(aws).configure({ delays: { 'ec2.instance.shutting-down': 1.5 } });
+    const started = await startBake(bakery.as('api'), 'minimal');
+    await runToEnd(bakery, started.id, { until: ({ bake }) => bake.phase === 'provisioning' });
+
+    await cancelBake(bakery.as('api'), started.id);
+    const ended = await runToEnd(bakery, started.id);
+
+    expect(ended.phase).toBe('cancelled');
+    const builderId = ended.builder?.instanceId ?? '';
+    expect(ended.cleanup).toEqual({
+      instances: [{ instanceId: builderId, role: 'builder', state: 'shutting-down' }],
+    });
+    // Still active, so the sweep and its own timer look again; the pipeline is already free.
+    expect((await bakery.store.active()).map((s) => s.bake.id)).toContain(started.id);
+    await expect(startBake(bakery.as('api'), 'minimal')).resolves.toMatchObject({ phase: 'requested' });
+
+    const confirmed = await runToEnd(bakery, started.id, {
+      pauseMs: 200,
+      until: ({ bake }) => bake.cleanup?.confirmedAt !== undefined,
+    });
+
+    expect(confirmed.cleanup?.instances).toEqual([
+      { instanceId: builderId, role: 'builder', state: 'terminated' },
+    ]);
+    expect(confirmed.phase).toBe('cancelled');
+    expect(confirmed.timeline.at(-1)?.phase).toBe('cancelled');
+    expect((await bakery.store.active()).map((s) => s.bake.id)).not.toContain(started.id);
+  });
+});

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import type { BakeRecord } from '../../lib/bake/model';
 import { reconcile, startBake } from '../../lib/bake/service';
+import { PipelineCatalog } from '../../lib/pipeline/catalog';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { awsForTest, controlFor, eventually, type TestAws } from '../support/aws';
 import { bakeryForTest, runToEnd } from '../support/bakery';
@@ -128,5 +129,29 @@ describe('no capacity for the first instance type', () => {
 
     expect(bake.phase).toBe('succeeded');
     expect(bake.builder).toMatchObject({ attempt: 1, instanceType: 't3a.small' });
+  });
+});
+
+describe('a pipeline removed from the configuration while its bake runs', () => {
+  it('fails the bake with UnknownPipeline, still terminates its builder and watches it end', async () => {
+    const { aws, bakery } = await setUp('removed');
+    const started = await startBake(bakery.as('api'), 'minimal');
+    await runToEnd(bakery, started.id, { until: ({ bake }) => bake.phase === 'provisioning' });
+    // The next deployment no longer has the pipeline: the reconciler knows only the others.
+    const redeployed = {
+      ...bakery,
+      catalog: new PipelineCatalog(bakery.catalog.all.filter((p) => p.name !== 'minimal')),
+    };
+
+    const bake = await runToEnd(redeployed, started.id, {
+      until: ({ bake }) => bake.cleanup?.confirmedAt !== undefined,
+    });
+
+    expect(bake.phase).toBe('failed');
+    expect(bake.failure).toMatchObject({ phase: 'provisioning', code: 'UnknownPipeline' });
+    expect(await aliveInstances(aws, bake)).toEqual([]);
+    expect(bake.cleanup?.instances).toEqual([
+      { instanceId: bake.builder?.instanceId, role: 'builder', state: 'terminated' },
+    ]);
   });
 });

@@ -6,6 +6,7 @@ import type {
   Action,
   ActionResult,
   BakeRecord,
+  Cleanup,
   Observed,
   ObservedCommand,
   ObservedGroup,
@@ -2311,5 +2312,127 @@ describe('decide: details', () => {
     [1000, 60],
   ])('polls after %i s in a phase every %i s', (waited, expected) => {
     expect(backoffSeconds(bake('imaging'), new Date(Date.parse(T0) + waited * 1000))).toBe(expected);
+  });
+});
+
+describe('decide: a finished bake watches its instances until EC2 shows them terminated', () => {
+  const ended = (cleanup: BakeRecord['cleanup'], at = T0) =>
+    bake('cancelled', { cleanup, timeline: [{ phase: 'cancelled', at }], updatedAt: at });
+  const watching = (...states: string[]): Cleanup => ({
+    instances: states.map((state, i) => ({
+      instanceId: i === 0 ? 'i-b' : 'i-t',
+      role: i === 0 ? 'builder' : 'tester',
+      state,
+    })),
+  });
+
+  it.each<[string, Observed['instances'], BakeRecord['cleanup']]>([
+    ['a builder still running: terminated, watched', [builder('running')], watching('running')],
+    [
+      'a builder already terminated: confirmed at once',
+      [builder('terminated')],
+      {
+        instances: [{ instanceId: 'i-b', role: 'builder', state: 'terminated' }],
+        confirmedAt: NOW.toISOString(),
+      },
+    ],
+    [
+      'no instance at all (failed before launching): confirmed at once',
+      [],
+      { instances: [], confirmedAt: NOW.toISOString() },
+    ],
+    [
+      'builder gone, tester shutting down: watched',
+      [builder('terminated'), tester('shutting-down')],
+      watching('terminated', 'shutting-down'),
+    ],
+  ])('ending the bake records its instances: %s', (_, instances, cleanup) => {
+    const decision = decide(bake('provisioning', { cancelRequested: true }), minimal, seen({ instances }));
+
+    expect(decision.next.phase).toBe('cancelled');
+    expect(decision.next.cleanup).toEqual(cleanup);
+  });
+
+  it.each<[string, BakeRecord, Observed['instances'], BakeRecord['cleanup'], string[]]>([
+    [
+      'still shutting down: nothing changes, look again',
+      ended(watching('shutting-down')),
+      [builder('shutting-down')],
+      watching('shutting-down'),
+      [],
+    ],
+    [
+      'terminated now: confirmed',
+      ended(watching('shutting-down')),
+      [builder('terminated')],
+      { ...watching('terminated'), confirmedAt: NOW.toISOString() },
+      [],
+    ],
+    [
+      'no longer listed by EC2: gone, confirmed',
+      ended(watching('shutting-down')),
+      [],
+      { ...watching('terminated'), confirmedAt: NOW.toISOString() },
+      [],
+    ],
+    [
+      'running again (the terminate was lost): terminated again',
+      ended(watching('shutting-down')),
+      [builder('running')],
+      watching('running'),
+      ['terminate'],
+    ],
+    [
+      'an instance the record never knew (launched by a pass that died): watched and terminated',
+      ended(watching('terminated')),
+      [builder('terminated'), tester('running')],
+      watching('terminated', 'running'),
+      ['terminate'],
+    ],
+    [
+      'an hour after the end, still not terminated: given up, left to the janitor',
+      ended(watching('shutting-down'), '2026-11-21T22:59:00.000Z'),
+      [builder('shutting-down')],
+      { ...watching('shutting-down'), gaveUpAt: NOW.toISOString() },
+      [],
+    ],
+    [
+      'already confirmed: nothing more to record',
+      ended({ ...watching('terminated'), confirmedAt: T0 }),
+      [builder('terminated')],
+      { ...watching('terminated'), confirmedAt: T0 },
+      [],
+    ],
+  ])('a pass after the end: %s', (_, before, instances, cleanup, actions) => {
+    const decision = decide(before, minimal, seen({ instances }));
+
+    expect(decision.next.phase).toBe('cancelled');
+    expect(decision.next.cleanup).toEqual(cleanup);
+    expect(kinds(decision.actions)).toEqual(actions);
+  });
+
+  it('a record from before the watch (no cleanup) is only cleaned up, never watched', () => {
+    const before = bake('failed');
+    const decision = decide(before, minimal, seen({ instances: [builder('running')] }));
+
+    expect(decision.next).toEqual(before);
+    expect(decision.actions).toEqual([{ kind: 'terminate', instanceIds: ['i-b'] }]);
+  });
+
+  it.each<[string, BakeRecord['cleanup'], BakeRecord['cleanup']]>([
+    ['shutting-down from TerminateInstances: still watched', watching('running'), watching('shutting-down')],
+    ['terminated already: confirmed', watching('running'), { ...watching('terminated'), confirmedAt: T0 }],
+    [
+      'a confirmed record is left as it is',
+      { ...watching('terminated'), confirmedAt: T0 },
+      { ...watching('terminated'), confirmedAt: T0 },
+    ],
+  ])('applyResults of a terminate: %s', (_, cleanup, expected) => {
+    const state = expected?.instances[0]?.state ?? '';
+    const next = applyResults(ended(cleanup), [
+      { kind: 'terminating', instances: [{ instanceId: 'i-b', state }] },
+    ]);
+
+    expect(next.cleanup).toEqual(expected);
   });
 });

@@ -48,6 +48,27 @@ describe('describeBake', () => {
     ]);
   });
 
+  it.each<[string, Bake['cleanup'], string]>([
+    [
+      'still watching',
+      { instances: [{ instanceId: 'i-1', role: 'builder', state: 'shutting-down' }] },
+      'builder i-1 shutting-down (watching)',
+    ],
+    [
+      'confirmed',
+      { instances: [{ instanceId: 'i-1', role: 'builder', state: 'terminated' }], confirmedAt: 'x' },
+      'builder i-1 terminated (confirmed)',
+    ],
+    [
+      'given up',
+      { instances: [{ instanceId: 'i-1', role: 'builder', state: 'shutting-down' }], gaveUpAt: 'x' },
+      'builder i-1 shutting-down (not confirmed; left to the janitor)',
+    ],
+    ['no instance', { instances: [], confirmedAt: 'x' }, 'no instances (confirmed)'],
+  ])('says what became of the instances: %s', (_, cleanup, line) => {
+    expect(describeBake({ ...cancelled, cleanup }).at(-1)).toBe(`  cleanup   ${line}`);
+  });
+
   it('says why a default was not put back', () => {
     const refused: Bake = {
       ...cancelled,
