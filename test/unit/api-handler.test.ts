@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
@@ -146,6 +147,24 @@ describe('request ids and errors', () => {
     });
   });
 
+  it('answers JSON, and HEAD with the headers of GET and no body', async () => {
+    const get = await call(event('GET', '/openapi.json'), () => ({}) as Bakery);
+    const head = await call(event('HEAD', '/openapi.json'), () => ({}) as Bakery);
+
+    expect(get.headers['content-type']).toBe('application/json');
+    expect(get.body).toMatchObject({ openapi: expect.any(String) as string });
+    expect(head).toMatchObject({ status: 200, raw: '' });
+    expect(head.headers['content-type']).toBe('application/json');
+  });
+
+  it('answers whatever was thrown, even null, with a 500', async () => {
+    const answer = await call(event('GET', '/bakes'), () => {
+      throw null; // eslint-disable-line @typescript-eslint/only-throw-error
+    });
+
+    expect(answer.body).toMatchObject({ status: 500, type: 'urn:ami-bakery:problem:internal' });
+  });
+
   it('names the allowed methods on a 405, and answers HEAD with no body', async () => {
     const put = await call(event('PUT', '/bakes'), () => ({}) as Bakery);
     const head = await call(event('HEAD', '/bakes/nope'));
@@ -153,6 +172,49 @@ describe('request ids and errors', () => {
     expect(put.status).toBe(405);
     expect(put.headers.Allow).toBe('POST, GET, HEAD');
     expect(head).toMatchObject({ status: 404, raw: '' });
+  });
+
+  // The caller scopes Idempotency-Keys: a bakery that knows one key for one caller replays it.
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  const knowing = (caller: string) => () =>
+    ({
+      clock: () => new Date(),
+      store: {
+        idempotency: (key: string) =>
+          Promise.resolve(
+            key === sha256(`${caller}\nk-1`)
+              ? { bakeId: 'b1', requestHash: sha256(JSON.stringify(['POST /rollouts', 'web', AMI, null])) }
+              : undefined,
+          ),
+        get: () =>
+          Promise.resolve({
+            bake: { id: 'b1', timeline: [], updatedAt: '', phase: 'requested' },
+            outbox: [],
+          }),
+      },
+    }) as unknown as Bakery;
+  const AMI = 'ami-0123456789abcdef0';
+  const rollout = (authorizer: unknown) => {
+    const e = event(
+      'POST',
+      '/rollouts',
+      { body: JSON.stringify({ pipeline: 'web', amiId: AMI }) },
+      { ...json, 'Idempotency-Key': 'k-1' },
+    );
+    return { ...e, requestContext: { ...e.requestContext, authorizer } as Event['requestContext'] };
+  };
+
+  it.each<[string, unknown, string]>([
+    ['the IAM principal', sample.requestContext.authorizer, sample.requestContext.authorizer.iam.userArn],
+    ['anonymous without an authorizer (the local API)', undefined, 'anonymous'],
+    ['anonymous with an authorizer that has no IAM', {}, 'anonymous'],
+  ])('the caller is %s', async (_, authorizer, caller) => {
+    const replayed = await call(rollout(authorizer), knowing(caller));
+    const other = await call(rollout(authorizer), knowing('someone-else'));
+
+    expect(replayed.status).toBe(202);
+    expect(replayed.headers['Idempotent-Replayed']).toBe('true');
+    expect(other.status).not.toBe(202);
   });
 
   it.each<[string, Event['requestContext']['authorizer'] | undefined]>([

@@ -172,6 +172,8 @@ describe('toProblem: the one place an error becomes an HTTP answer', () => {
   it.each<[string, unknown, boolean]>([
     ['anything else is a bare 500, logged', new TypeError('x is undefined'), true],
     ['a thrown string too', 'boom', true],
+    ['a thrown null', null, true],
+    ['a thrown undefined', undefined, true],
     ['a configuration error (500) is logged', new ConfigError('pipelines: invalid'), true],
     ['an unmapped error of our own under 500 is not logged', new Unmapped('teapot'), false],
     [
