@@ -1,27 +1,22 @@
 /**
- * The service's error taxonomy. Entry points map these to HTTP statuses (4xx shown to the
- * caller) or to retry decisions; anything else is an unexpected 500 whose details stay hidden.
+ * The service's error vocabulary: named classes, each meaning one thing, with the error that
+ * caused it as `cause`. `lib/api/problem.ts` is the one place they become HTTP answers; AWS's
+ * own errors are recognised by name with {@link isAwsError} and classed by {@link isTransient}.
  */
-export class BakeryError extends Error {
-  /** HTTP status an entry point answers with; 5xx details are never shown to callers. */
-  readonly statusCode: number = 500;
-}
+export class BakeryError extends Error {}
 
 /** Configuration that does not validate: names the pipeline and the field. */
 export class ConfigError extends BakeryError {
   override readonly name = 'ConfigError';
-  override readonly statusCode = 500;
 }
 
 export class NotFoundError extends BakeryError {
   override readonly name = 'NotFoundError';
-  override readonly statusCode = 404;
 }
 
 /** The pipeline already has an active bake (one at a time per pipeline). */
 export class PipelineBusyError extends BakeryError {
   override readonly name = 'PipelineBusyError';
-  override readonly statusCode = 409;
   constructor(
     readonly pipeline: string,
     readonly activeBakeId: string,
@@ -34,7 +29,6 @@ export class PipelineBusyError extends BakeryError {
 /** A well-formed request the service cannot carry out as asked (an image of another pipeline, say). */
 export class InvalidRequestError extends BakeryError {
   override readonly name = 'InvalidRequestError';
-  override readonly statusCode = 422;
   constructor(
     message: string,
     /** The request field at fault, when there is one. */
@@ -47,7 +41,32 @@ export class InvalidRequestError extends BakeryError {
 /** Another writer advanced the record first; the caller re-reads and decides again. */
 export class ConflictError extends BakeryError {
   override readonly name = 'ConflictError';
-  override readonly statusCode = 409;
+}
+
+/**
+ * Something a bake needs is missing or refused outside AWS's own errors (a subnet no tag names,
+ * a pipeline no longer configured): final, and recorded under its `code` as AWS's errors are.
+ */
+export class RefusedError extends BakeryError {
+  override readonly name: string;
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = code;
+  }
+}
+
+/** An error AWS (or the SDK) raised under one of these names, e.g. `ConditionalCheckFailedException`. */
+export function isAwsError(error: unknown, ...names: readonly string[]): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { name?: unknown }).name === 'string' &&
+    names.includes((error as { name: string }).name)
+  );
 }
 
 interface AwsErrorShape {

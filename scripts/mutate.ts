@@ -49,7 +49,11 @@ export const GROUPS: readonly Group[] = [
     mutate: ['lib/store/bakes.ts', 'lib/store/lease.ts'],
     // The store's own adapter tests, call by call against the emulator: fast. The concurrency suite
     // (whole bakes racing) covers the same calls at a minute a mutant; CI runs it.
-    tests: ['test/integration/bake-store.test.ts', 'test/integration/bakes-table.test.ts'],
+    tests: [
+      'test/unit/bake-store.test.ts',
+      'test/integration/bake-store.test.ts',
+      'test/integration/bakes-table.test.ts',
+    ],
   },
   {
     name: 'api',

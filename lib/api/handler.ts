@@ -92,12 +92,10 @@ const problems = (logger: Logger): MiddlewareObj<Event, Result> => ({
     const problem = { ...found, requestId };
     if (logged)
       logger.error('request failed', { error: describeError(request.error), path: request.event.rawPath });
-    const allow = (request.error as { allow?: string } | null)?.allow;
     request.response = json(problem.status, problem, {
       'x-request-id': requestId,
       ...headers,
       'content-type': 'application/problem+json',
-      ...(allow ? { Allow: allow } : {}),
     });
     if (request.event.requestContext.http.method.toUpperCase() === 'HEAD') {
       request.response = { ...request.response, body: '' };

@@ -1,12 +1,5 @@
 import type { z } from 'zod';
-import {
-  BakeryError,
-  ConflictError,
-  InvalidRequestError,
-  isTransient,
-  NotFoundError,
-  PipelineBusyError,
-} from '../errors';
+import { ConflictError, InvalidRequestError, isTransient, NotFoundError, PipelineBusyError } from '../errors';
 import type { problem } from './schemas';
 
 export type Problem = z.infer<typeof problem>;
@@ -20,6 +13,8 @@ export class HttpProblem extends Error {
     readonly title: string,
     readonly detail: string,
     readonly field?: string,
+    /** For a 405: the methods the path takes (the Allow header). */
+    readonly allow?: string,
   ) {
     super(detail);
   }
@@ -36,7 +31,8 @@ interface HttpErrorShape {
 
 /**
  * The one place an error becomes an HTTP answer: the caller's mistakes as precise 4xx problems,
- * AWS throttling and outages as 503 with Retry-After, anything else as a bare 500 (logged, never shown).
+ * AWS throttling and outages as 503 with Retry-After, anything else as a bare 500 (logged, never
+ * shown). An error class carries no status of its own: this mapping is the only one.
  */
 export function toProblem(error: unknown): {
   problem: Problem;
@@ -55,13 +51,14 @@ export function toProblem(error: unknown): {
     logged: false,
   });
   if (error instanceof HttpProblem) {
-    return make(
+    const answer = make(
       error.status,
       error.slug,
       error.title,
       error.detail,
       error.field ? { field: error.field } : {},
     );
+    return error.allow ? { ...answer, headers: { Allow: error.allow } } : answer;
   }
   if (error instanceof PipelineBusyError) {
     return make(409, 'pipeline-busy', 'Pipeline busy', error.message, { activeBakeId: error.activeBakeId });
@@ -100,5 +97,6 @@ export function toProblem(error: unknown): {
     'Internal error',
     'Something went wrong on our side; it has been logged',
   );
-  return { ...internal, logged: !(error instanceof BakeryError) || error.statusCode >= 500 };
+  // Not one of the mapped mistakes: ours to find in the logs.
+  return { ...internal, logged: true };
 }

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { isTerminal, type BakeRecord } from '../bake/model';
 import { planBake } from '../bake/plan';
 import { approveBake, cancelBake, rejectBake, startBake, startRollout, type Bakery } from '../bake/service';
-import { NotFoundError } from '../errors';
+import { isAwsError, NotFoundError } from '../errors';
 import { BakeStore, IdempotencyKeyReusedError } from '../store/bakes';
 import { retentionPlan } from '../retention/janitor';
 import { openApiDocument } from './openapi';
@@ -269,7 +269,7 @@ async function getPipelines(bakery: Bakery): Promise<ApiResponse> {
           .then(
             (answer) => answer.Parameter?.Value ?? null,
             (error: unknown) => {
-              if ((error as Error).name === 'ParameterNotFound') return null;
+              if (isAwsError(error, 'ParameterNotFound')) return null;
               throw error;
             },
           ),
@@ -377,14 +377,13 @@ export async function route(bakery: Bakery, request: ApiRequest): Promise<ApiRes
   if (!chosen) {
     const methods = matching.map((r) => r.method);
     const allow = (methods.includes('GET') ? [...methods, 'HEAD'] : methods).join(', ');
-    throw Object.assign(
-      new HttpProblem(
-        405,
-        'method-not-allowed',
-        'Method not allowed',
-        `${request.method} is not allowed here; use ${allow}`,
-      ),
-      { allow },
+    throw new HttpProblem(
+      405,
+      'method-not-allowed',
+      'Method not allowed',
+      `${request.method} is not allowed here; use ${allow}`,
+      undefined,
+      allow,
     );
   }
   // Only GET /bakes takes a query (its schema refuses what it does not know); elsewhere a query

@@ -22,7 +22,7 @@ import {
   StartInstanceRefreshCommand,
   type AutoScalingClient,
 } from '@aws-sdk/client-auto-scaling';
-import { describeError, isTransient } from '../errors';
+import { describeError, isAwsError, isTransient, RefusedError } from '../errors';
 import {
   ensureRolloutVersion,
   pruneRolloutVersions,
@@ -81,8 +81,7 @@ async function network(
       new DescribeSubnetsCommand({ Filters: [{ Name: 'tag:Name', Values: [subnet] }] }),
     );
     const match = found.Subnets?.[0];
-    if (!match?.SubnetId)
-      throw Object.assign(new Error(`No subnet tagged Name=${subnet}`), { name: 'SubnetNotFound' });
+    if (!match?.SubnetId) throw new RefusedError('SubnetNotFound', `No subnet tagged Name=${subnet}`);
     subnetId = match.SubnetId;
     vpcId = match.VpcId;
   }
@@ -96,9 +95,7 @@ async function network(
     ];
     const found = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: filters }));
     if ((found.SecurityGroups ?? []).length < names.length) {
-      throw Object.assign(new Error(`Security groups not found: ${names.join(', ')}`), {
-        name: 'SecurityGroupNotFound',
-      });
+      throw new RefusedError('SecurityGroupNotFound', `Security groups not found: ${names.join(', ')}`);
     }
     described.push(...(found.SecurityGroups ?? []));
   }
@@ -182,7 +179,7 @@ async function launch(
     );
     return { kind: 'launched', role: action.role, instanceId: run.Instances?.[0]?.InstanceId ?? '' };
   } catch (error) {
-    if ((error as Error).name === 'InsufficientInstanceCapacity')
+    if (isAwsError(error, 'InsufficientInstanceCapacity'))
       return { kind: 'no-capacity', instanceType: action.instanceType };
     throw error;
   }
@@ -191,9 +188,7 @@ async function launch(
 /** The pipeline an action needs; a bake whose pipeline was removed can only end things. */
 function configured(pipeline: Pipeline | undefined, bake: BakeRecord): Pipeline {
   if (pipeline) return pipeline;
-  throw Object.assign(new Error(`Pipeline ${bake.pipeline} is no longer configured`), {
-    name: 'UnknownPipeline',
-  });
+  throw new RefusedError('UnknownPipeline', `Pipeline ${bake.pipeline} is no longer configured`);
 }
 
 async function run(
@@ -345,7 +340,7 @@ async function run(
           new CancelInstanceRefreshCommand({ AutoScalingGroupName: action.group }),
         );
       } catch (error) {
-        if ((error as Error).name !== 'ActiveInstanceRefreshNotFoundFault') throw error; // already over
+        if (!isAwsError(error, 'ActiveInstanceRefreshNotFoundFault')) throw error; // already over
       }
       return { kind: 'done' };
     case 'restore-default-version': {
@@ -418,7 +413,7 @@ async function startRefresh(
     return { kind: 'refresh-started', group: action.group, refreshId: started.InstanceRefreshId ?? '' };
   } catch (error) {
     // Another refresh holds the group: the next pass sees it and waits or cancels, by policy.
-    if ((error as Error).name === 'InstanceRefreshInProgressFault') return { kind: 'done' };
+    if (isAwsError(error, 'InstanceRefreshInProgressFault')) return { kind: 'done' };
     throw error;
   }
 }
@@ -442,7 +437,7 @@ export async function act(
     } catch (error) {
       if (isTransient(error)) throw error;
       // A terminate of an instance that is already gone has nothing left to do.
-      if (action.kind === 'terminate' && (error as Error).name === 'InvalidInstanceID.NotFound') continue;
+      if (action.kind === 'terminate' && isAwsError(error, 'InvalidInstanceID.NotFound')) continue;
       const { code, message } = describeError(error);
       results.push({ kind: 'rejected', action: action.kind, code, message });
     }

@@ -1,6 +1,6 @@
 import { DescribeImagesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { NotFoundError } from '../errors';
+import { isAwsError, NotFoundError } from '../errors';
 import type { Pipeline } from '../pipeline/schema';
 
 export interface BaseImage {
@@ -25,7 +25,7 @@ export async function resolveBaseImage(
       const parameter = await clients.ssm.send(new GetParameterCommand({ Name: source.ssmParameter }));
       imageId = parameter.Parameter?.Value;
     } catch (error) {
-      if ((error as Error).name === 'ParameterNotFound') {
+      if (isAwsError(error, 'ParameterNotFound')) {
         throw new NotFoundError(`Base image parameter ${source.ssmParameter} does not exist`, {
           cause: error,
         });

@@ -29,6 +29,7 @@ import type {
   StepStage,
 } from './model';
 import { parseCommandComment, TAG_BAKE_ID, TAG_ROLE } from './tags';
+import { isAwsError } from '../errors';
 
 /** The narrow slice of AWS a pass reads from. */
 export interface ObserveClients {
@@ -157,7 +158,7 @@ async function commandsOf(
         .catch((error: unknown) => {
           // Right after SendCommand, GetCommandInvocation may not find the invocation yet
           // (InvocationDoesNotExist, API reference): the step is still running as far as we can read.
-          if ((error as Error).name === 'InvocationDoesNotExist') return undefined;
+          if (isAwsError(error, 'InvocationDoesNotExist')) return undefined;
           throw error;
         });
       if (!invocation) {
@@ -200,7 +201,7 @@ async function templatesNamed(ec2: Pick<EC2Client, 'send'>, ids: string[]): Prom
       (await ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: ids }))).LaunchTemplates ?? []
     );
   } catch (error) {
-    if ((error as Error).name !== 'InvalidLaunchTemplateId.NotFound') throw error;
+    if (!isAwsError(error, 'InvalidLaunchTemplateId.NotFound')) throw error;
     if (ids.length === 1) return [];
     const found: LaunchTemplate[] = [];
     for (const id of ids) found.push(...(await templatesNamed(ec2, [id])));

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
-import { ConflictError, describeError, InvalidRequestError, NotFoundError } from '../errors';
+import { ConflictError, describeError, InvalidRequestError, isAwsError, NotFoundError } from '../errors';
 import {
   bakeStarted,
   notificationsFor,
@@ -187,7 +187,9 @@ export async function startRollout(
       .send(new DescribeImagesCommand({ ImageIds: [imageId] }));
     image = described.Images?.[0];
   } catch (error) {
-    if (!(error as Error).name.startsWith('InvalidAMIID')) throw error;
+    // A malformed or unknown id: no such image (DescribeImages' documented errors).
+    if (!isAwsError(error, 'InvalidAMIID.NotFound', 'InvalidAMIID.Malformed', 'InvalidAMIID.Unavailable'))
+      throw error;
   }
   if (!image) throw new NotFoundError(`Image ${imageId} not found in ${bakery.region}`);
   const tag = (key: string) => image.Tags?.find((t) => t.Key === key)?.Value;

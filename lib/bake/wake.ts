@@ -137,7 +137,7 @@ export async function wake(bakery: Bakery, trigger: Trigger): Promise<WakeResult
         return { ...result, failedMessageIds: failedLifecycles };
       } catch (error) {
         bakery.log.warn('timer pass failed; SQS will deliver it again', {
-          error: (error as Error).name,
+          error: describeError(error).code,
           bakeIds: ids,
         });
         const failedMessageIds = [

@@ -10,7 +10,7 @@ import {
   SendCommandCommand,
 } from '@aws-sdk/client-ssm';
 import type { Bakery } from '../bake/service';
-import { ConflictError, describeError, isTransient } from '../errors';
+import { ConflictError, describeError, isAwsError, isTransient } from '../errors';
 import { lifecycleNotification, publishNotification } from '../notify/notifications';
 import type { PipelineCatalog } from '../pipeline/catalog';
 import type { LifecycleConfig } from '../pipeline/schema';
@@ -156,16 +156,13 @@ async function check(bakery: Bakery, record: LifecycleRecord, config: LifecycleC
       );
     }
   } catch (error) {
-    if ((error as Error).name !== 'InvocationDoesNotExist') throw error; // just sent: not visible yet
+    if (!isAwsError(error, 'InvocationDoesNotExist')) throw error; // just sent: not visible yet
   }
   return { kind: 'wait' };
 }
 
 function isGone(error: unknown): boolean {
-  return (
-    (error as Error).name === 'ValidationError' &&
-    /No active Lifecycle Action/i.test((error as Error).message)
-  );
+  return isAwsError(error, 'ValidationError') && /No active Lifecycle Action/i.test((error as Error).message);
 }
 
 /** CompleteLifecycleAction; an action already gone (completed by us before, or expired) counts as done. */

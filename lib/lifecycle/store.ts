@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, isAwsError, NotFoundError } from '../errors';
 import { activeItems, claimLease, releaseLease, type LeasedItem } from '../store/lease';
 import type { LifecycleAction } from './message';
 
@@ -61,7 +61,7 @@ export class LifecycleStore {
       );
       return { record, created: true };
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      if (!isAwsError(error, 'ConditionalCheckFailedException')) throw error;
       return { record: await this.get(record.token), created: false };
     }
   }
@@ -115,7 +115,7 @@ export class LifecycleStore {
         }),
       );
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException')
+      if (isAwsError(error, 'ConditionalCheckFailedException'))
         throw new ConflictError(`Lifecycle action ${next.token} changed`);
       throw error;
     }

@@ -21,7 +21,7 @@ import { isTerminal } from '../bake/model';
 import type { Bakery } from '../bake/service';
 import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS } from '../bake/tags';
 import { DEFAULT_DEADLINES, type DeadlinePhase, type Pipeline } from '../pipeline/schema';
-import { NotFoundError } from '../errors';
+import { isAwsError, NotFoundError } from '../errors';
 import { ACTIVE_REFRESH } from '../rollout/refresh-status';
 import { planRetention, type RetainedImage, type RetentionPlan } from './plan';
 
@@ -171,7 +171,7 @@ async function referencesIn(
       .send(new GetParameterCommand({ Name: pipeline.publish.parameter }));
     add(parameter.Parameter?.Value, `SSM parameter ${pipeline.publish.parameter}`);
   } catch (error) {
-    if ((error as Error).name !== 'ParameterNotFound') throw error;
+    if (!isAwsError(error, 'ParameterNotFound')) throw error;
   }
   return references;
 }
@@ -211,7 +211,17 @@ export interface RetentionOutcome {
   readonly reclaimedGiB: number;
 }
 
-const isGone = (error: unknown) => /NotFound|Unavailable|Malformed/.test((error as Error).name);
+/** The image or snapshot is already gone, or its id names none (EC2's documented error codes). */
+const isGone = (error: unknown) =>
+  isAwsError(
+    error,
+    'InvalidAMIID.NotFound',
+    'InvalidAMIID.Unavailable',
+    'InvalidAMIID.Malformed',
+    'InvalidSnapshot.NotFound',
+    'InvalidSnapshot.Malformed',
+    'InvalidSnapshotID.Malformed',
+  );
 
 /** Deletes a snapshot no image uses any more; false when one still does. */
 async function deleteIfUnused(ec2: Pick<EC2Client, 'send'>, snapshotId: string): Promise<boolean> {
@@ -227,7 +237,7 @@ async function deleteIfUnused(ec2: Pick<EC2Client, 'send'>, snapshotId: string):
     return true;
   } catch (error) {
     if (isGone(error)) return false;
-    if ((error as Error).name === 'InvalidSnapshot.InUse') return false;
+    if (isAwsError(error, 'InvalidSnapshot.InUse')) return false;
     throw error;
   }
 }

@@ -7,7 +7,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, NotFoundError, PipelineBusyError } from '../errors';
+import { ConflictError, isAwsError, NotFoundError, PipelineBusyError } from '../errors';
 import { activeItems, claimLease, releaseLease, type LeasedItem } from './lease';
 import { isActive, isTerminal, type Approval, type BakeRecord } from '../bake/model';
 import type { Notification } from '../notify/notifications';
@@ -268,7 +268,7 @@ export class BakeStore {
       );
       return true;
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
       throw error;
     }
   }
@@ -375,7 +375,7 @@ export class BakeStore {
       );
       return Number(updated.Attributes?.version);
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      if (!isAwsError(error, 'ConditionalCheckFailedException')) throw error;
       const { bake } = await this.get(id); // NotFoundError when it does not exist
       throw new ConflictError(`Bake ${id} already ${bake.phase}`);
     }
@@ -407,7 +407,7 @@ export class BakeStore {
       );
       return Number(updated.Attributes?.version);
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      if (!isAwsError(error, 'ConditionalCheckFailedException')) throw error;
       const { bake } = await this.get(id); // NotFoundError when it does not exist
       if (bake.approval) throw new ConflictError(`Bake ${id} was already ${bake.approval.decision}`);
       if (bake.cancelRequested && !isTerminal(bake.phase))
@@ -439,7 +439,7 @@ export class BakeStore {
       return bake.version + 1;
     } catch (error) {
       // A newer commit carries its own outbox; the notifications may be sent again (at least once).
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      if (!isAwsError(error, 'ConditionalCheckFailedException')) throw error;
       return undefined;
     }
   }

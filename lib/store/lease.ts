@@ -1,4 +1,5 @@
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isAwsError } from '../errors';
 
 /** Where a versioned record with a lease lives. */
 export interface LeasedItem {
@@ -31,7 +32,7 @@ export async function claimLease(item: LeasedItem, now: Date, seconds: number): 
     );
     return true;
   } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+    if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
     throw error;
   }
 }
@@ -49,7 +50,7 @@ export async function releaseLease(item: LeasedItem): Promise<void> {
       }),
     );
   } catch (error) {
-    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    if (!isAwsError(error, 'ConditionalCheckFailedException')) throw error;
   }
 }
 

@@ -183,6 +183,21 @@ describe('claim, release and commit', () => {
     expect(await store.claim(written, NOW, 30)).toBe(false);
     expect(await store.claim(written, new Date(NOW.getTime() + 61_000), 30)).toBe(true);
   });
+
+  it('a commit with nothing to deliver holds no lease, whatever it is given', async () => {
+    const store = await fresh();
+    const record = bake();
+    await store.create(record, []);
+
+    const written = await store.commit(
+      record,
+      { ...record, phase: 'launching' },
+      [],
+      new Date(NOW.getTime() + 60_000),
+    );
+
+    expect(await store.claim(written, NOW, 30)).toBe(true);
+  });
 });
 
 describe('the active index', () => {
@@ -301,6 +316,7 @@ describe('list and lastSucceeded', () => {
       ['web', 'failed'],
       ['web', 'succeeded'],
       ['web', 'provisioning'],
+      ['web', 'cancelled'],
     ] as const) {
       const record = bake(phase, { pipeline: `${pipeline}-${made.length}` });
       made.push({ ...record, pipeline });

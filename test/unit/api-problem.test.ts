@@ -9,10 +9,8 @@ import {
   PipelineBusyError,
 } from '../../lib/errors';
 
-/** An error of the service's own that no route maps (a 4xx nobody expected): a bare 500, not logged. */
-class Unmapped extends BakeryError {
-  override readonly statusCode = 418;
-}
+/** An error of the service's own that no route maps: a bare 500, logged. */
+class Unmapped extends BakeryError {}
 
 const middy = (message: string) =>
   Object.assign(new Error(message), { statusCode: 415, cause: { package: '@middy/http-json-body-parser' } });
@@ -41,6 +39,20 @@ describe('toProblem: the one place an error becomes an HTTP answer', () => {
       {
         problem: { type: typeOf('no-route'), title: 'Not found', status: 404, detail: 'No route' },
         headers: {},
+        logged: false,
+      },
+    ],
+    [
+      'a 405 names the methods the path takes',
+      new HttpProblem(405, 'method-not-allowed', 'Method not allowed', 'use GET', undefined, 'GET, HEAD'),
+      {
+        problem: {
+          type: typeOf('method-not-allowed'),
+          title: 'Method not allowed',
+          status: 405,
+          detail: 'use GET',
+        },
+        headers: { Allow: 'GET, HEAD' },
         logged: false,
       },
     ],
@@ -175,7 +187,7 @@ describe('toProblem: the one place an error becomes an HTTP answer', () => {
     ['a thrown null', null, true],
     ['a thrown undefined', undefined, true],
     ['a configuration error (500) is logged', new ConfigError('pipelines: invalid'), true],
-    ['an unmapped error of our own under 500 is not logged', new Unmapped('teapot'), false],
+    ['an unmapped error of our own is logged too', new Unmapped('teapot'), true],
     [
       'an error from another package is not a parser problem',
       Object.assign(new Error('Unsupported Media Type'), { cause: { package: 'other' } }),

@@ -2424,11 +2424,17 @@ describe('decide: a finished bake watches its instances until EC2 shows them ter
     ['terminated already: confirmed', watching('running'), { ...watching('terminated'), confirmedAt: T0 }],
     [
       'a confirmed record is left as it is',
-      { ...watching('terminated'), confirmedAt: T0 },
-      { ...watching('terminated'), confirmedAt: T0 },
+      { ...watching('terminated'), confirmedAt: 'earlier' },
+      { ...watching('terminated'), confirmedAt: 'earlier' },
     ],
+    [
+      'a record given up on is left as it is',
+      { ...watching('running'), gaveUpAt: 'earlier' },
+      { ...watching('running'), gaveUpAt: 'earlier' },
+    ],
+    ['a record from before the watch gets none', undefined, undefined],
   ])('applyResults of a terminate: %s', (_, cleanup, expected) => {
-    const state = expected?.instances[0]?.state ?? '';
+    const state = expected?.instances[0]?.state ?? 'terminated';
     const next = applyResults(ended(cleanup), [
       { kind: 'terminating', instances: [{ instanceId: 'i-b', state }] },
     ]);
