@@ -41,8 +41,12 @@ export const GROUPS: readonly Group[] = [
   },
   {
     name: 'lifecycle',
-    mutate: ['lib/lifecycle/engine.ts', 'lib/lifecycle/message.ts'],
-    tests: ['test/unit/lifecycle-message.test.ts', 'test/integration/lifecycle.test.ts'],
+    mutate: ['lib/lifecycle/decide.ts', 'lib/lifecycle/engine.ts', 'lib/lifecycle/message.ts'],
+    tests: [
+      'test/unit/lifecycle-decide.test.ts',
+      'test/unit/lifecycle-message.test.ts',
+      'test/integration/lifecycle.test.ts',
+    ],
   },
   {
     name: 'store',

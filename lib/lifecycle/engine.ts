@@ -14,12 +14,16 @@ import { ConflictError, describeError, isAwsError, isTransient } from '../errors
 import { lifecycleNotification, publishNotification } from '../notify/notifications';
 import type { PipelineCatalog } from '../pipeline/catalog';
 import type { LifecycleConfig } from '../pipeline/schema';
+import {
+  heartbeatDue,
+  lifecycleReads,
+  lifecycleVerdict,
+  type LifecycleReads,
+  type LifecycleSeen,
+  type LifecycleVerdict,
+} from './decide';
 import type { LifecycleAction } from './message';
-import type { LifecycleOutcome, LifecycleRecord } from './store';
-
-/** Auto Scaling's cap on how long heartbeats can keep one action waiting (48 h). */
-const MAX_GLOBAL_TIMEOUT_SECONDS = 172_800;
-const TAIL = 1024;
+import type { LifecycleRecord } from './store';
 
 /** The lifecycle configuration for a group: its target's, else its pipeline's; none if no pipeline names it. */
 export function lifecycleFor(
@@ -33,13 +37,18 @@ export function lifecycleFor(
   return undefined;
 }
 
-/** Hook heartbeat timeouts rarely change: read once per container (and per hook). */
-const heartbeatTimeouts = new Map<string, number>();
+/**
+ * Hook heartbeat timeouts rarely change: read once per container, per Auto Scaling client (so per
+ * account and region) and hook.
+ */
+const heartbeatTimeouts = new WeakMap<object, Map<string, number>>();
 
 async function heartbeatTimeoutOf(bakery: Bakery, record: LifecycleRecord): Promise<number> {
+  const known = heartbeatTimeouts.get(bakery.autoScaling) ?? new Map<string, number>();
+  heartbeatTimeouts.set(bakery.autoScaling, known);
   const cacheKey = `${record.group}\n${record.hook}`;
-  const known = heartbeatTimeouts.get(cacheKey);
-  if (known !== undefined) return known;
+  const cached = known.get(cacheKey);
+  if (cached !== undefined) return cached;
   const hooks = await bakery.autoScaling.send(
     new DescribeLifecycleHooksCommand({
       AutoScalingGroupName: record.group,
@@ -47,7 +56,7 @@ async function heartbeatTimeoutOf(bakery: Bakery, record: LifecycleRecord): Prom
     }),
   );
   const seconds = hooks.LifecycleHooks?.[0]?.HeartbeatTimeout ?? 3600;
-  heartbeatTimeouts.set(cacheKey, seconds);
+  known.set(cacheKey, seconds);
   return seconds;
 }
 
@@ -80,85 +89,70 @@ export async function receive(
   return { record: opened.record, duplicate: !opened.created };
 }
 
-type Verdict =
-  | { readonly kind: 'wait'; readonly patch?: Partial<LifecycleRecord> }
-  | {
-      readonly kind: 'complete';
-      readonly result: 'CONTINUE' | 'ABANDON';
-      readonly outcome: LifecycleOutcome;
-      readonly reason?: string;
-    };
-
-const FINAL_COMMAND = new Set(['Failed', 'TimedOut', 'Cancelled']);
-
-/** Looks at the check of a record and says what comes next (sending its command when due). */
-async function check(bakery: Bakery, record: LifecycleRecord, config: LifecycleConfig): Promise<Verdict> {
-  const launching = record.transition === 'launching';
-  const spec = launching ? config.readiness : config.drain;
-  if (!spec) return { kind: 'complete', result: 'CONTINUE', outcome: 'no-check' };
-  const failed = (reason: string): Verdict =>
-    launching
-      ? { kind: 'complete', result: 'ABANDON', outcome: 'not-ready', reason }
-      : { kind: 'complete', result: 'CONTINUE', outcome: 'drain-failed', reason };
-  const elapsed = (bakery.clock().getTime() - Date.parse(record.receivedAt)) / 1000;
-  if (elapsed > spec.timeoutSeconds) {
-    const reason = `No answer within ${spec.timeoutSeconds} s`;
-    return launching ? { kind: 'complete', result: 'ABANDON', outcome: 'timed-out', reason } : failed(reason);
-  }
-  const ok: Verdict = { kind: 'complete', result: 'CONTINUE', outcome: launching ? 'ready' : 'drained' };
-
-  if ('ec2StatusChecks' in spec) {
-    const answer = await bakery
-      .ec2In(bakery.region)
-      .send(
-        new DescribeInstanceStatusCommand({ InstanceIds: [record.instanceId], IncludeAllInstances: true }),
-      );
-    const status = answer.InstanceStatuses?.[0];
-    const states = [status?.InstanceStatus?.Status, status?.SystemStatus?.Status];
-    if (states.every((s) => s === 'ok')) return ok;
-    if (states.includes('impaired')) return failed('EC2 status checks impaired');
-    return { kind: 'wait' };
-  }
-
+/** Reads what the check needs on this look (`lifecycleReads`), nothing more. */
+async function look(
+  bakery: Bakery,
+  record: LifecycleRecord,
+  reads: LifecycleReads,
+  now: Date,
+): Promise<LifecycleSeen> {
   const ssm = bakery.ssmIn(bakery.region);
-  if (!record.commandId) {
-    const agents = await ssm.send(
-      new DescribeInstanceInformationCommand({
-        Filters: [{ Key: 'InstanceIds', Values: [record.instanceId] }],
-      }),
-    );
-    if (agents.InstanceInformationList?.[0]?.PingStatus !== 'Online') return { kind: 'wait' };
-    const sent = await ssm.send(
-      new SendCommandCommand({
-        InstanceIds: [record.instanceId],
-        DocumentName: 'AWS-RunShellScript',
-        Comment: `ami-bakery lifecycle ${record.transition} ${record.instanceId}`.slice(0, 100),
-        Parameters: {
-          commands: [...spec.command],
-          executionTimeout: [String(spec.timeoutSeconds)],
-        },
-      }),
-    );
-    return { kind: 'wait', patch: { commandId: sent.Command?.CommandId ?? '' } };
-  }
-  try {
-    const invocation = await ssm.send(
-      new GetCommandInvocationCommand({ CommandId: record.commandId, InstanceId: record.instanceId }),
-    );
-    if (invocation.Status === 'Success') return ok;
-    if (FINAL_COMMAND.has(invocation.Status ?? '')) {
-      const output =
-        [invocation.StandardErrorContent, invocation.StandardOutputContent]
-          .find((text) => text)
-          ?.slice(-TAIL) ?? '';
-      return failed(
-        `Command ${invocation.Status ?? ''} (exit ${invocation.ResponseCode ?? '?'})${output ? `: ${output}` : ''}`,
-      );
+  switch (reads) {
+    case 'nothing':
+      return { now };
+    case 'status-checks': {
+      const answer = await bakery
+        .ec2In(bakery.region)
+        .send(
+          new DescribeInstanceStatusCommand({ InstanceIds: [record.instanceId], IncludeAllInstances: true }),
+        );
+      const status = answer.InstanceStatuses?.[0];
+      return { now, statusChecks: [status?.InstanceStatus?.Status, status?.SystemStatus?.Status] };
     }
-  } catch (error) {
-    if (!isAwsError(error, 'InvocationDoesNotExist')) throw error; // just sent: not visible yet
+    case 'agent': {
+      const agents = await ssm.send(
+        new DescribeInstanceInformationCommand({
+          Filters: [{ Key: 'InstanceIds', Values: [record.instanceId] }],
+        }),
+      );
+      return { now, agentOnline: agents.InstanceInformationList?.[0]?.PingStatus === 'Online' };
+    }
+    case 'invocation':
+      try {
+        const invocation = await ssm.send(
+          new GetCommandInvocationCommand({ CommandId: record.commandId, InstanceId: record.instanceId }),
+        );
+        return {
+          now,
+          invocation: {
+            status: invocation.Status ?? '',
+            ...(invocation.ResponseCode !== undefined ? { exitCode: invocation.ResponseCode } : {}),
+            ...(invocation.StandardOutputContent ? { stdout: invocation.StandardOutputContent } : {}),
+            ...(invocation.StandardErrorContent ? { stderr: invocation.StandardErrorContent } : {}),
+          },
+        };
+      } catch (error) {
+        if (!isAwsError(error, 'InvocationDoesNotExist')) throw error; // just sent: not visible yet
+        return { now };
+      }
   }
-  return { kind: 'wait' };
+}
+
+/** Sends the check's command; its id goes on the record, for the next looks to follow. */
+async function sendCheck(
+  bakery: Bakery,
+  record: LifecycleRecord,
+  send: NonNullable<Extract<LifecycleVerdict, { kind: 'wait' }>['send']>,
+): Promise<string> {
+  const sent = await bakery.ssmIn(bakery.region).send(
+    new SendCommandCommand({
+      InstanceIds: [record.instanceId],
+      DocumentName: 'AWS-RunShellScript',
+      Comment: `ami-bakery lifecycle ${record.transition} ${record.instanceId}`.slice(0, 100),
+      Parameters: { commands: [...send.commands], executionTimeout: [String(send.timeoutSeconds)] },
+    }),
+  );
+  return sent.Command?.CommandId ?? '';
 }
 
 function isGone(error: unknown): boolean {
@@ -169,7 +163,7 @@ function isGone(error: unknown): boolean {
 async function complete(
   bakery: Bakery,
   record: LifecycleRecord,
-  verdict: Extract<Verdict, { kind: 'complete' }>,
+  verdict: Extract<LifecycleVerdict, { kind: 'complete' }>,
 ): Promise<LifecycleRecord> {
   const done: LifecycleRecord = {
     ...record,
@@ -226,7 +220,8 @@ export async function stepLifecycle(bakery: Bakery, record: LifecycleRecord): Pr
 async function stepClaimed(bakery: Bakery, record: LifecycleRecord, now: Date): Promise<StepResult> {
   const config = lifecycleFor(bakery.catalog, record.group)?.config ?? {};
   let next: LifecycleRecord = { ...record, updatedAt: now.toISOString() };
-  const verdict = await check(bakery, record, config);
+  const seen = await look(bakery, record, lifecycleReads(record, config, now), now);
+  const verdict = lifecycleVerdict(record, config, seen);
   if (verdict.kind === 'complete') {
     next = { ...(await complete(bakery, next, verdict)), updatedAt: now.toISOString() };
     const type =
@@ -237,12 +232,8 @@ async function stepClaimed(bakery: Bakery, record: LifecycleRecord, now: Date): 
           : undefined;
     if (type) await publishNotification(bakery.sns, bakery.topicArn, lifecycleNotification(next, type));
   } else {
-    next = { ...next, ...verdict.patch };
-    const timeout = await heartbeatTimeoutOf(bakery, record);
-    const sinceBeat = (now.getTime() - Date.parse(record.lastHeartbeatAt)) / 1000;
-    const sinceStart = (now.getTime() - Date.parse(record.receivedAt)) / 1000;
-    const globalTimeout = Math.min(100 * timeout, MAX_GLOBAL_TIMEOUT_SECONDS);
-    if (sinceBeat >= timeout / 2 && sinceStart + timeout < globalTimeout) {
+    if (verdict.send) next = { ...next, commandId: await sendCheck(bakery, record, verdict.send) };
+    if (heartbeatDue(record, now, await heartbeatTimeoutOf(bakery, record))) {
       try {
         await bakery.autoScaling.send(
           new RecordLifecycleActionHeartbeatCommand({

@@ -38,8 +38,6 @@ const UNEXERCISED: Unexercised = {
       'cancels a refresh (whenRefreshInProgress: cancel, or a cancelled bake)',
     'autoscaling:RecordLifecycleActionHeartbeat':
       'keeps a check alive past half its hook’s heartbeat timeout',
-    'autoscaling:DescribeLifecycleHooks':
-      'reads a hook’s heartbeat timeout once per container (here the lifecycle function, in the same process, read it first)',
     'ec2:DescribeInstanceStatus': 'readiness by EC2 status checks (this run checks readiness by a command)',
     'ssm:SendCommand':
       'starts a handed-over check whose command the lifecycle function did not send (it died first)',
