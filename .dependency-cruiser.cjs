@@ -23,6 +23,14 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'no-circular-folders',
+      comment: 'the folders of lib/ form layers: two folders that import each other are one (issue 17)',
+      severity: 'error',
+      scope: 'folder',
+      from: { path: '^lib/' },
+      to: { circular: true },
+    },
+    {
       name: 'functions-are-entry-points',
       comment: 'nothing but tests, scripts and bench import a function module',
       severity: 'error',

@@ -4,8 +4,8 @@ import middy from '@middy/core';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { bakeryFromEnvironment } from './bakery';
 import type { Bakery } from '../lib/bake/service';
-import { parseTrigger, UnknownTriggerError } from '../lib/bake/triggers';
-import { wake } from '../lib/bake/wake';
+import { parseTrigger, UnknownTriggerError } from '../lib/triggers/parse';
+import { wake } from '../lib/triggers/wake';
 
 const logger = new Logger({ serviceName: 'ami-bakery-reconcile' });
 let bakery: Bakery | undefined;

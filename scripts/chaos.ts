@@ -25,7 +25,7 @@ import { readAwsSettings } from '../lib/aws/settings';
 import { bakeryFromEnvironment } from '../functions/bakery';
 import { isTerminal } from '../lib/bake/model';
 import { reconcile, startBake, type Bakery } from '../lib/bake/service';
-import { TAG_BAKE_ID, TAG_MANAGED, TAG_ROLE } from '../lib/bake/tags';
+import { TAG_BAKE_ID, TAG_MANAGED, TAG_ROLE } from '../lib/aws/tags';
 import { stepLifecycle } from '../lib/lifecycle/engine';
 import { handleLifecycleEvent } from '../lib/lifecycle/handle';
 import type { FunctionName } from '../emulator/iam/identities';

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { BAKE_ID } from '../bake/model';
 import {
   approvalBody,
   bakeListResponse,
@@ -51,7 +52,7 @@ const bakeId = {
   name: 'id',
   in: 'path',
   required: true,
-  schema: { type: 'string', pattern: '^b\\d{14}-[0-9a-f]{6}$' },
+  schema: { type: 'string', pattern: BAKE_ID.source },
 };
 
 function queryParameters(): Schema[] {

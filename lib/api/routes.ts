@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import type { z } from 'zod';
-import { isTerminal, type BakeRecord } from '../bake/model';
+import { BAKE_ID, isTerminal, type BakeRecord } from '../bake/model';
 import { planBake } from '../bake/plan';
 import { approveBake, cancelBake, rejectBake, startBake, startRollout, type Bakery } from '../bake/service';
 import { isAwsError, NotFoundError } from '../errors';
@@ -37,7 +37,6 @@ export interface ApiResponse {
 
 /** How long an Idempotency-Key is remembered. */
 const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
-const BAKE_ID = /^b\d{14}-[0-9a-f]{6}$/;
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query'): z.output<T> {
   const parsed = schema.safeParse(value);

@@ -30,7 +30,7 @@ import {
 } from '../rollout/launch-template';
 import type { Pipeline } from '../pipeline/schema';
 import type { Action, ActionResult, BakeRecord } from './model';
-import { commandComment, serviceTags, TAG_RECIPE, TAG_ROLE, TAG_STATUS } from './tags';
+import { commandComment, serviceTags, TAG_RECIPE, TAG_ROLE, TAG_STATUS } from '../aws/tags';
 
 export interface ActClients {
   readonly autoScaling: Pick<AutoScalingClient, 'send'>;

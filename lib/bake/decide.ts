@@ -1,5 +1,5 @@
 import { ACTIVE_REFRESH } from '../rollout/refresh-status';
-import { DEFAULT_DEADLINES, type DeadlinePhase, type Pipeline, type Step } from '../pipeline/schema';
+import { deadlineOf, type Pipeline, type Step } from '../pipeline/schema';
 import { withResource, withTarget } from './apply';
 import {
   awaitingCleanup,
@@ -324,8 +324,7 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
     const decided = finish(current, 'cancelled', observed);
     return { ...decided, actions: [...stop, ...decided.actions] };
   }
-  const deadline = DEFAULT_DEADLINES[current.phase as DeadlinePhase] as number | undefined;
-  const allowed = pipeline.deadlines[current.phase as DeadlinePhase] ?? deadline;
+  const allowed = deadlineOf(pipeline, current.phase);
   if (allowed !== undefined && now.getTime() - Date.parse(current.phaseStartedAt) > allowed * 1000) {
     const expired =
       current.phase === 'awaiting-approval'

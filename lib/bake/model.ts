@@ -18,6 +18,16 @@ export const PHASES = [
   'cancelled',
 ] as const;
 export type Phase = (typeof PHASES)[number];
+
+/**
+ * A bake's id: `b`, the UTC second it was asked for, six random hex digits
+ * (b20261122041600-a1b2c3). Time-sortable, and safe in tags and ClientTokens.
+ */
+export const BAKE_ID = /^b\d{14}-[0-9a-f]{6}$/;
+
+export function bakeIdOf(now: Date, randomHex: string): string {
+  return `b${now.toISOString().replace(/\D/g, '').slice(0, 14)}-${randomHex}`;
+}
 export type TerminalPhase = 'succeeded' | 'failed' | 'cancelled';
 
 export function isTerminal(phase: Phase): phase is TerminalPhase {

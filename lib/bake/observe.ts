@@ -28,7 +28,7 @@ import type {
   ObservedRefresh,
   StepStage,
 } from './model';
-import { parseCommandComment, TAG_BAKE_ID, TAG_ROLE } from './tags';
+import { parseCommandComment, TAG_BAKE_ID, TAG_ROLE, tagValue } from '../aws/tags';
 import { isAwsError } from '../errors';
 
 /** The narrow slice of AWS a pass reads from. */
@@ -53,10 +53,6 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-function tag(tags: { Key?: string; Value?: string }[] | undefined, key: string): string | undefined {
-  return tags?.find((t) => t.Key === key)?.Value;
-}
-
 async function instancesByBake(
   ec2: Pick<EC2Client, 'send'>,
   ids: string[],
@@ -72,8 +68,8 @@ async function instancesByBake(
         }),
       );
       for (const instance of page.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
-        const bakeId = tag(instance.Tags, TAG_BAKE_ID) ?? '';
-        const role = tag(instance.Tags, TAG_ROLE) === 'tester' ? 'tester' : 'builder';
+        const bakeId = tagValue(instance.Tags, TAG_BAKE_ID) ?? '';
+        const role = tagValue(instance.Tags, TAG_ROLE) === 'tester' ? 'tester' : 'builder';
         const list = byBake.get(bakeId) ?? [];
         list.push({ instanceId: instance.InstanceId ?? '', role, state: instance.State?.Name ?? 'unknown' });
         byBake.set(bakeId, list);
@@ -98,7 +94,7 @@ async function imagesByBake(
       }),
     );
     for (const image of page.Images ?? []) {
-      const bakeId = tag(image.Tags, TAG_BAKE_ID) ?? '';
+      const bakeId = tagValue(image.Tags, TAG_BAKE_ID) ?? '';
       const list = byBake.get(bakeId) ?? [];
       list.push({
         imageId: image.ImageId ?? '',

@@ -16,10 +16,18 @@ import { act, type ActClients } from './act';
 import { settle } from './apply';
 import { resolveBaseImage, type BaseImage } from './base-image';
 import { afterEnd, decide, finish } from './decide';
-import { isActive, isTerminal, type Approval, type BakeRecord, type Decision, type Observed } from './model';
+import {
+  bakeIdOf,
+  isActive,
+  isTerminal,
+  type Approval,
+  type BakeRecord,
+  type Decision,
+  type Observed,
+} from './model';
 import { observe } from './observe';
 import { recipeHash } from './recipe';
-import { TAG_PIPELINE, TAG_RECIPE, TAG_STATUS } from './tags';
+import { TAG_PIPELINE, TAG_RECIPE, TAG_STATUS, tagValue } from '../aws/tags';
 import type { PassScheduler } from './timer';
 
 /** Structured logging, as Powertools' Logger offers it. */
@@ -53,9 +61,9 @@ export interface StartOptions {
   readonly idempotency?: { readonly key: string; readonly requestHash: string; readonly ttlSeconds: number };
 }
 
-/** Time-sortable, tag- and ClientToken-safe: b20261122041600-a1b2c3. */
+/** A new bake's id (`BAKE_ID`), from the time it is asked for. */
 export function newBakeId(now: Date): string {
-  return `b${now.toISOString().replace(/\D/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+  return bakeIdOf(now, randomBytes(3).toString('hex'));
 }
 
 /** The caller's Idempotency-Key, remembered with the new record in the same transaction. */
@@ -192,7 +200,7 @@ export async function startRollout(
       throw error;
   }
   if (!image) throw new NotFoundError(`Image ${imageId} not found in ${bakery.region}`);
-  const tag = (key: string) => image.Tags?.find((t) => t.Key === key)?.Value;
+  const tag = (key: string) => tagValue(image.Tags, key);
   if (tag(TAG_PIPELINE) !== pipeline.name)
     throw new InvalidRequestError(`Image ${imageId} was not baked by pipeline ${pipeline.name}`, 'amiId');
   if (tag(TAG_STATUS) === 'failed')

@@ -268,4 +268,18 @@ export type Rollout = z.output<typeof rolloutSchema>;
 export type LifecycleConfig = z.output<typeof lifecycleSchema>;
 export type DeadlinePhase = keyof typeof DEFAULT_DEADLINES;
 
+/**
+ * How long a phase may last for a pipeline: its own deadline, else the default; undefined for a
+ * phase with none (requested, and the terminal phases).
+ */
+export function deadlineOf(
+  pipeline: Pick<Pipeline, 'deadlines'> | undefined,
+  phase: string,
+): number | undefined {
+  return (
+    pipeline?.deadlines[phase as DeadlinePhase] ??
+    (DEFAULT_DEADLINES as Partial<Record<string, number>>)[phase]
+  );
+}
+
 export const pipelinesSchema = z.array(pipelineSchema).min(1);

@@ -19,8 +19,8 @@ import {
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { isTerminal } from '../bake/model';
 import type { Bakery } from '../bake/service';
-import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS } from '../bake/tags';
-import { DEFAULT_DEADLINES, type DeadlinePhase, type Pipeline } from '../pipeline/schema';
+import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS, tagValue } from '../aws/tags';
+import { deadlineOf, type Pipeline } from '../pipeline/schema';
 import { isAwsError, NotFoundError } from '../errors';
 import { ACTIVE_REFRESH } from '../rollout/refresh-status';
 import { planRetention, type RetainedImage, type RetentionPlan } from './plan';
@@ -42,7 +42,7 @@ async function imagesIn(
   return (found.Images ?? [])
     .filter((image) => image.State !== 'deregistered')
     .map((image) => {
-      const tag = (key: string) => image.Tags?.find((t) => t.Key === key)?.Value;
+      const tag = (key: string) => tagValue(image.Tags, key);
       const bakeId = tag(TAG_BAKE_ID);
       return {
         imageId: image.ImageId ?? '',
@@ -335,8 +335,8 @@ export async function sweepLeakedBuilders(bakery: Bakery): Promise<LeakedBuilder
     },
   )) {
     for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-      const bakeId = instance.Tags?.find((t) => t.Key === TAG_BAKE_ID)?.Value;
-      const pipelineName = instance.Tags?.find((t) => t.Key === TAG_PIPELINE)?.Value;
+      const bakeId = tagValue(instance.Tags, TAG_BAKE_ID);
+      const pipelineName = tagValue(instance.Tags, TAG_PIPELINE);
       const id = instance.InstanceId ?? '';
       let why: string | undefined;
       if (!bakeId) why = 'no bake id tag';
@@ -344,10 +344,8 @@ export async function sweepLeakedBuilders(bakery: Bakery): Promise<LeakedBuilder
         try {
           const { bake } = await bakery.store.get(bakeId);
           const pipeline = bakery.catalog.has(bake.pipeline) ? bakery.catalog.get(bake.pipeline) : undefined;
-          const allowed =
-            pipeline?.deadlines[bake.phase as DeadlinePhase] ??
-            (DEFAULT_DEADLINES as Partial<Record<string, number>>)[bake.phase] ??
-            3_600;
+          // A phase with no deadline (requested: its pass may have launched, then died) gets an hour.
+          const allowed = deadlineOf(pipeline, bake.phase) ?? 3_600;
           if (isTerminal(bake.phase)) why = `bake ${bakeId} is ${bake.phase}`;
           else if (bakery.clock().getTime() - Date.parse(bake.phaseStartedAt) > allowed * 1000 + GRACE_MS)
             why = `bake ${bakeId} is past its ${bake.phase} deadline`;

@@ -1,3 +1,4 @@
+import { tagValue } from '../aws/tags';
 import { ACTIVE_REFRESH } from './refresh-status';
 import {
   DescribeInstanceRefreshesCommand,
@@ -233,7 +234,7 @@ export async function pruneRolloutVersions(
     },
   )) {
     for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-      const tag = instance.Tags?.find((t) => t.Key === 'aws:ec2launchtemplate:version')?.Value;
+      const tag = tagValue(instance.Tags, 'aws:ec2launchtemplate:version');
       if (tag !== undefined && Number.isInteger(Number(tag))) inUse.add(Number(tag));
     }
   }

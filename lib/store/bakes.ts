@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, isAwsError, NotFoundError, PipelineBusyError } from '../errors';
 import { activeItems, claimLease, releaseLease, type LeasedItem } from './lease';
-import { isActive, isTerminal, type Approval, type BakeRecord } from '../bake/model';
+import { BAKE_ID, isActive, isTerminal, type Approval, type BakeRecord } from '../bake/model';
 import type { Notification } from '../notify/notifications';
 
 const ACTIVE = 'active';
@@ -193,7 +193,8 @@ export class BakeStore {
       names.every((name, i) => name === expected[i]) &&
       key[partition] === value &&
       typeof key.pk === 'string' &&
-      /^BAKE#b\d{14}-[0-9a-f]{6}$/.test(key.pk) &&
+      key.pk.startsWith('BAKE#') &&
+      BAKE_ID.test(key.pk.slice('BAKE#'.length)) &&
       key.sk === 'BAKE' &&
       typeof key.createdAt === 'string' &&
       ISO_INSTANT.test(key.createdAt)

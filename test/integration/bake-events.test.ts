@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import instanceEvent from '../../events/ec2-instance-state-change.json';
 import { createSandbox } from '../../emulator/sandbox';
 import { startBake } from '../../lib/bake/service';
-import { parseTrigger } from '../../lib/bake/triggers';
-import { wake } from '../../lib/bake/wake';
+import { parseTrigger } from '../../lib/triggers/parse';
+import { wake } from '../../lib/triggers/wake';
 import { awsForTest } from '../support/aws';
 import { bakeryForTest, CrashingStore } from '../support/bakery';
 

@@ -10,7 +10,7 @@ import { renderPermissions, unusedGrants, type Unexercised } from '../../emulato
 import { packagedTemplate } from '../../emulator/iam/stack';
 import { createSandbox } from '../../emulator/sandbox';
 import { isTerminal } from '../../lib/bake/model';
-import { serviceTags, TAG_ROLE } from '../../lib/bake/tags';
+import { serviceTags, TAG_ROLE } from '../../lib/aws/tags';
 import { runNightly } from '../../lib/bake/nightly';
 import { reconcile } from '../../lib/bake/service';
 import { stepLifecycle } from '../../lib/lifecycle/engine';

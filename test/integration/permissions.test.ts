@@ -12,7 +12,7 @@ import { withoutAction } from '../../emulator/iam/identities';
 import { createSandbox } from '../../emulator/sandbox';
 import { runNightly } from '../../lib/bake/nightly';
 import { startBake } from '../../lib/bake/service';
-import { TAG_MANAGED, TAG_PIPELINE, TAG_STATUS } from '../../lib/bake/tags';
+import { TAG_MANAGED, TAG_PIPELINE, TAG_STATUS } from '../../lib/aws/tags';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { accountHeader, awsForTest, controlFor } from '../support/aws';
 import { bakeryForTest, runToEnd } from '../support/bakery';

@@ -25,7 +25,7 @@ import { pipelines } from '../../config/pipelines';
 import { ADMIN_CREDENTIALS } from '../../emulator/harness';
 import { createSandbox, type Sandbox } from '../../emulator/sandbox';
 import { cancelBake, startBake } from '../../lib/bake/service';
-import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS } from '../../lib/bake/tags';
+import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS } from '../../lib/aws/tags';
 import { applyRetention, retentionPlan, sweepLeakedBuilders } from '../../lib/retention/janitor';
 import { runJanitor } from '../../lib/retention/run';
 import type { PipelineInput } from '../../lib/pipeline/schema';

@@ -10,7 +10,7 @@ import { pipelines } from '../../config/pipelines';
 import { createSandbox, describeGroup } from '../../emulator/sandbox';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../../lib/errors';
 import { approveBake, rejectBake, startBake, startRollout } from '../../lib/bake/service';
-import { TAG_STATUS } from '../../lib/bake/tags';
+import { TAG_STATUS } from '../../lib/aws/tags';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { awsForTest, controlFor, type TestAws } from '../support/aws';
 import { bakeryForTest, runToEnd } from '../support/bakery';

@@ -4,7 +4,7 @@ import instanceEvent from '../../events/ec2-instance-state-change.json';
 import sweepEvent from '../../events/scheduled-sweep.json';
 import commandEvent from '../../events/ssm-command-status-change.json';
 import timerEvent from '../../events/sqs-timer.json';
-import { parseTrigger, UnknownTriggerError } from '../../lib/bake/triggers';
+import { parseTrigger, UnknownTriggerError } from '../../lib/triggers/parse';
 
 describe('parseTrigger, on the sample events', () => {
   it('reads an instance state change as an event about the instance', () => {

@@ -1,5 +1,12 @@
 import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  DescribeInstanceRefreshesCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
   CreateLaunchTemplateVersionCommand,
+  DeleteLaunchTemplateVersionsCommand,
+  DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
@@ -9,6 +16,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import {
   ensureRolloutVersion,
+  pruneRolloutVersions,
   restoreDefaultVersion,
   versionDescription,
   versionsToPrune,
@@ -153,5 +161,181 @@ describe('versionsToPrune', () => {
     ],
   ])('%s', (_, input, expected) => {
     expect(versionsToPrune(input)).toEqual(expected);
+  });
+});
+
+describe('pruneRolloutVersions: what AWS shows, and what may go', () => {
+  const ours = (v: number) => ({
+    VersionNumber: v,
+    VersionDescription: versionDescription(`b${v}`, 'ami-x'),
+  });
+  const clients = () => {
+    const ec2 = mockClient(EC2Client);
+    const autoScaling = mockClient(AutoScalingClient);
+    return {
+      ec2,
+      autoScaling,
+      real: {
+        ec2: new EC2Client({ region: 'eu-west-1' }),
+        autoScaling: new AutoScalingClient({ region: 'eu-west-1' }),
+      },
+    };
+  };
+
+  it('keeps the default, the latest, the newest kept, and every version a group, override or live instance names', async () => {
+    const { ec2, autoScaling, real } = clients();
+    ec2
+      .on(DescribeLaunchTemplatesCommand)
+      .resolves({ LaunchTemplates: [{ LaunchTemplateName: 'web', DefaultVersionNumber: 1 }] });
+    ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({
+      LaunchTemplateVersions: [
+        { VersionNumber: 1 }, // a person's, and the default
+        { VersionNumber: 9, VersionDescription: 'made by hand' }, // a person's
+        { VersionDescription: 'ami-bakery no number' },
+        ...[2, 3, 4, 5, 6, 7, 8, 10].map(ours),
+      ],
+    });
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        { AutoScalingGroupName: 'a', LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '3' } },
+        {
+          AutoScalingGroupName: 'b',
+          MixedInstancesPolicy: {
+            LaunchTemplate: {
+              LaunchTemplateSpecification: { LaunchTemplateName: 'other', Version: '8' },
+              Overrides: [{ LaunchTemplateSpecification: { LaunchTemplateName: 'web', Version: '2' } }],
+            },
+          },
+        },
+        { AutoScalingGroupName: 'c', LaunchTemplate: { LaunchTemplateId: 'lt-other', Version: '7' } },
+        { AutoScalingGroupName: 'd', LaunchTemplate: { LaunchTemplateName: 'web', Version: '$Latest' } },
+        {
+          AutoScalingGroupName: 'e',
+          MixedInstancesPolicy: {
+            LaunchTemplate: {
+              LaunchTemplateSpecification: { LaunchTemplateId: 'lt-0abc', Version: '$Default' },
+            },
+          },
+        },
+      ],
+    });
+    autoScaling
+      .on(DescribeInstanceRefreshesCommand)
+      .resolves({ InstanceRefreshes: [{ Status: 'Successful' }] });
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            { Tags: [{ Key: 'aws:ec2launchtemplate:version', Value: '6' }] },
+            { Tags: [{ Key: 'aws:ec2launchtemplate:version', Value: 'x' }] },
+            { Tags: [{ Key: 'Name', Value: '4' }] },
+            {},
+          ],
+        },
+      ],
+    });
+    ec2.on(DeleteLaunchTemplateVersionsCommand).resolves({
+      SuccessfullyDeletedLaunchTemplateVersions: [
+        { VersionNumber: 4 },
+        { VersionNumber: 5 },
+        {},
+        { VersionNumber: 7 },
+      ],
+    });
+
+    const deleted = await pruneRolloutVersions(real, 'lt-0abc', 1);
+
+    expect(ec2.commandCalls(DeleteLaunchTemplateVersionsCommand)[0]?.args[0].input).toEqual({
+      LaunchTemplateId: 'lt-0abc',
+      // 8 and 7 are named only by groups of other templates.
+      Versions: ['4', '5', '7', '8'],
+    });
+    // What AWS says it deleted (8 was not, this time).
+    expect(deleted).toEqual([4, 5, 7]);
+    // Only the groups of this template (by id or name, even on an alias) are asked about refreshes.
+    expect(
+      autoScaling
+        .commandCalls(DescribeInstanceRefreshesCommand)
+        .map((c) => c.args[0].input.AutoScalingGroupName),
+    ).toEqual(['a', 'b', 'd', 'e']);
+    // Live instances of the template: every state but terminated and shutting-down.
+    expect(ec2.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([
+      { Name: 'tag:aws:ec2launchtemplate:id', Values: ['lt-0abc'] },
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+    ]);
+  });
+
+  it('deletes nothing while a group of the template is refreshing (a rollback needs its version)', async () => {
+    const { ec2, autoScaling, real } = clients();
+    ec2
+      .on(DescribeLaunchTemplatesCommand)
+      .resolves({ LaunchTemplates: [{ LaunchTemplateName: 'web', DefaultVersionNumber: 1 }] });
+    ec2
+      .on(DescribeLaunchTemplateVersionsCommand)
+      .resolves({ LaunchTemplateVersions: [1, 2, 3, 4].map(ours) });
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        { AutoScalingGroupName: 'a', LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '4' } },
+      ],
+    });
+    autoScaling
+      .on(DescribeInstanceRefreshesCommand)
+      .resolves({ InstanceRefreshes: [{ Status: 'Successful' }, { Status: 'InProgress' }] });
+
+    expect(await pruneRolloutVersions(real, 'lt-0abc', 0)).toEqual([]);
+    expect(ec2.commandCalls(DeleteLaunchTemplateVersionsCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(0);
+  });
+
+  it.each<[string, object]>([
+    ['a template AWS does not list', { LaunchTemplates: [] }],
+    ['no answer at all', {}],
+    ['a template without a default', { LaunchTemplates: [{ LaunchTemplateName: 'web' }] }],
+  ])('does nothing for %s', async (_, answer) => {
+    const { ec2, real } = clients();
+    ec2.on(DescribeLaunchTemplatesCommand).resolves(answer);
+
+    expect(await pruneRolloutVersions(real, 'lt-0abc', 0)).toEqual([]);
+    expect(ec2.commandCalls(DescribeLaunchTemplateVersionsCommand)).toHaveLength(0);
+  });
+
+  it('deletes at most 200 versions a call', async () => {
+    const { ec2, autoScaling, real } = clients();
+    const all = Array.from({ length: 450 }, (_, i) => i + 1);
+    ec2
+      .on(DescribeLaunchTemplatesCommand)
+      .resolves({ LaunchTemplates: [{ LaunchTemplateName: 'web', DefaultVersionNumber: 1 }] });
+    ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: all.map(ours) });
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+    ec2.on(DescribeInstancesCommand).resolves({});
+    ec2.on(DeleteLaunchTemplateVersionsCommand).callsFake((input: { Versions: string[] }) => ({
+      SuccessfullyDeletedLaunchTemplateVersions: input.Versions.map((v) => ({ VersionNumber: Number(v) })),
+    }));
+
+    const deleted = await pruneRolloutVersions(real, 'lt-0abc', 0);
+
+    const batches = ec2
+      .commandCalls(DeleteLaunchTemplateVersionsCommand)
+      .map((c) => c.args[0].input.Versions ?? []);
+    expect(batches.map((b) => b.length)).toEqual([200, 200, 48]);
+    expect(batches[0]?.[0]).toBe('2');
+    expect(batches[2]?.at(-1)).toBe('449');
+    expect(deleted).toEqual(all.slice(1, -1));
+  });
+});
+
+describe('restoreDefaultVersion of a template AWS does not list', () => {
+  it('restores nothing and says there is no default', async () => {
+    const ec2 = mockClient(EC2Client);
+    ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [] });
+
+    expect(
+      await restoreDefaultVersion(new EC2Client({ region: 'eu-west-1' }), {
+        templateId: 'lt-0abc',
+        version: 1,
+        replacing: 2,
+      }),
+    ).toEqual({ defaultVersion: undefined, restored: false });
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
   });
 });

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { BAKE_ID } from '../bake/model';
 
 /** What woke the reconciler: a timer message, an AWS event about a resource, or the sweep. */
 export type Trigger =
@@ -30,7 +31,7 @@ const eventBridgeEvent = z.object({
 });
 
 const timerBody = z.object({
-  bakeId: z.string().regex(/^b\d{14}-[0-9a-f]{6}$/),
+  bakeId: z.string().regex(BAKE_ID),
   version: z.number().int().min(0),
 });
 const lifecycleTimerBody = z.object({ lifecycle: z.string().min(1).max(64) });

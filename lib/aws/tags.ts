@@ -6,6 +6,14 @@ export const TAG_ROLE = 'ami-bakery:role';
 export const TAG_RECIPE = 'ami-bakery:recipe-hash';
 export const TAG_STATUS = 'ami-bakery:status';
 
+/** A tag's value in an AWS resource's tag list (EC2's `Tags`), if it has that tag. */
+export function tagValue(
+  tags: readonly { readonly Key?: string; readonly Value?: string }[] | undefined,
+  key: string,
+): string | undefined {
+  return tags?.find((t) => t.Key === key)?.Value;
+}
+
 export function serviceTags(pipeline: string, bakeId: string): { Key: string; Value: string }[] {
   return [
     { Key: TAG_MANAGED, Value: 'true' },

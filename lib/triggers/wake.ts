@@ -1,10 +1,10 @@
 import { DescribeTagsCommand } from '@aws-sdk/client-ec2';
 import { describeError, NotFoundError } from '../errors';
 import { stepLifecycle } from '../lifecycle/engine';
-import type { BakeRecord } from './model';
-import { bakesConcernedBy, reconcile, type Bakery } from './service';
-import { TAG_BAKE_ID } from './tags';
-import type { Trigger } from './triggers';
+import type { BakeRecord } from '../bake/model';
+import { bakesConcernedBy, reconcile, type Bakery } from '../bake/service';
+import { TAG_BAKE_ID } from '../aws/tags';
+import type { Trigger } from './parse';
 
 /** A bake that may have created an instance or image its record does not name yet (a pass died). */
 function awaitsUnrecordedResource(bake: BakeRecord): boolean {
