@@ -12,7 +12,7 @@
  */
 import { pipelines } from '../config/pipelines';
 import type { EmulatorDelays } from '../emulator/control';
-import { bakeryFromEnvironment } from '../functions/bakery';
+import { createBakery } from '../functions/bakery';
 import { isTerminal } from '../lib/bake/model';
 import { reconcile, startBake, type Bakery } from '../lib/bake/service';
 import { parseTrigger } from '../lib/triggers/parse';
@@ -180,8 +180,8 @@ export function reportLifecycle(result: LifecycleBench, out: Out): Figure[] {
 export async function benchBakes(local: LocalEnvironment, out: Out): Promise<Figure[]> {
   {
     const engines: Engines = {
-      bakery: bakeryFromEnvironment(quiet, process.env, { clientOptions: local.clientOptions('reconcile') }),
-      api: bakeryFromEnvironment(quiet, process.env, { clientOptions: local.clientOptions('api') }),
+      bakery: createBakery(quiet, process.env, { clientOptions: local.clientOptions('reconcile') }),
+      api: createBakery(quiet, process.env, { clientOptions: local.clientOptions('api') }),
     };
     const results: ModeResult[] = [];
     for (const mode of ['events', 'timers', 'sweep'] as const)

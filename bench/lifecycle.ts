@@ -12,7 +12,7 @@ import {
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { pipelines } from '../config/pipelines';
 import { addLifecycleHooks, snsEvent } from '../emulator/hooks';
-import { bakeryFromEnvironment } from '../functions/bakery';
+import { createBakery } from '../functions/bakery';
 import type { Bakery } from '../lib/bake/service';
 import { handleLifecycleEvent } from '../lib/lifecycle/handle';
 import { LifecycleStore } from '../lib/lifecycle/store';
@@ -155,7 +155,7 @@ export async function benchLifecycle(local: LocalEnvironment): Promise<Lifecycle
   );
   for (const [check, lifecycle] of configs) {
     const bakery: Bakery = {
-      ...bakeryFromEnvironment(quiet, process.env, { clientOptions: local.clientOptions('lifecycle') }),
+      ...createBakery(quiet, process.env, { clientOptions: local.clientOptions('lifecycle') }),
       catalog: new PipelineCatalog(
         loadPipelines([{ ...base, ...(lifecycle ? { lifecycle } : {}) }], { builderProfile }),
       ),
@@ -178,7 +178,7 @@ export async function benchLifecycle(local: LocalEnvironment): Promise<Lifecycle
   // The burst: no check (the check's own cost is measured above), in rounds of ROUND launches then
   // as many terminations (the sandbox subnets hold a few hundred addresses, as real ones would).
   const bakery: Bakery = {
-    ...bakeryFromEnvironment(quiet, process.env, { clientOptions: local.clientOptions('lifecycle') }),
+    ...createBakery(quiet, process.env, { clientOptions: local.clientOptions('lifecycle') }),
     catalog: new PipelineCatalog(loadPipelines([base], { builderProfile })),
   };
   const openBefore = (await actions.inProgress()).length;

@@ -4,28 +4,34 @@ import { createRegionalClients } from '../lib/aws/regional';
 import { readAwsSettings } from '../lib/aws/settings';
 import { readEnvironment } from '../lib/config/environment';
 import { loadPipelines, PipelineCatalog } from '../lib/pipeline/catalog';
+import type { PipelineInput } from '../lib/pipeline/schema';
 import { LifecycleStore } from '../lib/lifecycle/store';
 import { BakeStore } from '../lib/store/bakes';
 import type { Bakery, Log } from '../lib/bake/service';
 import { SqsPassScheduler } from '../lib/bake/timer';
 
-/** How a caller other than Lambda builds the engine's clients (the local stack, tests). */
-export interface ContainerOptions {
+/** How a caller other than Lambda builds the engine (the local stack, tests, bench, chaos). */
+export interface BakeryOptions {
   /** Options for every client the engine builds, in any region (credentials, instrumentation). */
   readonly clientOptions?: AwsClientOptions;
   /** The home region's clients, already built. */
   readonly clients?: AwsClients;
+  /** The pipelines to bake; config/pipelines.ts unless given. */
+  readonly pipelines?: readonly PipelineInput[];
+  /** Parts the caller replaces: a test's scheduler and clock, the chaos run's dying store. */
+  readonly overrides?: Partial<Bakery>;
 }
 
 /**
- * The bake engine of a Lambda container (or the local demo), from the environment: AWS
- * clients, the bakes table, the topic, the timer queue and the validated pipelines.
+ * The bake engine of a Lambda container, the local stack, a test, the benchmarks or the chaos
+ * run, from the environment: AWS clients, the bakes table, the topic, the timer queue and the
+ * validated pipelines. The one place the engine is wired.
  * @throws ConfigError when the environment or the pipeline configuration is invalid.
  */
-export function bakeryFromEnvironment(
+export function createBakery(
   log: Log,
   env: NodeJS.ProcessEnv = process.env,
-  options: ContainerOptions = {},
+  options: BakeryOptions = {},
 ): Bakery {
   const settings = readAwsSettings(env);
   const environment = readEnvironment(env);
@@ -36,7 +42,9 @@ export function bakeryFromEnvironment(
     store: new BakeStore(aws.documents, environment.BAKES_TABLE),
     lifecycles: new LifecycleStore(aws.documents, environment.BAKES_TABLE),
     catalog: new PipelineCatalog(
-      loadPipelines(pipelines, { builderProfile: environment.BUILDER_INSTANCE_PROFILE }),
+      loadPipelines([...(options.pipelines ?? pipelines)], {
+        builderProfile: environment.BUILDER_INSTANCE_PROFILE,
+      }),
     ),
     sns: aws.sns,
     topicArn: environment.NOTIFICATIONS_TOPIC_ARN,
@@ -47,5 +55,6 @@ export function bakeryFromEnvironment(
     autoScaling: aws.autoScaling,
     ec2In: regional.ec2In,
     ssmIn: regional.ssmIn,
+    ...options.overrides,
   };
 }

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { bakeryFromEnvironment } from './bakery';
+import { createBakery } from './bakery';
 import type { Bakery } from '../lib/bake/service';
 import { runJanitor, type JanitorReport } from '../lib/retention/run';
 
@@ -10,7 +10,7 @@ let bakery: Bakery | undefined;
 
 /** Nightly: terminates leaked builders, applies each pipeline's image retention. */
 async function janitorHandler(): Promise<JanitorReport> {
-  bakery ??= bakeryFromEnvironment(logger);
+  bakery ??= createBakery(logger);
   const report = await runJanitor(bakery);
   logger.info('janitor run', { report });
   const failed = report.pipelines.filter((p) => 'error' in p);

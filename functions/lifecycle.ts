@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { bakeryFromEnvironment } from './bakery';
+import { createBakery } from './bakery';
 import type { Bakery } from '../lib/bake/service';
 import { handleLifecycleEvent } from '../lib/lifecycle/handle';
 import { NotAnSnsEventError } from '../lib/lifecycle/message';
@@ -14,7 +14,7 @@ const BOUND_SECONDS = Number(process.env.LIFECYCLE_INLINE_SECONDS ?? 10);
 
 /** Completes the lifecycle hooks of the fleet's groups: readiness on launch, drain on terminate. */
 async function lifecycleHandler(event: unknown): Promise<void> {
-  bakery ??= bakeryFromEnvironment(logger);
+  bakery ??= createBakery(logger);
   let handled;
   try {
     handled = await handleLifecycleEvent(bakery, event, BOUND_SECONDS);

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { bakeryFromEnvironment } from './bakery';
+import { createBakery } from './bakery';
 import { runNightly } from '../lib/bake/nightly';
 import type { Bakery } from '../lib/bake/service';
 
@@ -10,7 +10,7 @@ let bakery: Bakery | undefined;
 
 /** Re-bakes scheduled pipelines whose base image or recipe changed (or grew too old). */
 async function nightlyHandler(): Promise<{ outcomes: Awaited<ReturnType<typeof runNightly>> }> {
-  bakery ??= bakeryFromEnvironment(logger);
+  bakery ??= createBakery(logger);
   const outcomes = await runNightly(bakery);
   logger.info('nightly run', { outcomes });
   const failed = outcomes.filter((o) => o.outcome === 'error');

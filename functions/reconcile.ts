@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse } from 'aws-lambda';
-import { bakeryFromEnvironment } from './bakery';
+import { createBakery } from './bakery';
 import type { Bakery } from '../lib/bake/service';
 import { parseTrigger, UnknownTriggerError } from '../lib/triggers/parse';
 import { wake } from '../lib/triggers/wake';
@@ -21,7 +21,7 @@ async function reconcileHandler(event: unknown): Promise<SQSBatchResponse | unde
     logger.warn('dropped an unrecognised event', { error });
     return undefined;
   }
-  bakery ??= bakeryFromEnvironment(logger);
+  bakery ??= createBakery(logger);
   const started = Date.now();
   const result = await wake(bakery, trigger);
   logger.info('reconciled', {

@@ -22,7 +22,7 @@ import { EmulatorStartError } from '../emulator/harness';
 import { addLifecycleHooks, snsEvent } from '../emulator/hooks';
 import { createAwsClients } from '../lib/aws/clients';
 import { readAwsSettings } from '../lib/aws/settings';
-import { bakeryFromEnvironment } from '../functions/bakery';
+import { createBakery } from '../functions/bakery';
 import { isTerminal } from '../lib/bake/model';
 import { reconcile, startBake, type Bakery } from '../lib/bake/service';
 import { TAG_BAKE_ID, TAG_MANAGED, TAG_ROLE } from '../lib/aws/tags';
@@ -142,7 +142,7 @@ function container(
   const fate: Fate = { callsLeft: Number.POSITIVE_INFINITY };
   const clientOptions = local.clientOptions(fn);
   const clients = createAwsClients(readAwsSettings(), clientOptions);
-  const base = bakeryFromEnvironment(quiet, process.env, { clients, clientOptions });
+  const base = createBakery(quiet, process.env, { clients, clientOptions });
   // Lifecycle work reads hook timeouts from Auto Scaling, which counts them in emulator time:
   // its containers run on the emulator's clock (bakes keep the real one, as their tests do).
   const begun = Date.now();

@@ -49,7 +49,7 @@ export interface BakePlan {
  * @throws NotFoundError for an unknown pipeline or a base image that cannot be found.
  */
 export async function planBake(
-  bakery: Bakery,
+  bakery: Pick<Bakery, 'region' | 'ec2In' | 'ssmIn' | 'store' | 'catalog' | 'clock'>,
   pipelineName: string,
   { withMaxAge }: { readonly withMaxAge: boolean },
 ): Promise<BakePlan> {

@@ -2,14 +2,16 @@ import {
   CompleteLifecycleActionCommand,
   DescribeLifecycleHooksCommand,
   RecordLifecycleActionHeartbeatCommand,
+  type AutoScalingClient,
 } from '@aws-sdk/client-auto-scaling';
-import { DescribeInstanceStatusCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstanceStatusCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   SendCommandCommand,
+  type SSMClient,
 } from '@aws-sdk/client-ssm';
-import type { Bakery } from '../bake/service';
 import { ConflictError, describeError, isAwsError, isTransient } from '../errors';
 import { lifecycleNotification, publishNotification } from '../notify/notifications';
 import type { PipelineCatalog } from '../pipeline/catalog';
@@ -23,7 +25,26 @@ import {
   type LifecycleVerdict,
 } from './decide';
 import type { LifecycleAction } from './message';
-import type { LifecycleRecord } from './store';
+import type { LifecycleRecord, LifecycleStore } from './store';
+
+/**
+ * What lifecycle actions need, and no more: the pipelines (for the group's checks), AWS, their
+ * records, the topic, a clock and the timer that carries a long check on. (A Bakery has them all.)
+ */
+export interface LifecycleDeps {
+  readonly region: string;
+  readonly autoScaling: Pick<AutoScalingClient, 'send'>;
+  readonly ec2In: (region: string) => Pick<EC2Client, 'send'>;
+  readonly ssmIn: (region: string) => Pick<SSMClient, 'send'>;
+  readonly catalog: PipelineCatalog;
+  readonly lifecycles: LifecycleStore;
+  readonly sns: Pick<SNSClient, 'send'>;
+  readonly topicArn: string;
+  readonly scheduler: { scheduleLifecycle(token: string, delaySeconds: number): Promise<void> };
+  readonly clock: () => Date;
+  /** How long one pass may hold an action. */
+  readonly leaseSeconds: number;
+}
 
 /** The lifecycle configuration for a group: its target's, else its pipeline's; none if no pipeline names it. */
 export function lifecycleFor(
@@ -43,13 +64,13 @@ export function lifecycleFor(
  */
 const heartbeatTimeouts = new WeakMap<object, Map<string, number>>();
 
-async function heartbeatTimeoutOf(bakery: Bakery, record: LifecycleRecord): Promise<number> {
-  const known = heartbeatTimeouts.get(bakery.autoScaling) ?? new Map<string, number>();
-  heartbeatTimeouts.set(bakery.autoScaling, known);
+async function heartbeatTimeoutOf(deps: LifecycleDeps, record: LifecycleRecord): Promise<number> {
+  const known = heartbeatTimeouts.get(deps.autoScaling) ?? new Map<string, number>();
+  heartbeatTimeouts.set(deps.autoScaling, known);
   const cacheKey = `${record.group}\n${record.hook}`;
   const cached = known.get(cacheKey);
   if (cached !== undefined) return cached;
-  const hooks = await bakery.autoScaling.send(
+  const hooks = await deps.autoScaling.send(
     new DescribeLifecycleHooksCommand({
       AutoScalingGroupName: record.group,
       LifecycleHookNames: [record.hook],
@@ -65,11 +86,11 @@ async function heartbeatTimeoutOf(bakery: Bakery, record: LifecycleRecord): Prom
  * gets the first one's record).
  */
 export async function receive(
-  bakery: Bakery,
+  deps: LifecycleDeps,
   action: LifecycleAction,
 ): Promise<{ record: LifecycleRecord; duplicate: boolean }> {
-  const now = bakery.clock().toISOString();
-  const owner = lifecycleFor(bakery.catalog, action.group);
+  const now = deps.clock().toISOString();
+  const owner = lifecycleFor(deps.catalog, action.group);
   const fresh: LifecycleRecord = {
     ...action,
     status: owner ? 'checking' : 'completed',
@@ -85,24 +106,24 @@ export async function receive(
           reason: `No pipeline names group ${action.group}: left to the hook's default result`,
         }),
   };
-  const opened = await bakery.lifecycles.open(fresh);
+  const opened = await deps.lifecycles.open(fresh);
   return { record: opened.record, duplicate: !opened.created };
 }
 
 /** Reads what the check needs on this look (`lifecycleReads`), nothing more. */
 async function look(
-  bakery: Bakery,
+  deps: LifecycleDeps,
   record: LifecycleRecord,
   reads: LifecycleReads,
   now: Date,
 ): Promise<LifecycleSeen> {
-  const ssm = bakery.ssmIn(bakery.region);
+  const ssm = deps.ssmIn(deps.region);
   switch (reads) {
     case 'nothing':
       return { now };
     case 'status-checks': {
-      const answer = await bakery
-        .ec2In(bakery.region)
+      const answer = await deps
+        .ec2In(deps.region)
         .send(
           new DescribeInstanceStatusCommand({ InstanceIds: [record.instanceId], IncludeAllInstances: true }),
         );
@@ -140,11 +161,11 @@ async function look(
 
 /** Sends the check's command; its id goes on the record, for the next looks to follow. */
 async function sendCheck(
-  bakery: Bakery,
+  deps: LifecycleDeps,
   record: LifecycleRecord,
   send: NonNullable<Extract<LifecycleVerdict, { kind: 'wait' }>['send']>,
 ): Promise<string> {
-  const sent = await bakery.ssmIn(bakery.region).send(
+  const sent = await deps.ssmIn(deps.region).send(
     new SendCommandCommand({
       InstanceIds: [record.instanceId],
       DocumentName: 'AWS-RunShellScript',
@@ -161,7 +182,7 @@ function isGone(error: unknown): boolean {
 
 /** CompleteLifecycleAction; an action already gone (completed by us before, or expired) counts as done. */
 async function complete(
-  bakery: Bakery,
+  deps: LifecycleDeps,
   record: LifecycleRecord,
   verdict: Extract<LifecycleVerdict, { kind: 'complete' }>,
 ): Promise<LifecycleRecord> {
@@ -173,7 +194,7 @@ async function complete(
     ...(verdict.reason ? { reason: verdict.reason } : {}),
   };
   try {
-    await bakery.autoScaling.send(
+    await deps.autoScaling.send(
       new CompleteLifecycleActionCommand({
         AutoScalingGroupName: record.group,
         LifecycleHookName: record.hook,
@@ -203,39 +224,39 @@ export interface StepResult {
  * One look at a lifecycle action: check, then complete it, or keep it alive with a heartbeat
  * (never past the hook's global timeout) and wait. Guarded by a lease; committed with a version check.
  */
-export async function stepLifecycle(bakery: Bakery, record: LifecycleRecord): Promise<StepResult> {
+export async function stepLifecycle(deps: LifecycleDeps, record: LifecycleRecord): Promise<StepResult> {
   if (record.status === 'completed') return { record, done: true };
-  const now = bakery.clock();
-  if (!(await bakery.lifecycles.claim(record, now, bakery.leaseSeconds))) {
+  const now = deps.clock();
+  if (!(await deps.lifecycles.claim(record, now, deps.leaseSeconds))) {
     return { record, done: false, wakeInSeconds: 2 }; // another pass is on it
   }
   try {
-    return await stepClaimed(bakery, record, now);
+    return await stepClaimed(deps, record, now);
   } catch (error) {
-    await bakery.lifecycles.release(record).catch(() => undefined);
+    await deps.lifecycles.release(record).catch(() => undefined);
     throw error;
   }
 }
 
-async function stepClaimed(bakery: Bakery, record: LifecycleRecord, now: Date): Promise<StepResult> {
-  const config = lifecycleFor(bakery.catalog, record.group)?.config ?? {};
+async function stepClaimed(deps: LifecycleDeps, record: LifecycleRecord, now: Date): Promise<StepResult> {
+  const config = lifecycleFor(deps.catalog, record.group)?.config ?? {};
   let next: LifecycleRecord = { ...record, updatedAt: now.toISOString() };
-  const seen = await look(bakery, record, lifecycleReads(record, config, now), now);
+  const seen = await look(deps, record, lifecycleReads(record, config, now), now);
   const verdict = lifecycleVerdict(record, config, seen);
   if (verdict.kind === 'complete') {
-    next = { ...(await complete(bakery, next, verdict)), updatedAt: now.toISOString() };
+    next = { ...(await complete(deps, next, verdict)), updatedAt: now.toISOString() };
     const type =
       next.outcome === 'drain-failed'
         ? 'lifecycle.drain-failed'
         : next.result === 'ABANDON'
           ? 'lifecycle.abandoned'
           : undefined;
-    if (type) await publishNotification(bakery.sns, bakery.topicArn, lifecycleNotification(next, type));
+    if (type) await publishNotification(deps.sns, deps.topicArn, lifecycleNotification(next, type));
   } else {
-    if (verdict.send) next = { ...next, commandId: await sendCheck(bakery, record, verdict.send) };
-    if (heartbeatDue(record, now, await heartbeatTimeoutOf(bakery, record))) {
+    if (verdict.send) next = { ...next, commandId: await sendCheck(deps, record, verdict.send) };
+    if (heartbeatDue(record, now, await heartbeatTimeoutOf(deps, record))) {
       try {
-        await bakery.autoScaling.send(
+        await deps.autoScaling.send(
           new RecordLifecycleActionHeartbeatCommand({
             AutoScalingGroupName: record.group,
             LifecycleHookName: record.hook,
@@ -251,7 +272,7 @@ async function stepClaimed(bakery: Bakery, record: LifecycleRecord, now: Date): 
     }
   }
   try {
-    const written = await bakery.lifecycles.commit(record, next);
+    const written = await deps.lifecycles.commit(record, next);
     const done = written.status === 'completed';
     // Look again soon, but well inside the heartbeat window.
     return done ? { record: written, done } : { record: written, done, wakeInSeconds: 5 };
@@ -266,7 +287,7 @@ async function stepClaimed(bakery: Bakery, record: LifecycleRecord, now: Date): 
  * function's timers take over (the Lambda never waits long).
  */
 export async function driveLifecycle(
-  bakery: Bakery,
+  deps: LifecycleDeps,
   record: LifecycleRecord,
   boundSeconds: number,
   pauseMs = 1000,
@@ -274,12 +295,12 @@ export async function driveLifecycle(
   const until = Date.now() + boundSeconds * 1000;
   let current = record;
   for (;;) {
-    const step = await stepLifecycle(bakery, current);
+    const step = await stepLifecycle(deps, current);
     if (step.done) return step;
     current =
-      step.record.version === current.version ? await bakery.lifecycles.get(current.token) : step.record;
+      step.record.version === current.version ? await deps.lifecycles.get(current.token) : step.record;
     if (Date.now() + pauseMs > until) {
-      await bakery.scheduler.scheduleLifecycle(current.token, step.wakeInSeconds ?? 5);
+      await deps.scheduler.scheduleLifecycle(current.token, step.wakeInSeconds ?? 5);
       return { ...step, record: current };
     }
     await new Promise((resolve) => setTimeout(resolve, pauseMs));

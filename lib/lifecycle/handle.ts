@@ -1,5 +1,4 @@
-import type { Bakery } from '../bake/service';
-import { driveLifecycle, receive } from './engine';
+import { driveLifecycle, receive, type LifecycleDeps } from './engine';
 import { parseSnsEvent, type LifecycleMessage } from './message';
 
 export interface HandledMessage {
@@ -19,7 +18,7 @@ export interface HandledMessage {
  * @throws on AWS failures worth a retry (SNS invokes again; the record makes it harmless).
  */
 export async function handleLifecycleEvent(
-  bakery: Bakery,
+  deps: LifecycleDeps,
   event: unknown,
   boundSeconds: number,
 ): Promise<HandledMessage[]> {
@@ -38,7 +37,7 @@ export async function handleLifecycleEvent(
       });
       continue;
     }
-    const { record, duplicate } = await receive(bakery, message.action);
+    const { record, duplicate } = await receive(deps, message.action);
     const base = {
       messageId: message.messageId,
       kind: 'action' as const,
@@ -53,7 +52,7 @@ export async function handleLifecycleEvent(
       });
       continue;
     }
-    const step = await driveLifecycle(bakery, record, boundSeconds);
+    const step = await driveLifecycle(deps, record, boundSeconds);
     handled.push({
       ...base,
       outcome: step.done ? 'completed' : 'handed-over',

@@ -1,3 +1,4 @@
+import { forPaginator } from '../aws/paginate';
 import {
   DescribeInstanceRefreshesCommand,
   paginateDescribeAutoScalingGroups,
@@ -19,6 +20,12 @@ import {
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { isTerminal } from '../bake/model';
 import type { Bakery } from '../bake/service';
+
+/** What retention reads and changes: AWS in the home region, the bake records, the pipelines, a clock. */
+export type RetentionDeps = Pick<
+  Bakery,
+  'region' | 'ec2In' | 'ssmIn' | 'autoScaling' | 'store' | 'catalog' | 'clock'
+>;
 import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS, tagValue } from '../aws/tags';
 import { deadlineOf, type Pipeline } from '../pipeline/schema';
 import { isAwsError, NotFoundError } from '../errors';
@@ -72,7 +79,7 @@ function numbered(spec: LaunchTemplateSpecification | undefined): {
  * the pipeline's SSM parameter. (Groups and refreshes are read in the service's home region.)
  */
 async function referencesIn(
-  bakery: Bakery,
+  bakery: RetentionDeps,
   region: string,
   pipeline: Pipeline,
   candidates: readonly string[],
@@ -90,7 +97,7 @@ async function referencesIn(
   const named: { template: { id?: string; name?: string; version?: string }; why: string }[] = [];
   if (region === bakery.region) {
     for await (const page of paginateDescribeAutoScalingGroups(
-      { client: bakery.autoScaling as AutoScalingClient },
+      { client: forPaginator<AutoScalingClient>(bakery.autoScaling) },
       {},
     )) {
       for (const group of page.AutoScalingGroups ?? []) {
@@ -116,7 +123,7 @@ async function referencesIn(
       }
     }
   }
-  for await (const page of paginateDescribeLaunchTemplates({ client: ec2 as EC2Client }, {})) {
+  for await (const page of paginateDescribeLaunchTemplates({ client: forPaginator<EC2Client>(ec2) }, {})) {
     for (const template of page.LaunchTemplates ?? []) {
       const mine = named.filter(
         (n) => n.template.id === template.LaunchTemplateId || n.template.name === template.LaunchTemplateName,
@@ -152,7 +159,7 @@ async function referencesIn(
   }
   for (let start = 0; start < candidates.length; start += 200) {
     for await (const page of paginateDescribeInstances(
-      { client: ec2 as EC2Client },
+      { client: forPaginator<EC2Client>(ec2) },
       {
         Filters: [
           { Name: 'image-id', Values: candidates.slice(start, start + 200) },
@@ -177,7 +184,7 @@ async function referencesIn(
 }
 
 /** The retention plan of a pipeline across its regions, read from AWS now. */
-export async function retentionPlan(bakery: Bakery, pipeline: Pipeline): Promise<RetentionPlan> {
+export async function retentionPlan(bakery: RetentionDeps, pipeline: Pipeline): Promise<RetentionPlan> {
   const regions = [bakery.region, ...pipeline.distribute.regions.filter((r) => r !== bakery.region)];
   const images: RetainedImage[] = [];
   const references = new Map<string, readonly string[]>();
@@ -248,7 +255,7 @@ async function deleteIfUnused(ec2: Pick<EC2Client, 'send'>, snapshotId: string):
  * by a run that died half-way is found (and deleted) by the next run.
  */
 export async function applyRetention(
-  bakery: Bakery,
+  bakery: RetentionDeps,
   pipeline: Pipeline,
   dryRun: boolean,
 ): Promise<RetentionOutcome> {
@@ -321,11 +328,11 @@ const GRACE_MS = 15 * 60_000;
  * Terminates builder and test instances whose bake is finished, unknown, or past its phase
  * deadline: a bake's own terminal pass terminates them, so any found here leaked.
  */
-export async function sweepLeakedBuilders(bakery: Bakery): Promise<LeakedBuilder[]> {
+export async function sweepLeakedBuilders(bakery: RetentionDeps): Promise<LeakedBuilder[]> {
   const ec2 = bakery.ec2In(bakery.region);
   const leaked: LeakedBuilder[] = [];
   for await (const page of paginateDescribeInstances(
-    { client: ec2 as EC2Client },
+    { client: forPaginator<EC2Client>(ec2) },
     {
       Filters: [
         { Name: `tag:${TAG_MANAGED}`, Values: ['true'] },

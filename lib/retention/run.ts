@@ -1,7 +1,13 @@
 import type { Bakery } from '../bake/service';
 import { describeError } from '../errors';
 import { publishNotification, type Notification } from '../notify/notifications';
-import { applyRetention, sweepLeakedBuilders, type LeakedBuilder, type RetentionOutcome } from './janitor';
+import {
+  applyRetention,
+  sweepLeakedBuilders,
+  type LeakedBuilder,
+  type RetentionDeps,
+  type RetentionOutcome,
+} from './janitor';
 
 export interface JanitorReport {
   readonly leaked: readonly LeakedBuilder[];
@@ -50,7 +56,9 @@ function completed(
  * (a dry run the first time, or when the pipeline says so), each with a `retention.completed`
  * notification. A pipeline that fails is reported; the others go on.
  */
-export async function runJanitor(bakery: Bakery): Promise<JanitorReport> {
+export async function runJanitor(
+  bakery: RetentionDeps & Pick<Bakery, 'log' | 'sns' | 'topicArn'>,
+): Promise<JanitorReport> {
   const leaked = await sweepLeakedBuilders(bakery);
   if (leaked.length > 0) bakery.log.warn('terminated leaked builders', { leaked });
   const pipelines: JanitorReport['pipelines'][number][] = [];

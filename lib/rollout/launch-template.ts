@@ -1,3 +1,4 @@
+import { forPaginator } from '../aws/paginate';
 import { tagValue } from '../aws/tags';
 import { ACTIVE_REFRESH } from './refresh-status';
 import {
@@ -185,7 +186,7 @@ export async function pruneRolloutVersions(
   const versions: number[] = [];
   const ours = new Set<number>();
   for await (const page of paginateDescribeLaunchTemplateVersions(
-    { client: ec2 as EC2Client },
+    { client: forPaginator<EC2Client>(ec2) },
     { LaunchTemplateId: templateId, MaxResults: 200 },
   )) {
     for (const version of page.LaunchTemplateVersions ?? []) {
@@ -198,7 +199,7 @@ export async function pruneRolloutVersions(
   const inUse = new Set<number>();
   const groups: string[] = [];
   for await (const page of paginateDescribeAutoScalingGroups(
-    { client: autoScaling as AutoScalingClient },
+    { client: forPaginator<AutoScalingClient>(autoScaling) },
     {},
   )) {
     for (const group of page.AutoScalingGroups ?? []) {
@@ -225,7 +226,7 @@ export async function pruneRolloutVersions(
   }
 
   for await (const page of paginateDescribeInstances(
-    { client: ec2 as EC2Client },
+    { client: forPaginator<EC2Client>(ec2) },
     {
       Filters: [
         { Name: 'tag:aws:ec2launchtemplate:id', Values: [templateId] },

@@ -10,16 +10,14 @@ import {
 } from '../../emulator/iam/identities';
 import { packagedTemplate } from '../../emulator/iam/stack';
 import { createAwsClients, type AwsClientOptions, type AwsClients } from '../../lib/aws/clients';
-import { createRegionalClients } from '../../lib/aws/regional';
 import { readAwsSettings } from '../../lib/aws/settings';
 import type { Bakery, Log } from '../../lib/bake/service';
 import { reconcile } from '../../lib/bake/service';
 import { isTerminal, type BakeRecord } from '../../lib/bake/model';
-import { SqsPassScheduler, type PassScheduler } from '../../lib/bake/timer';
-import { loadPipelines, PipelineCatalog } from '../../lib/pipeline/catalog';
+import type { PassScheduler } from '../../lib/bake/timer';
 import type { PipelineInput } from '../../lib/pipeline/schema';
-import { LifecycleStore } from '../../lib/lifecycle/store';
 import { BakeStore, type StoredBake } from '../../lib/store/bakes';
+import { createBakery } from '../../functions/bakery';
 import { accountHeader, controlFor, type TestAws } from './aws';
 import { BUILDER_PROFILE_NAME, type Sandbox } from '../../emulator/sandbox';
 import { createBakesTable, createTimerQueue } from '../../emulator/stack';
@@ -83,18 +81,27 @@ export async function bakeryForTest(
   const clock = options.clock ?? (() => new Date());
   const tableName = await createBakesTable(aws, `bakes-${randomBytes(4).toString('hex')}`);
   const settings = readAwsSettings();
-  const timerQueueUrl = options.timerQueue ? await createTimerQueue(aws, `${tableName}-timers`) : undefined;
+  // Every bakery has its timer queue, as deployed; passes are only recorded unless `timerQueue`.
+  const timerQueueUrl = await createTimerQueue(aws, `${tableName}-timers`);
   const names: LocalStackNames = {
     accountId: aws.accountId,
     region: settings.region,
     tableName,
     notificationsTopicArn: sandbox.topicArn,
     builderRoleName: BUILDER_PROFILE_NAME,
-    ...(timerQueueUrl ? { timerQueueUrl } : {}),
+    timerQueueUrl,
   };
   const identities = await registerStackIdentities(controlFor(aws), await packagedTemplate(), names, options);
+  // The functions' environment, as serverless.yml gives it (a short lease: tests retry fast).
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    BAKES_TABLE: tableName,
+    NOTIFICATIONS_TOPIC_ARN: sandbox.topicArn,
+    TIMER_QUEUE_URL: timerQueueUrl,
+    LEASE_SECONDS: '1',
+    BUILDER_INSTANCE_PROFILE: BUILDER_PROFILE_NAME,
+  };
   const scheduler = new RecordingScheduler();
-  const catalog = new PipelineCatalog(loadPipelines(pipelines, { builderProfile: BUILDER_PROFILE_NAME }));
   const built = new Map<
     FunctionName,
     Bakery & { documents: AwsClients['documents']; scheduler: RecordingScheduler }
@@ -109,24 +116,11 @@ export async function bakeryForTest(
         },
       };
       const clients = createAwsClients(settings, clientOptions);
-      const regional = createRegionalClients(clients, settings, clientOptions);
+      const base = createBakery(quietLog, env, { clients, clientOptions, pipelines, overrides: { clock } });
       bakery = {
+        ...base,
         documents: clients.documents,
-        region: settings.region,
-        store: new BakeStore(clients.documents, tableName),
-        lifecycles: new LifecycleStore(clients.documents, tableName),
-        catalog,
-        sns: clients.sns,
-        topicArn: sandbox.topicArn,
-        scheduler: timerQueueUrl
-          ? new RecordingScheduler(new SqsPassScheduler(clients.sqs, timerQueueUrl))
-          : scheduler,
-        clock,
-        log: quietLog,
-        leaseSeconds: 1,
-        autoScaling: clients.autoScaling,
-        ec2In: regional.ec2In,
-        ssmIn: regional.ssmIn,
+        scheduler: options.timerQueue ? new RecordingScheduler(base.scheduler) : scheduler,
       };
       built.set(fn, bakery);
     }

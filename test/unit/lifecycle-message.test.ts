@@ -78,7 +78,9 @@ describe('lifecycleFor', () => {
   ])('finds %s', (_, group, expected) => {
     expect(lifecycleFor(catalog, group)).toEqual(expected);
   });
+});
 
+describe('lifecycle messages: every field checked', () => {
   const launch = JSON.parse(launchEvent.Records[0]?.Sns.Message ?? '{}') as Record<string, unknown>;
 
   it('reads a terminating action', () => {

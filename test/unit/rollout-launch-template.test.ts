@@ -1,5 +1,6 @@
 import {
   AutoScalingClient,
+  type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
   DescribeInstanceRefreshesCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -165,6 +166,10 @@ describe('versionsToPrune', () => {
 });
 
 describe('pruneRolloutVersions: what AWS shows, and what may go', () => {
+  // The fields pruning reads; AWS's answer has more.
+  const groups = (...listed: Partial<AutoScalingGroup>[]) => ({
+    AutoScalingGroups: listed as AutoScalingGroup[],
+  });
   const ours = (v: number) => ({
     VersionNumber: v,
     VersionDescription: versionDescription(`b${v}`, 'ami-x'),
@@ -195,8 +200,8 @@ describe('pruneRolloutVersions: what AWS shows, and what may go', () => {
         ...[2, 3, 4, 5, 6, 7, 8, 10].map(ours),
       ],
     });
-    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({
-      AutoScalingGroups: [
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(
+      groups(
         { AutoScalingGroupName: 'a', LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '3' } },
         {
           AutoScalingGroupName: 'b',
@@ -217,8 +222,8 @@ describe('pruneRolloutVersions: what AWS shows, and what may go', () => {
             },
           },
         },
-      ],
-    });
+      ),
+    );
     autoScaling
       .on(DescribeInstanceRefreshesCommand)
       .resolves({ InstanceRefreshes: [{ Status: 'Successful' }] });
@@ -273,11 +278,11 @@ describe('pruneRolloutVersions: what AWS shows, and what may go', () => {
     ec2
       .on(DescribeLaunchTemplateVersionsCommand)
       .resolves({ LaunchTemplateVersions: [1, 2, 3, 4].map(ours) });
-    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({
-      AutoScalingGroups: [
-        { AutoScalingGroupName: 'a', LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '4' } },
-      ],
-    });
+    autoScaling
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolves(
+        groups({ AutoScalingGroupName: 'a', LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '4' } }),
+      );
     autoScaling
       .on(DescribeInstanceRefreshesCommand)
       .resolves({ InstanceRefreshes: [{ Status: 'Successful' }, { Status: 'InProgress' }] });
@@ -306,7 +311,7 @@ describe('pruneRolloutVersions: what AWS shows, and what may go', () => {
       .on(DescribeLaunchTemplatesCommand)
       .resolves({ LaunchTemplates: [{ LaunchTemplateName: 'web', DefaultVersionNumber: 1 }] });
     ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: all.map(ours) });
-    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groups());
     ec2.on(DescribeInstancesCommand).resolves({});
     ec2.on(DeleteLaunchTemplateVersionsCommand).callsFake((input: { Versions: string[] }) => ({
       SuccessfullyDeletedLaunchTemplateVersions: input.Versions.map((v) => ({ VersionNumber: Number(v) })),
