@@ -7,7 +7,8 @@ import { loadPipelines, PipelineCatalog } from '../lib/pipeline/catalog';
 import type { PipelineInput } from '../lib/pipeline/schema';
 import { LifecycleStore } from '../lib/lifecycle/store';
 import { BakeStore } from '../lib/store/bakes';
-import type { Bakery, Log } from '../lib/bake/service';
+import type { Bakery } from '../lib/bake/service';
+import type { Log } from '../lib/log';
 import { SqsPassScheduler } from '../lib/bake/timer';
 
 /** How a caller other than Lambda builds the engine (the local stack, tests, bench, chaos). */

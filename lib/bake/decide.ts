@@ -339,219 +339,218 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
   });
   const builder = instanceOf(current, observed, 'builder');
   const builderId = current.builder?.instanceId;
-  const builderLost = builderId !== undefined && (!builder || GONE.has(builder.state));
+  const pass: Pass = {
+    current,
+    pipeline,
+    observed,
+    now,
+    wait,
+    builder,
+    builderId,
+    builderLost: builderId !== undefined && (!builder || GONE.has(builder.state)),
+  };
 
   switch (current.phase) {
     case 'requested':
-      if (current.kind === 'rollout') {
-        // A rollout of an existing image: straight to the launch templates.
-        return decideStep(
-          enter(current, 'rolling', now, { rollout: pendingTargets(pipeline) }),
-          pipeline,
-          observed,
-        );
-      }
-      return decideStep(
-        enter(current, 'launching', now, {
-          builder: { attempt: 0, instanceType: pipeline.builder.instanceTypes[0] ?? '' },
-        }),
-        pipeline,
-        observed,
-      );
-
-    case 'launching': {
-      if (builderLost)
-        return finish(
-          current,
-          'failed',
-          observed,
-          failure(current, 'BuilderLost', `Builder ${builderId} stopped existing`),
-        );
-      if (!builder) {
-        const attempt = current.builder?.attempt ?? 0;
-        const instanceType = pipeline.builder.instanceTypes[attempt];
-        if (instanceType === undefined) {
-          return finish(
-            current,
-            'failed',
-            observed,
-            failure(
-              current,
-              'InsufficientInstanceCapacity',
-              `No capacity for ${pipeline.builder.instanceTypes.join(', ')}`,
-            ),
-          );
-        }
-        return wait({ ...current, builder: { attempt, instanceType } }, [
-          {
-            kind: 'launch',
-            role: 'builder',
-            imageId: current.baseImageId,
-            instanceType,
-            clientToken: `${current.id}-builder-${attempt}`,
-          },
-        ]);
-      }
-      if (builder.state !== 'running' || !observed.agentOnline.has(builder.instanceId)) return wait();
-      return decideStep(enter(current, 'provisioning', now), pipeline, observed);
-    }
-
+      return requested(pass);
+    case 'launching':
+      return launching(pass);
     case 'provisioning':
-    case 'validating': {
-      if (builderLost || !builderId)
-        return finish(
-          current,
-          'failed',
-          observed,
-          failure(current, 'BuilderLost', `Builder ${builderId ?? '?'} stopped existing`),
-        );
-      const stage: StepStage = current.phase === 'provisioning' ? 'provision' : 'validate';
-      const outcome = runSteps(
-        current,
-        stage,
-        stage === 'provision' ? pipeline.provision : pipeline.validate,
-        builderId,
-        observed,
-      );
-      const next = { ...current, steps: outcome.steps };
-      if (!outcome.done) {
-        if (outcome.failed) return finish(next, 'failed', observed, stepFailure(next, outcome.failed));
-        return wait(next, outcome.actions);
-      }
-      return decideStep(
-        enter(next, stage === 'provision' ? 'validating' : 'stopping', now),
-        pipeline,
-        observed,
-      );
-    }
-
-    case 'stopping': {
-      if (builderLost || !builder)
-        return finish(
-          current,
-          'failed',
-          observed,
-          failure(current, 'BuilderLost', `Builder ${builderId ?? '?'} stopped existing`),
-        );
-      if (current.image) return decideStep(enter(current, 'imaging', now), pipeline, observed);
-      if (builder.state === 'stopped') {
-        const name = imageName(pipeline, current);
-        return wait(enter(current, 'imaging', now, { image: { imageId: '', name } }), [
-          { kind: 'create-image', instanceId: builder.instanceId, name },
-        ]);
-      }
-      return wait(
-        current,
-        builder.state === 'running' ? [{ kind: 'stop', instanceId: builder.instanceId }] : [],
-      );
-    }
-
-    case 'imaging': {
-      const image = observed.images.find((i) => i.region === current.region);
-      if (!image) {
-        if (current.image?.imageId) return wait(); // created, not yet visible
-        if (!builder || GONE.has(builder.state))
-          return finish(
-            current,
-            'failed',
-            observed,
-            failure(current, 'BuilderLost', 'Builder gone before imaging'),
-          );
-        const name = nameFor(pipeline, current);
-        return wait(current, [{ kind: 'create-image', instanceId: builder.instanceId, name }]);
-      }
-      if (image.state === 'failed')
-        return finish(
-          current,
-          'failed',
-          observed,
-          failure(current, 'ImageFailed', image.reason ?? 'CreateImage failed'),
-        );
-      if (image.state !== 'available') return wait();
-      const terminateBuilder: Action[] =
-        builder && !GONE.has(builder.state) ? [{ kind: 'terminate', instanceIds: [builder.instanceId] }] : [];
-      const nextPhase = pipeline.test ? 'testing' : 'distributing';
-      const decided = decideStep(enter(current, nextPhase, now), pipeline, observed);
-      return { ...decided, actions: [...terminateBuilder, ...decided.actions] };
-    }
-
+    case 'validating':
+      return stepsOnBuilder(pass);
+    case 'stopping':
+      return stopping(pass);
+    case 'imaging':
+      return imaging(pass);
     case 'testing':
       return decideTesting(current, pipeline, observed, wait);
-
-    case 'distributing': {
-      const source = current.image?.imageId ?? '';
-      const actions: Action[] = [];
-      let ready = true;
-      for (const region of pipeline.distribute.regions) {
-        const copy = observed.images.find((i) => i.region === region);
-        if (!copy) {
-          ready = false;
-          if (!current.copies.some((c) => c.region === region)) {
-            actions.push({
-              kind: 'copy-image',
-              region,
-              sourceImageId: source,
-              name: nameFor(pipeline, current),
-            });
-          }
-        } else if (copy.state === 'failed') {
-          return finish(
-            current,
-            'failed',
-            observed,
-            failure(current, 'CopyFailed', `Copy to ${region} failed: ${copy.reason ?? ''}`),
-          );
-        } else if (copy.state !== 'available') ready = false;
-      }
-      if (!ready) return wait(current, actions);
-      const sharing =
-        pipeline.distribute.accounts.length + pipeline.distribute.organizationalUnits.length > 0;
-      const share: Action[] = sharing
-        ? [
-            { kind: 'share-image', region: current.region, imageId: source },
-            ...current.copies.map((c) => ({
-              kind: 'share-image' as const,
-              region: c.region,
-              imageId: c.imageId,
-            })),
-          ]
-        : [];
-      const decided = decideStep(enter(current, 'publishing', now), pipeline, observed);
-      return { ...decided, actions: [...share, ...decided.actions] };
-    }
-
-    case 'publishing': {
-      const targets = [{ region: current.region, imageId: current.image?.imageId ?? '' }, ...current.copies];
-      const publish: Action[] = targets.map((t) => ({
-        kind: 'publish',
-        region: t.region,
-        parameter: pipeline.publish.parameter,
-        imageId: t.imageId,
-      }));
-      const next = pipeline.rollout?.requireApproval ? 'awaiting-approval' : 'rolling';
-      const done = pipeline.rollout
-        ? decideStep(enter(current, next, now, { rollout: pendingTargets(pipeline) }), pipeline, observed)
-        : finish(current, 'succeeded', observed);
-      return { ...done, actions: [...publish, ...done.actions] };
-    }
-
+    case 'distributing':
+      return distributing(pass);
+    case 'publishing':
+      return publishing(pass);
     case 'awaiting-approval':
-      if (current.approval?.decision === 'approved')
-        return decideStep(enter(current, 'rolling', now), pipeline, observed);
-      // A rejected image is marked like a failed one: it is never rolled out, and retention may remove it.
-      if (current.approval?.decision === 'rejected') return finish(current, 'cancelled', observed);
-      // People answer in hours: approve/reject wake the bake at once; the long timer only watches the deadline.
-      return { next: current, actions: [], wakeInSeconds: 900 };
-
+      return awaitingApproval(pass);
     case 'rolling':
       return decideRolling(current, pipeline, observed, wait);
-
     case 'refreshing':
       return decideRefreshing(current, pipeline, observed, wait);
-
     default: // terminal phases were handled first
       return { next: current, actions: cleanup(observed) };
   }
+}
+
+/** One pass over one bake in flight: what each phase's function decides from. */
+interface Pass {
+  readonly current: BakeRecord;
+  readonly pipeline: Pipeline;
+  readonly observed: Observed;
+  readonly now: Date;
+  readonly wait: Wait;
+  /** The builder as AWS shows it (the recorded one, else one found by its tag). */
+  readonly builder: ObservedInstance | undefined;
+  readonly builderId: string | undefined;
+  /** The recorded builder is gone (terminated, or no longer listed). */
+  readonly builderLost: boolean;
+}
+
+/** Ends the bake failed, with `code` and `message` as its failure in the current phase. */
+function fail({ current, observed }: Pass, code: string, message: string): Decision {
+  return finish(current, 'failed', observed, failure(current, code, message));
+}
+
+/** Enters `phase` and decides again at once (a phase whose work is already done costs no pass). */
+function moveOn(
+  { current, pipeline, observed, now }: Pass,
+  phase: Phase,
+  patch: Partial<BakeRecord> = {},
+): Decision {
+  return decideStep(enter(current, phase, now, patch), pipeline, observed);
+}
+
+function requested(pass: Pass): Decision {
+  const { current, pipeline } = pass;
+  // A rollout of an existing image: straight to the launch templates.
+  if (current.kind === 'rollout') return moveOn(pass, 'rolling', { rollout: pendingTargets(pipeline) });
+  return moveOn(pass, 'launching', {
+    builder: { attempt: 0, instanceType: pipeline.builder.instanceTypes[0] ?? '' },
+  });
+}
+
+function launching(pass: Pass): Decision {
+  const { current, pipeline, observed, wait, builder, builderId } = pass;
+  if (pass.builderLost) return fail(pass, 'BuilderLost', `Builder ${builderId} stopped existing`);
+  if (!builder) {
+    const attempt = current.builder?.attempt ?? 0;
+    const instanceType = pipeline.builder.instanceTypes[attempt];
+    if (instanceType === undefined) {
+      return fail(
+        pass,
+        'InsufficientInstanceCapacity',
+        `No capacity for ${pipeline.builder.instanceTypes.join(', ')}`,
+      );
+    }
+    return wait({ ...current, builder: { attempt, instanceType } }, [
+      {
+        kind: 'launch',
+        role: 'builder',
+        imageId: current.baseImageId,
+        instanceType,
+        clientToken: `${current.id}-builder-${attempt}`,
+      },
+    ]);
+  }
+  if (builder.state !== 'running' || !observed.agentOnline.has(builder.instanceId)) return wait();
+  return moveOn(pass, 'provisioning');
+}
+
+/** Provisioning and validating: the stage's steps, one command after another, on the builder. */
+function stepsOnBuilder(pass: Pass): Decision {
+  const { current, pipeline, observed, now, wait, builderId } = pass;
+  if (pass.builderLost || !builderId)
+    return fail(pass, 'BuilderLost', `Builder ${builderId ?? '?'} stopped existing`);
+  const stage: StepStage = current.phase === 'provisioning' ? 'provision' : 'validate';
+  const outcome = runSteps(
+    current,
+    stage,
+    stage === 'provision' ? pipeline.provision : pipeline.validate,
+    builderId,
+    observed,
+  );
+  const next = { ...current, steps: outcome.steps };
+  if (!outcome.done) {
+    if (outcome.failed) return finish(next, 'failed', observed, stepFailure(next, outcome.failed));
+    return wait(next, outcome.actions);
+  }
+  return decideStep(enter(next, stage === 'provision' ? 'validating' : 'stopping', now), pipeline, observed);
+}
+
+function stopping(pass: Pass): Decision {
+  const { current, pipeline, now, wait, builder, builderId } = pass;
+  if (pass.builderLost || !builder)
+    return fail(pass, 'BuilderLost', `Builder ${builderId ?? '?'} stopped existing`);
+  if (current.image) return moveOn(pass, 'imaging');
+  if (builder.state === 'stopped') {
+    const name = imageName(pipeline, current);
+    return wait(enter(current, 'imaging', now, { image: { imageId: '', name } }), [
+      { kind: 'create-image', instanceId: builder.instanceId, name },
+    ]);
+  }
+  return wait(current, builder.state === 'running' ? [{ kind: 'stop', instanceId: builder.instanceId }] : []);
+}
+
+function imaging(pass: Pass): Decision {
+  const { current, pipeline, observed, wait, builder } = pass;
+  const image = observed.images.find((i) => i.region === current.region);
+  if (!image) {
+    if (current.image?.imageId) return wait(); // created, not yet visible
+    if (!builder || GONE.has(builder.state)) return fail(pass, 'BuilderLost', 'Builder gone before imaging');
+    const name = nameFor(pipeline, current);
+    return wait(current, [{ kind: 'create-image', instanceId: builder.instanceId, name }]);
+  }
+  if (image.state === 'failed') return fail(pass, 'ImageFailed', image.reason ?? 'CreateImage failed');
+  if (image.state !== 'available') return wait();
+  const terminateBuilder: Action[] =
+    builder && !GONE.has(builder.state) ? [{ kind: 'terminate', instanceIds: [builder.instanceId] }] : [];
+  const decided = moveOn(pass, pipeline.test ? 'testing' : 'distributing');
+  return { ...decided, actions: [...terminateBuilder, ...decided.actions] };
+}
+
+function distributing(pass: Pass): Decision {
+  const { current, pipeline, observed, wait } = pass;
+  const source = current.image?.imageId ?? '';
+  const actions: Action[] = [];
+  let ready = true;
+  for (const region of pipeline.distribute.regions) {
+    const copy = observed.images.find((i) => i.region === region);
+    if (!copy) {
+      ready = false;
+      if (!current.copies.some((c) => c.region === region)) {
+        actions.push({ kind: 'copy-image', region, sourceImageId: source, name: nameFor(pipeline, current) });
+      }
+    } else if (copy.state === 'failed') {
+      return fail(pass, 'CopyFailed', `Copy to ${region} failed: ${copy.reason ?? ''}`);
+    } else if (copy.state !== 'available') ready = false;
+  }
+  if (!ready) return wait(current, actions);
+  const sharing = pipeline.distribute.accounts.length + pipeline.distribute.organizationalUnits.length > 0;
+  const share: Action[] = sharing
+    ? [
+        { kind: 'share-image', region: current.region, imageId: source },
+        ...current.copies.map((c) => ({
+          kind: 'share-image' as const,
+          region: c.region,
+          imageId: c.imageId,
+        })),
+      ]
+    : [];
+  const decided = moveOn(pass, 'publishing');
+  return { ...decided, actions: [...share, ...decided.actions] };
+}
+
+function publishing(pass: Pass): Decision {
+  const { current, pipeline, observed } = pass;
+  const targets = [{ region: current.region, imageId: current.image?.imageId ?? '' }, ...current.copies];
+  const publish: Action[] = targets.map((t) => ({
+    kind: 'publish',
+    region: t.region,
+    parameter: pipeline.publish.parameter,
+    imageId: t.imageId,
+  }));
+  const done = pipeline.rollout
+    ? moveOn(pass, pipeline.rollout.requireApproval ? 'awaiting-approval' : 'rolling', {
+        rollout: pendingTargets(pipeline),
+      })
+    : finish(current, 'succeeded', observed);
+  return { ...done, actions: [...publish, ...done.actions] };
+}
+
+function awaitingApproval(pass: Pass): Decision {
+  const { current, observed } = pass;
+  if (current.approval?.decision === 'approved') return moveOn(pass, 'rolling');
+  // A rejected image is marked like a failed one: it is never rolled out, and retention may remove it.
+  if (current.approval?.decision === 'rejected') return finish(current, 'cancelled', observed);
+  // People answer in hours: approve/reject wake the bake at once; the long timer only watches the deadline.
+  return { next: current, actions: [], wakeInSeconds: 900 };
 }
 
 type Wait = (next?: BakeRecord, actions?: Action[]) => Decision;

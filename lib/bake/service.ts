@@ -29,13 +29,7 @@ import { observe } from './observe';
 import { recipeHash } from './recipe';
 import { TAG_PIPELINE, TAG_RECIPE, TAG_STATUS, tagValue } from '../aws/tags';
 import type { PassScheduler } from './timer';
-
-/** Structured logging, as Powertools' Logger offers it. */
-export interface Log {
-  info(message: string, ...extra: Record<string, unknown>[]): void;
-  warn(message: string, ...extra: Record<string, unknown>[]): void;
-  error(message: string, ...extra: Record<string, unknown>[]): void;
-}
+import type { Log } from '../log';
 
 /** Everything the bake engine needs, built once per container (or per test). */
 export interface Bakery extends ActClients {

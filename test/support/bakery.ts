@@ -11,7 +11,8 @@ import {
 import { packagedTemplate } from '../../emulator/iam/stack';
 import { createAwsClients, type AwsClientOptions, type AwsClients } from '../../lib/aws/clients';
 import { readAwsSettings } from '../../lib/aws/settings';
-import type { Bakery, Log } from '../../lib/bake/service';
+import type { Bakery } from '../../lib/bake/service';
+import type { Log } from '../../lib/log';
 import { reconcile } from '../../lib/bake/service';
 import { isTerminal, type BakeRecord } from '../../lib/bake/model';
 import type { PassScheduler } from '../../lib/bake/timer';
