@@ -25,6 +25,11 @@ export const GROUPS: readonly Group[] = [
     tests: ['test/unit/bake-decide.test.ts'],
   },
   {
+    name: 'notifications',
+    mutate: ['lib/bake/notifications.ts'],
+    tests: ['test/unit/bake-notifications.test.ts'],
+  },
+  {
     name: 'nightly',
     mutate: ['lib/bake/plan.ts', 'lib/bake/nightly.ts'],
     tests: ['test/unit/bake-plan.test.ts', 'test/integration/nightly.test.ts'],

@@ -1,5 +1,6 @@
 import { describeError, PipelineBusyError } from '../errors';
-import { bakeSkipped, publishNotification } from '../notify/notifications';
+import { publishNotification } from '../notify/notifications';
+import { bakeSkipped } from './notifications';
 import { planBake } from './plan';
 import { startBake, type Bakery } from './service';
 

@@ -2,12 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
 import { ConflictError, describeError, InvalidRequestError, isAwsError, NotFoundError } from '../errors';
-import {
-  bakeStarted,
-  notificationsFor,
-  publishNotification,
-  type Notification,
-} from '../notify/notifications';
+import { publishNotification, type Notification } from '../notify/notifications';
+import { bakeStarted, notificationsFor } from './notifications';
 import type { PipelineCatalog } from '../pipeline/catalog';
 import type { Pipeline } from '../pipeline/schema';
 import type { LifecycleStore } from '../lifecycle/store';

@@ -13,7 +13,8 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { ConflictError, describeError, isAwsError, isTransient } from '../errors';
-import { lifecycleNotification, publishNotification } from '../notify/notifications';
+import { publishNotification } from '../notify/notifications';
+import { lifecycleNotification } from './notifications';
 import type { PipelineCatalog } from '../pipeline/catalog';
 import type { LifecycleConfig } from '../pipeline/schema';
 import {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { BakeRecord, Phase } from '../../lib/bake/model';
 import { ConflictError, NotFoundError, PipelineBusyError } from '../../lib/errors';
-import { bakeStarted } from '../../lib/notify/notifications';
+import { bakeStarted } from '../../lib/bake/notifications';
 import { BakeStore, IdempotencyKeyReusedError } from '../../lib/store/bakes';
 import { createBakesTable } from '../../emulator/stack';
 import { awsForTest } from '../support/aws';
