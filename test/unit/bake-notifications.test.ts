@@ -408,6 +408,6 @@ describe('bakeStarted and bakeSkipped', () => {
       detail: { reason: 'base image and recipe unchanged', lastBakeId: 'b0' },
     });
     expect(bakeSkipped('web', 'b0', 'x', new Date('2026-11-30T23:59:59Z')).id).toBe(skipped.id);
-    expect(bakeSkipped(`${'p'.repeat(120)}`, 'b0', 'x', new Date()).subject).toHaveLength(100);
+    expect(bakeSkipped('p'.repeat(120), 'b0', 'x', new Date()).subject).toHaveLength(100);
   });
 });
