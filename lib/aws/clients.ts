@@ -6,7 +6,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import { readAwsSettings, type AwsSettings } from './settings';
+import { clientConfig, readAwsSettings, type AwsSettings } from './settings';
 
 /** The AWS clients the service uses, each built on first use and then reused. */
 export interface AwsClients {
@@ -44,12 +44,7 @@ export function createAwsClients(
   settings: AwsSettings = readAwsSettings(),
   options: AwsClientOptions = {},
 ): AwsClients {
-  const config = {
-    region: settings.region,
-    retryMode: settings.retryMode,
-    maxAttempts: settings.maxAttempts,
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  };
+  const config = clientConfig(settings, settings.region, options.credentials);
   const built = new Map<keyof AwsClients, AnyAwsClient>();
   let documents: DynamoDBDocumentClient | undefined;
 

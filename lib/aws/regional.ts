@@ -1,7 +1,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { AnyAwsClient, AwsClients, AwsClientOptions } from './clients';
-import type { AwsSettings } from './settings';
+import { clientConfig, type AwsSettings } from './settings';
 
 /** EC2 and SSM clients per region (copies, per-region parameters), built once each. */
 export interface RegionalClients {
@@ -26,12 +26,7 @@ export function createRegionalClients(
     }
     return client;
   }
-  const config = (region: string) => ({
-    region,
-    retryMode: settings.retryMode,
-    maxAttempts: settings.maxAttempts,
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  });
+  const config = (region: string) => clientConfig(settings, region, options.credentials);
   return {
     ec2In: (region) =>
       region === settings.region ? home.ec2 : build(ec2, region, () => new EC2Client(config(region))),

@@ -1,3 +1,4 @@
+import type { AwsCredentialIdentity } from '@smithy/types';
 import * as z from 'zod';
 
 /**
@@ -18,11 +19,18 @@ export const awsSettingsSchema = z
     // already spread out by leases, timers and the sweep.
     AWS_RETRY_MODE: z.enum(['standard', 'adaptive', 'legacy']).default('standard'),
     AWS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+    // Without these the SDK waits up to 15 minutes on a connection that stopped answering (its
+    // default socket timeout), longer than any of the functions may run: a stuck call should fail
+    // as a TimeoutError and be retried like any transient failure.
+    AMI_BAKERY_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+    AMI_BAKERY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(30_000),
   })
   .transform((env) => ({
     region: env.AWS_REGION,
     retryMode: env.AWS_RETRY_MODE,
     maxAttempts: env.AWS_MAX_ATTEMPTS,
+    connectTimeoutMs: env.AMI_BAKERY_CONNECT_TIMEOUT_MS,
+    requestTimeoutMs: env.AMI_BAKERY_REQUEST_TIMEOUT_MS,
   }));
 
 export type AwsSettings = Readonly<z.output<typeof awsSettingsSchema>>;
@@ -43,4 +51,23 @@ export function readAwsSettings(env: NodeJS.ProcessEnv = process.env): AwsSettin
     throw new AwsSettingsError(`Invalid AWS environment: ${problems.join('; ')}`, { cause: parsed.error });
   }
   return Object.freeze(parsed.data);
+}
+
+/** The configuration every service client is built with, in `region` (the home one by default). */
+export function clientConfig(
+  settings: AwsSettings,
+  region: string = settings.region,
+  credentials?: AwsCredentialIdentity,
+) {
+  return {
+    region,
+    retryMode: settings.retryMode,
+    maxAttempts: settings.maxAttempts,
+    requestHandler: {
+      connectionTimeout: settings.connectTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
+    ...(credentials ? { credentials } : {}),
+  };
 }

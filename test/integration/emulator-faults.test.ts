@@ -81,6 +81,27 @@ describe('fault injection', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
   });
 
+  it('a call that stops answering fails as a TimeoutError within the request timeout, and is retried', async () => {
+    // A response that takes 3 s against a 500 ms request timeout: the service's clients give up
+    // and retry as for any transient failure, instead of waiting on the socket for minutes.
+    const timeouts = { AMI_BAKERY_REQUEST_TIMEOUT_MS: '500' };
+    const patient = awsForTest(`${import.meta.url}#timeout`, timeouts);
+    const once = awsForTest(`${import.meta.url}#timeout-once`, { ...timeouts, AWS_MAX_ATTEMPTS: '1' });
+    await controlFor(patient).setFaults([{ kind: 'latency', service: 'ec2', latencyMs: 3_000, count: 1 }]);
+    await controlFor(once).setFaults([{ kind: 'latency', service: 'ec2', latencyMs: 3_000, count: 1 }]);
+
+    const started = Date.now();
+    const failed = (await once.ec2.send(new DescribeVpcsCommand({})).catch((e: unknown) => e)) as Error;
+    const failedAfter = Date.now() - started;
+    const retried = await patient.ec2.send(new DescribeVpcsCommand({}));
+
+    expect(failed.name).toBe('TimeoutError');
+    expect(failedAfter).toBeLessThan(2_500);
+    expect(retried.$metadata.attempts).toBe(2);
+    await controlFor(patient).clearFaults();
+    await controlFor(once).clearFaults();
+  });
+
   it('fires by probability, reproducibly for a seed', async () => {
     const pattern = async (): Promise<boolean[]> => {
       await onceControl.setFaults([{ kind: 'throttle', service: 'ec2', probability: 0.5 }], 42);
