@@ -119,22 +119,32 @@ describe('runNightly with a pipeline whose base image is gone', () => {
   });
 });
 
+// The handler builds its own clients from the environment, so it runs in moto's default account,
+// which every handler test shares. Late in a full run, creating that account's sandbox has been
+// measured at 30-55 s (alone: under 1 s); the cause is not found yet (issue 17's note). The
+// budget is the sandbox's, not the handler's: the handler itself answers in well under a second.
+const DEFAULT_ACCOUNT_BUDGET_MS = 180_000;
+
 describe('the nightly handler', () => {
-  it('runs on the schedule event and reports each scheduled pipeline', async () => {
-    const aws = awsForDefaultAccount();
-    const sandbox = await createSandbox(aws, { name: 'nightly-handler', desiredCapacity: 1 });
-    await handlerEnvironment(aws, sandbox, 'nightly-handler', 'nightly');
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-    const { handler } = await import('../../functions/nightly');
+  it(
+    'runs on the schedule event and reports each scheduled pipeline',
+    { timeout: DEFAULT_ACCOUNT_BUDGET_MS },
+    async () => {
+      const aws = awsForDefaultAccount();
+      const sandbox = await createSandbox(aws, { name: 'nightly-handler', desiredCapacity: 1 });
+      await handlerEnvironment(aws, sandbox, 'nightly-handler', 'nightly');
+      process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+      const { handler } = await import('../../functions/nightly');
 
-    const result = await handler(nightlyEvent, {
-      functionName: 'nightly',
-      awsRequestId: 't',
-    } as unknown as Context);
+      const result = await handler(nightlyEvent, {
+        functionName: 'nightly',
+        awsRequestId: 't',
+      } as unknown as Context);
 
-    expect(result.outcomes.map((o) => [o.pipeline, o.outcome])).toEqual([
-      ['web', 'started'],
-      ['minimal', 'started'],
-    ]);
-  });
+      expect(result.outcomes.map((o) => [o.pipeline, o.outcome])).toEqual([
+        ['web', 'started'],
+        ['minimal', 'started'],
+      ]);
+    },
+  );
 });
