@@ -6,6 +6,7 @@ import { bakeStarted } from '../../lib/bake/notifications';
 import { BakeStore, IdempotencyKeyReusedError } from '../../lib/store/bakes';
 import { createBakesTable } from '../../emulator/stack';
 import { awsForTest } from '../support/aws';
+import { bakeRecord } from '../support/records';
 
 // The bake store against DynamoDB (the emulator), call by call: what each write requires, what it
 // refuses and how it says so. Each test has a table of its own.
@@ -21,26 +22,8 @@ let serial = 0;
 function bake(phase: Phase = 'requested', patch: Partial<BakeRecord> = {}): BakeRecord {
   serial += 1;
   const at = new Date(Date.UTC(2026, 10, 30, 0, 0, serial)).toISOString();
-  return {
-    id: `b20261130${String(serial).padStart(6, '0')}-${randomBytes(3).toString('hex')}`,
-    pipeline: 'web',
-    phase,
-    version: 1,
-    createdAt: at,
-    updatedAt: at,
-    phaseStartedAt: at,
-    region: 'us-east-1',
-    baseImageId: 'ami-0123456789abcdef0',
-    rootDeviceName: '/dev/xvda',
-    recipeHash: 'h',
-    steps: [],
-    copies: [],
-    published: [],
-    cancelRequested: false,
-    timeline: [{ phase, at }],
-    resources: [],
-    ...patch,
-  };
+  const id = `b20261130${String(serial).padStart(6, '0')}-${randomBytes(3).toString('hex')}`;
+  return bakeRecord({ id, phase, createdAt: at, ...patch });
 }
 
 const NOW = new Date('2026-11-30T12:00:00.000Z');

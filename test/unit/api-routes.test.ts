@@ -5,6 +5,7 @@ import { route, view, type ApiRequest } from '../../lib/api/routes';
 import type { BakeRecord } from '../../lib/bake/model';
 import type { Bakery } from '../../lib/bake/service';
 import { NotFoundError } from '../../lib/errors';
+import { bakeRecord } from '../support/records';
 
 // What the routes answer before any AWS call: validation, routing and the record's view. The
 // bakery here has nothing behind it, so a request that got past validation would fail otherwise.
@@ -158,30 +159,17 @@ describe('route: validation says what is wrong, and where', () => {
 });
 
 const T0 = '2026-11-30T00:00:00.000Z';
-const record = (patch: Partial<BakeRecord> = {}): BakeRecord => ({
-  id: 'b20261130000000-aaaaaa',
-  kind: 'rollout',
-  pipeline: 'web',
-  phase: 'rolling',
-  version: 1,
-  createdAt: T0,
-  updatedAt: '2026-11-30T00:01:40.000Z',
-  phaseStartedAt: T0,
-  region: 'us-east-1',
-  baseImageId: 'ami-0123456789abcdef0',
-  rootDeviceName: '/dev/xvda',
-  recipeHash: 'h',
-  steps: [],
-  copies: [],
-  published: [],
-  cancelRequested: false,
-  timeline: [
-    { phase: 'requested', at: T0 },
-    { phase: 'rolling', at: '2026-11-30T00:00:10.000Z' },
-  ],
-  resources: [],
-  ...patch,
-});
+const record = (patch: Partial<BakeRecord> = {}): BakeRecord =>
+  bakeRecord({
+    kind: 'rollout',
+    phase: 'rolling',
+    updatedAt: '2026-11-30T00:01:40.000Z',
+    timeline: [
+      { phase: 'requested', at: T0 },
+      { phase: 'rolling', at: '2026-11-30T00:00:10.000Z' },
+    ],
+    ...patch,
+  });
 
 describe('view: how long each phase took', () => {
   it('a bake under way: each phase until the next, the current one until the last update', () => {

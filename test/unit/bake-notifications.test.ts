@@ -1,33 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { bakeSkipped, bakeStarted, notificationsFor } from '../../lib/bake/notifications';
 import type { BakeRecord, Phase, RolloutTarget } from '../../lib/bake/model';
+import { bakeRecord } from '../support/records';
 
 const T0 = '2026-11-30T00:00:00.000Z';
 const T1 = '2026-11-30T00:05:00.000Z';
 
 function bake(phases: Phase[], patch: Partial<BakeRecord> = {}): BakeRecord {
-  const phase = phases.at(-1) ?? 'requested';
-  return {
+  return bakeRecord({
     id: 'b1',
-    pipeline: 'web',
-    phase,
-    version: 1,
+    phase: phases.at(-1) ?? 'requested',
     createdAt: T0,
     updatedAt: T1,
-    phaseStartedAt: T0,
-    region: 'us-east-1',
     baseImageId: 'ami-base',
-    rootDeviceName: '/dev/xvda',
-    recipeHash: 'h',
-    steps: [],
-    copies: [],
-    published: [],
-    cancelRequested: false,
     timeline: phases.map((p) => ({ phase: p, at: T0 })),
-    resources: [],
     image: { imageId: 'ami-new', name: 'web-1' },
     ...patch,
-  };
+  });
 }
 
 /** Each notification as `id severity subject`: what subscribers filter and read. */
