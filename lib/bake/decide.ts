@@ -11,6 +11,7 @@ import {
   type Failure,
   type Observed,
   type ObservedGroup,
+  type InstanceAtEnd,
   type ObservedInstance,
   type Phase,
   type RolloutTarget,
@@ -117,11 +118,10 @@ export function finish(
       : target,
   );
   const { rollout, restore } = groupsAtEnd(unfinished, outcome, observed);
-  const instances = observed.instances.map(({ instanceId, role, state }) => ({ instanceId, role, state }));
-  const now = observed.now.toISOString();
+  const watch = cleanupAt(atEnd(observed.instances), observed.now, observed.now.toISOString());
   return {
     next: enter(
-      { ...bake, steps, ...(rollout ? { rollout } : {}), cleanup: cleanupAt(instances, observed.now, now) },
+      { ...bake, steps, ...(rollout ? { rollout } : {}), cleanup: watch },
       outcome,
       observed.now,
       failure ? { failure } : {},
@@ -178,6 +178,11 @@ function restoreFor(target: RolloutTarget, group: ObservedGroup): RestoreDefault
 const UNDER_WAY: ReadonlySet<StepRecord['status']> = new Set(['Pending', 'InProgress', 'Delayed']);
 const UNFINISHED_TARGET: ReadonlySet<TargetStatus> = new Set(['pending', 'versioned', 'refreshing']);
 
+/** Instances as a finished bake records them: id, role and the state EC2 showed. */
+function atEnd(instances: readonly ObservedInstance[]): InstanceAtEnd[] {
+  return instances.map(({ instanceId, role, state }) => ({ instanceId, role, state }));
+}
+
 /**
  * A finished bake's passes: terminate whatever of it is still alive, and, until EC2 shows each of
  * its instances `terminated`, record what it shows and look again. EC2 stops listing a terminated
@@ -193,9 +198,9 @@ export function afterEnd(bake: BakeRecord, observed: Observed): Decision {
     ...i,
     state: seen.get(i.instanceId)?.state ?? 'terminated',
   }));
-  const found = observed.instances
-    .filter((i) => !watched.instances.some((k) => k.instanceId === i.instanceId))
-    .map(({ instanceId, role, state }) => ({ instanceId, role, state }));
+  const found = atEnd(
+    observed.instances.filter((i) => !watched.instances.some((k) => k.instanceId === i.instanceId)),
+  );
   const since = bake.timeline.at(-1)?.at ?? bake.updatedAt;
   return {
     next: { ...bake, cleanup: cleanupAt([...known, ...found], observed.now, since) },
@@ -363,7 +368,7 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
     case 'imaging':
       return imaging(pass);
     case 'testing':
-      return decideTesting(current, pipeline, observed, wait);
+      return testing(pass);
     case 'distributing':
       return distributing(pass);
     case 'publishing':
@@ -371,9 +376,9 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
     case 'awaiting-approval':
       return awaitingApproval(pass);
     case 'rolling':
-      return decideRolling(current, pipeline, observed, wait);
+      return rolling(pass);
     case 'refreshing':
-      return decideRefreshing(current, pipeline, observed, wait);
+      return refreshing(pass);
     default: // terminal phases were handled first
       return { next: current, actions: cleanup(observed) };
   }
@@ -578,9 +583,10 @@ function checkpointReached(pipeline: Pipeline, percentage: number): number | und
 }
 
 /** A new launch template version per target group: a copy of the version it uses, with the new image. */
-function decideRolling(current: BakeRecord, pipeline: Pipeline, observed: Observed, wait: Wait): Decision {
+function rolling(pass: Pass): Decision {
+  const { current, pipeline, observed, wait } = pass;
   const rollout = pipeline.rollout;
-  if (!rollout) return decideStep(enter(current, 'succeeded', observed.now), pipeline, observed);
+  if (!rollout) return moveOn(pass, 'succeeded');
   if (!observed.groups) return wait(); // entered this pass: the groups are read on the next
   let next = current;
   const actions: Action[] = [];
@@ -627,7 +633,8 @@ const REFRESH_DONE: Record<string, TargetStatus> = {
 };
 
 /** One Instance Refresh per versioned target, followed to its end; the bake ends when every target has. */
-function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Observed, wait: Wait): Decision {
+function refreshing(pass: Pass): Decision {
+  const { current, pipeline, observed, wait } = pass;
   const policy = pipeline.rollout?.whenRefreshInProgress ?? 'wait';
   if (!observed.refreshes) return wait(); // entered this pass: refreshes are read on the next
   let next = current;
@@ -716,24 +723,15 @@ function decideRefreshing(current: BakeRecord, pipeline: Pipeline, observed: Obs
   });
 }
 
-function decideTesting(
-  current: BakeRecord,
-  pipeline: Pipeline,
-  observed: Observed,
-  wait: (next?: BakeRecord, actions?: Action[]) => Decision,
-): Decision {
+function testing(pass: Pass): Decision {
+  const { current, pipeline, observed, wait } = pass;
   const test = pipeline.test;
   const imageId = current.image?.imageId ?? '';
-  if (!test) return decideStep(enter(current, 'distributing', observed.now), pipeline, observed);
+  if (!test) return moveOn(pass, 'distributing');
   const tester = instanceOf(current, observed, 'tester');
   const testerId = current.tester?.instanceId;
   if (testerId && (!tester || GONE.has(tester.state))) {
-    return finish(
-      current,
-      'failed',
-      observed,
-      failure(current, 'TesterLost', `Test instance ${testerId} stopped existing`),
-    );
+    return fail(pass, 'TesterLost', `Test instance ${testerId} stopped existing`);
   }
   if (!tester) {
     const instanceType = test.instanceType ?? pipeline.builder.instanceTypes[0] ?? 't3.micro';
