@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 import { EmulatorControl } from '../../emulator/control';
 import { ADMIN_CREDENTIALS } from '../../emulator/harness';
 import { createAwsClients, type AwsClients } from '../../lib/aws/clients';
-import { readAwsSettings } from '../../lib/aws/settings';
+import { clientConfig, readAwsSettings } from '../../lib/aws/settings';
 
 /**
  * Clients for one isolated emulator account, signed as the admin identity: what fixtures and
@@ -63,11 +63,7 @@ export function awsForTest(key: string, env: NodeJS.ProcessEnv = {}): TestAws {
       client.middlewareStack.use(accountHeader(accountId));
     },
   });
-  const config = {
-    region: settings.region,
-    maxAttempts: settings.maxAttempts,
-    credentials: ADMIN_CREDENTIALS,
-  };
+  const config = clientConfig(settings, settings.region, ADMIN_CREDENTIALS);
   const iam = new IAMClient(config);
   iam.middlewareStack.use(accountHeader(accountId));
   const elb = new ElasticLoadBalancingV2Client(config);
@@ -101,11 +97,7 @@ export async function eventually<T>(
 export function awsForDefaultAccount(): TestAws {
   const settings = readAwsSettings();
   const clients = createAwsClients(settings, { credentials: ADMIN_CREDENTIALS });
-  const config = {
-    region: settings.region,
-    maxAttempts: settings.maxAttempts,
-    credentials: ADMIN_CREDENTIALS,
-  };
+  const config = clientConfig(settings, settings.region, ADMIN_CREDENTIALS);
   return Object.assign(Object.create(clients) as AwsClients, {
     accountId: '123456789012',
     iam: new IAMClient(config),
