@@ -150,7 +150,9 @@ async function runGroup(group: Group): Promise<void> {
     typescriptChecker: { prioritizePerformanceOverAccuracy: true },
     coverageAnalysis: 'perTest',
     mutate: [...group.mutate],
-    incremental: process.env.MUTATE_FRESH !== '1',
+    // Always incremental, so the report (the table's source) is written; MUTATE_FRESH re-runs every mutant.
+    incremental: true,
+    force: process.env.MUTATE_FRESH === '1',
     incrementalFile: reportOf(group),
     // One emulator and its Node sidecar already share the 2 cores with the tests.
     concurrency: integration ? 1 : 2,

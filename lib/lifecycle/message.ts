@@ -46,8 +46,14 @@ export function parseLifecycleMessage(messageId: string, text: string): Lifecycl
   if (testMessage.safeParse(body).success) return { kind: 'test', messageId };
   const parsed = actionMessage.safeParse(body);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { kind: 'garbled', messageId, problem: `${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}` };
+    const problem = parsed.error.issues
+      .map((issue) => {
+        // Stryker disable next-line StringLiteral: the schema is flat, so a path has one element and its separator never shows.
+        const field = issue.path.join('.');
+        return `${field}: ${issue.message}`;
+      })
+      .join('; ');
+    return { kind: 'garbled', messageId, problem };
   }
   const m = parsed.data;
   return {

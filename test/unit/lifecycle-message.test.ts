@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import launchEvent from '../../events/sns-lifecycle-launch.json';
-import { lifecycleFor } from '../../lib/lifecycle/engine';
 import { NotAnSnsEventError, parseLifecycleMessage, parseSnsEvent } from '../../lib/lifecycle/message';
-import { loadPipelines, PipelineCatalog } from '../../lib/pipeline/catalog';
-import { pipelines } from '../../config/pipelines';
 
 describe('lifecycle messages', () => {
   it('reads the action of a hook notification delivered by SNS', () => {
@@ -38,45 +35,6 @@ describe('lifecycle messages', () => {
 
   it('refuses an event that is not from SNS', () => {
     expect(() => parseSnsEvent({ Records: [{ eventSource: 'aws:sqs' }] })).toThrow(/not an SNS notification/);
-  });
-});
-
-describe('lifecycleFor', () => {
-  const catalog = new PipelineCatalog(
-    loadPipelines(
-      [
-        ...pipelines,
-        {
-          ...pipelines[1],
-          name: 'other',
-          lifecycle: { drain: { command: ['pipeline-drain'] } },
-          rollout: {
-            targets: [
-              { autoScalingGroup: 'blue', lifecycle: { readiness: { ec2StatusChecks: true } } },
-              { autoScalingGroup: 'green' },
-            ],
-          },
-        },
-      ],
-      { builderProfile: 'ami-bakery-builder' },
-    ),
-  );
-
-  it.each([
-    [
-      'a target with its own configuration',
-      'blue',
-      { pipeline: 'other', config: { readiness: { ec2StatusChecks: true, timeoutSeconds: 600 } } },
-    ],
-    [
-      'a target using its pipeline',
-      'green',
-      { pipeline: 'other', config: { drain: { command: ['pipeline-drain'], timeoutSeconds: 300 } } },
-    ],
-    ['a target without any', 'web-fleet', { pipeline: 'web', config: {} }],
-    ['a group no pipeline names', 'stranger', undefined],
-  ])('finds %s', (_, group, expected) => {
-    expect(lifecycleFor(catalog, group)).toEqual(expected);
   });
 });
 
@@ -125,6 +83,15 @@ describe('lifecycle messages: every field checked', () => {
     const said = (parsed as { problem: string }).problem;
     expect(problem === 'not JSON' ? said : said.slice(0, problem.length)).toBe(problem);
     expect(said.length).toBeGreaterThan(problem === 'not JSON' ? 0 : problem.length);
+  });
+
+  it('names every field that is wrong', () => {
+    const text = JSON.stringify({ ...launch, LifecycleHookName: '', EC2InstanceId: 'x' });
+
+    const parsed = parseLifecycleMessage('m', text);
+
+    expect(parsed.kind).toBe('garbled');
+    expect((parsed as { problem: string }).problem).toMatch(/^LifecycleHookName: .+; EC2InstanceId: .+$/);
   });
 
   it('reads every record of an SNS event', () => {
