@@ -12,7 +12,8 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
+from weakref import WeakKeyDictionary
 
 # moto's models are not thread-safe and the server is threaded: every request and every
 # timed transition runs under this lock, so each sees (and leaves) one consistent state.
@@ -85,6 +86,45 @@ def reset_settings() -> None:
     with LOCK:
         _settings.clear()
         SCHEDULER.clear()
+
+
+# --- side tables --------------------------------------------------------------------------
+
+K = TypeVar("K")
+V = TypeVar("V")
+_TABLES: list[SideTable[Any, Any]] = []
+
+
+class SideTable(Generic[K, V]):
+    """What the extension knows about moto objects of one kind, kept beside them, never as
+    attributes on them: keyed weakly by the object itself, so a row goes with the object moto
+    forgets, and ``reset_tables`` empties every table at once."""
+
+    def __init__(self, row: Callable[[], V]):
+        self._rows: WeakKeyDictionary[K, V] = WeakKeyDictionary()
+        self._row = row
+        _TABLES.append(self)
+
+    def of(self, key: K) -> V:
+        """The object's row, made (empty) on first use."""
+        found = self._rows.get(key)
+        if found is None:
+            found = self._rows[key] = self._row()
+        return found
+
+    def get(self, key: K) -> V | None:
+        return self._rows.get(key)
+
+    def put(self, key: K, value: V) -> None:
+        self._rows[key] = value
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+
+def reset_tables() -> None:
+    for table in _TABLES:
+        table.clear()
 
 
 # --- scheduler ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import copy
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -32,6 +33,26 @@ from . import core
 # moto's RunInstances handler passes this when the request carried no ClientToken.
 MOTO_DEFAULT_CLIENT_TOKEN = "ABCDE"
 
+
+@dataclass
+class InstanceExtra:
+    # When it last became running: the SSM agent comes online a little later.
+    running_since: float | None = None
+    # How many times CreateImage rebooted it.
+    reboots: int = 0
+
+
+# What the extension knows about moto's EC2 objects, beside them (core.SideTable).
+INSTANCES: core.SideTable[Instance, InstanceExtra] = core.SideTable(InstanceExtra)
+# Per backend: (action, ClientToken) -> (request fingerprint, answer).
+TOKENS: core.SideTable[Any, dict[tuple[str, str], tuple[str, Any]]] = core.SideTable(dict)
+# RunInstances reservations made with a ClientToken: the fingerprint of their request.
+FINGERPRINTS: core.SideTable[Any, str] = core.SideTable(str)
+# Images made by RegisterImage: their block device mappings (moto knows only its own snapshot).
+MAPPINGS: core.SideTable[Ami, list[dict[str, Any]]] = core.SideTable(list)
+# Launch template versions DeleteLaunchTemplateVersions deleted (moto keeps them in its list).
+DELETED_VERSIONS: core.SideTable[Any, bool] = core.SideTable(bool)
+
 def request_fingerprint(response) -> str:
     """The request's parameters but its token: what a retry with the same ClientToken must repeat."""
     ignored = {"ClientToken", "Action", "Version"}
@@ -49,7 +70,7 @@ def idempotent(response, action: str, make):
     token = response._get_param("ClientToken")
     if not token:
         return make()
-    tokens = response.ec2_backend.__dict__.setdefault("_bakery_tokens", {})
+    tokens = TOKENS.of(response.ec2_backend)
     fingerprint = request_fingerprint(response)
     known = tokens.get((action, token))
     if known is not None:
@@ -79,7 +100,7 @@ def set_state(instance: Instance, name: str) -> None:
     instance._state.name = name
     instance._state.code = STATE_CODES[name]
     if name == "running":
-        instance._bakery_running_since = core.time.monotonic()
+        INSTANCES.of(instance).running_since = core.time.monotonic()
     core.emit(
         _account(instance),
         _region(instance),
@@ -150,8 +171,6 @@ def install() -> None:
 
     def init(self, ec2_backend, image_id, user_data, security_groups, **kwargs):
         original_init(self, ec2_backend, image_id, user_data, security_groups, **kwargs)
-        self._bakery_reboots = 0
-        self._bakery_running_since = None
         self._state = InstanceState("pending", 0)
         transition(self, "pending", "running", "ec2.instance.pending")
 
@@ -250,7 +269,7 @@ def install() -> None:
 
     def get_version(self, num):
         version = original_get_version(self, num)
-        if getattr(version, "_bakery_deleted", False):
+        if DELETED_VERSIONS.get(version):
             raise EC2ClientError("InvalidLaunchTemplateId.VersionNotFound", f"Could not find launch template version {num}.")
         return version
 
@@ -260,7 +279,7 @@ def install() -> None:
 
     def describe_launch_template_versions(self, *args, **kwargs):
         found = original_describe_versions(self, *args, **kwargs)
-        return [(template, version) for template, version in found if not getattr(version, "_bakery_deleted", False)]
+        return [(template, version) for template, version in found if not DELETED_VERSIONS.get(version)]
 
     LaunchTemplateBackend.describe_launch_template_versions = describe_launch_template_versions
 
@@ -291,12 +310,12 @@ def install() -> None:
             identity = {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name}
             number = int(raw) if str(raw).isdigit() else None
             version = template.versions[number - 1] if number and number <= len(template.versions) else None
-            if version is None or getattr(version, "_bakery_deleted", False):
+            if version is None or DELETED_VERSIONS.get(version):
                 error = {"Code": "launchTemplateVersionDoesNotExist", "Message": f"Version {raw} does not exist."}
             elif number == template.default_version_number:
                 error = {"Code": "launchTemplateVersionIsDefault", "Message": "Cannot delete the default version."}
             else:
-                version._bakery_deleted = True
+                DELETED_VERSIONS.put(version, True)
                 done.append({**identity, "VersionNumber": number})
                 continue
             refused.append({**identity, "VersionNumber": number or 0, "ResponseError": error})
@@ -346,7 +365,7 @@ def install() -> None:
         if token and token != MOTO_DEFAULT_CLIENT_TOKEN:
             for reservation in self.ec2_backend.reservations.values():
                 if reservation.instances and all(i.client_token == token for i in reservation.instances):
-                    if getattr(reservation, "_bakery_fingerprint", fingerprint) != fingerprint:
+                    if FINGERPRINTS.get(reservation) not in (None, fingerprint):
                         raise EC2ClientError(
                             "IdempotentParameterMismatch",
                             f"The client token {token} was already used with different parameters.",
@@ -355,7 +374,7 @@ def install() -> None:
         answer = original_run_response(self)
         for reservation in self.ec2_backend.reservations.values():
             if token and any(i.client_token == token for i in reservation.instances):
-                reservation._bakery_fingerprint = fingerprint
+                FINGERPRINTS.put(reservation, fingerprint)
         return answer
 
     InstanceResponse.run_instances = run_instances_response
@@ -379,7 +398,7 @@ def install() -> None:
             image.ebs_snapshot.add_tag(tag["Key"], tag["Value"])
         # "By default, Amazon EC2 shuts down and reboots the instance before creating the AMI."
         if not no_reboot and instance._state.name == "running":
-            instance._bakery_reboots += 1
+            INSTANCES.of(instance).reboots += 1
             instance.reboot()
         start_image_transition(image)
         return ActionResult({"ImageId": image.id})
@@ -441,7 +460,7 @@ def install() -> None:
     original_mappings = Ami.block_device_mappings
 
     def block_device_mappings(self):
-        custom = getattr(self, "_bakery_mappings", None)
+        custom = MAPPINGS.get(self)
         return custom if custom is not None else original_mappings.fget(self)
 
     Ami.block_device_mappings = property(block_device_mappings)
@@ -475,7 +494,7 @@ def install() -> None:
                     self.ec2_backend.get_snapshot(snapshot_id)  # InvalidSnapshot.NotFound
             # The snapshot moto made for the image is not one of its mappings: drop it.
             self.ec2_backend.snapshots.pop(image.ebs_snapshot.id, None)
-            image._bakery_mappings = [
+            MAPPINGS.put(image, [
                 {
                     "DeviceName": mapping["DeviceName"],
                     "Ebs": {
@@ -487,7 +506,8 @@ def install() -> None:
                 }
                 for mapping in mappings
                 if (mapping.get("Ebs") or {}).get("SnapshotId")
-            ]
+            ],
+            )
             if root:
                 image.root_device_name = root
         for spec in specifications:
@@ -516,6 +536,7 @@ def reboots(account_id: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for backend in ec2_backends[account_id].values():
         for instance in backend.all_instances():
-            if getattr(instance, "_bakery_reboots", 0):
-                counts[instance.id] = instance._bakery_reboots
+            extra = INSTANCES.get(instance)
+            if extra is not None and extra.reboots:
+                counts[instance.id] = extra.reboots
     return counts

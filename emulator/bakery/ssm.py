@@ -21,7 +21,7 @@ from moto.ssm.exceptions import SSMException
 from moto.ssm.models import Command
 from moto.ssm.responses import SimpleSystemManagerResponse
 
-from . import core
+from . import core, ec2
 
 OUTPUT_LIMIT = 24_000
 DEFAULT_EXIT = {"Success": 0, "Failed": 1, "TimedOut": -1, "Cancelled": -1}
@@ -109,13 +109,17 @@ def _aggregate(command: Command) -> None:
     _set_command_status(command, "Success")
 
 
+# When each command's invocations become visible to GetCommandInvocation (core.SideTable).
+VISIBLE_AT: core.SideTable[Command, float] = core.SideTable(float)
+
+
 def start(command: Command) -> None:
     account = core.settings(command.account_id)
     command.status = "Pending"
     command.completed_count = 0
     # GetCommandInvocation often answers InvocationDoesNotExist right after SendCommand: the
     # invocation becomes visible a little later (GetCommandInvocation API reference, Errors).
-    command._bakery_visible_at = core.time.monotonic() + account.delay("ssm.invocation.visible")
+    VISIBLE_AT.put(command, core.time.monotonic() + account.delay("ssm.invocation.visible"))
     _emit_command(command)
     for invocation in command.invocations:
         rule = outcome_for(command, invocation["InstanceId"])
@@ -180,7 +184,7 @@ def install() -> None:
     original_get_invocation = Command.get_invocation
 
     def get_invocation(self, instance_id, plugin_name):
-        if core.time.monotonic() < getattr(self, "_bakery_visible_at", 0.0):
+        if core.time.monotonic() < (VISIBLE_AT.get(self) or 0.0):
             raise SSMException(
                 "InvocationDoesNotExist",
                 "An error occurred (InvocationDoesNotExist) when calling the GetCommandInvocation operation",
@@ -235,7 +239,8 @@ def agent_information(account_id: str, region: str, wanted: set[str]) -> list[di
             continue
         if instance.id not in backend.iam_instance_profile_associations:
             continue
-        running_since = getattr(instance, "_bakery_running_since", None)
+        extra = ec2.INSTANCES.get(instance)
+        running_since = extra.running_since if extra else None
         if instance._state.name == "running" and running_since is not None:
             if core.time.monotonic() - running_since < agent_delay:
                 continue

@@ -295,6 +295,7 @@ class BakeryMiddleware:
             self.calls.clear()
             self.faulted.clear()
             core.reset_settings()
+            core.reset_tables()
             autoscaling.reset()
             iam.reset()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from moto.autoscaling.models import autoscaling_backends
 
 from .. import core
-from . import groups, hooks, refresh, tables
+from . import groups, hooks, refresh
 
 
 def step_all() -> None:
@@ -42,4 +42,3 @@ def install() -> None:
 def reset() -> None:
     hooks.reset()
     refresh.reset()
-    tables.reset()

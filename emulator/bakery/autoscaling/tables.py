@@ -1,15 +1,15 @@
 """What the extension knows about moto's Auto Scaling objects, kept beside them, never on them.
 
-Each table is keyed by the moto object itself, weakly: a group or an instance moto forgets
-(deleted, or a reset) takes its row with it, and ``reset`` empties every table at once.
+Each is a ``core.SideTable``: keyed weakly by the moto object itself, emptied by a reset.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 from moto.autoscaling.models import FakeAutoScalingGroup, InstanceState
+
+from ..core import SideTable
 
 
 @dataclass
@@ -36,18 +36,13 @@ class MemberExtra:
     abandoned: bool = False
 
 
-_GROUPS: WeakKeyDictionary[FakeAutoScalingGroup, GroupExtra] = WeakKeyDictionary()
-_MEMBERS: WeakKeyDictionary[InstanceState, MemberExtra] = WeakKeyDictionary()
+_GROUPS: SideTable[FakeAutoScalingGroup, GroupExtra] = SideTable(GroupExtra)
+_MEMBERS: SideTable[InstanceState, MemberExtra] = SideTable(MemberExtra)
 
 
 def group_extra(group: FakeAutoScalingGroup) -> GroupExtra:
-    return _GROUPS.setdefault(group, GroupExtra())
+    return _GROUPS.of(group)
 
 
 def member_extra(state: InstanceState) -> MemberExtra:
-    return _MEMBERS.setdefault(state, MemberExtra())
-
-
-def reset() -> None:
-    _GROUPS.clear()
-    _MEMBERS.clear()
+    return _MEMBERS.of(state)
