@@ -20,17 +20,17 @@ import {
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { isTerminal } from '../bake/model';
 import type { Bakery } from '../bake/service';
+import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS, tagValue } from '../aws/tags';
+import { deadlineOf, type Pipeline } from '../pipeline/schema';
+import { isAwsError, NotFoundError } from '../errors';
+import { ACTIVE_REFRESH } from '../rollout/refresh-status';
+import { planRetention, type RetainedImage, type RetentionPlan } from './plan';
 
 /** What retention reads and changes: AWS in the home region, the bake records, the pipelines, a clock. */
 export type RetentionDeps = Pick<
   Bakery,
   'region' | 'ec2In' | 'ssmIn' | 'autoScaling' | 'store' | 'catalog' | 'clock'
 >;
-import { TAG_BAKE_ID, TAG_MANAGED, TAG_PIPELINE, TAG_ROLE, TAG_STATUS, tagValue } from '../aws/tags';
-import { deadlineOf, type Pipeline } from '../pipeline/schema';
-import { isAwsError, NotFoundError } from '../errors';
-import { ACTIVE_REFRESH } from '../rollout/refresh-status';
-import { planRetention, type RetainedImage, type RetentionPlan } from './plan';
 
 const LIVE = ['pending', 'running', 'stopping', 'stopped'];
 
