@@ -32,12 +32,27 @@ export function describeBake(bake: Bake): string[] {
   ];
   if (bake.image?.imageId) lines.push(`  image     ${bake.image.imageId}  ${bake.image.name}`);
   for (const step of bake.steps) lines.push(`  step      ${step.stage}/${step.name}: ${step.status}`);
-  for (const target of bake.rollout ?? []) {
+  const waves = bake.waves ?? [];
+  const targetLine = (target: NonNullable<Bake['rollout']>[number], indent: string) => {
     const progress = target.percentage !== undefined ? ` ${target.percentage}%` : '';
+    const baking = target.baking ? ' baking' : '';
     lines.push(
-      `  rollout   ${target.group}: ${target.status}${progress}${target.reason ? ` (${target.reason})` : ''}`,
+      `${indent}${target.group}: ${target.status}${progress}${baking}${target.reason ? ` (${target.reason})` : ''}`,
     );
     if (target.ended) lines.push(`            ${endedLine(target.ended)}`);
+  };
+  if (waves.length > 1) {
+    // One line per wave, its groups under it.
+    waves.forEach((wave, index) => {
+      const answered = wave.approval ? `, ${wave.approval.decision} by ${wave.approval.by ?? '?'}` : '';
+      lines.push(
+        `  wave      ${index + 1} ${wave.name}: ${wave.status}${answered}${wave.reason ? ` (${wave.reason})` : ''}`,
+      );
+      for (const target of (bake.rollout ?? []).filter((t) => (t.wave ?? 0) === index))
+        targetLine(target, '    rollout ');
+    });
+  } else {
+    for (const target of bake.rollout ?? []) targetLine(target, '  rollout   ');
   }
   if (bake.approval) lines.push(`  approval  ${bake.approval.decision} by ${bake.approval.by ?? '?'}`);
   if (bake.cleanup) lines.push(`  cleanup   ${cleanupLine(bake.cleanup)}`);

@@ -115,7 +115,10 @@ async function follow(client: ApiClient, id: string, interval: number, io: Outpu
         // Progress first: a refresh's last step happened before the phase that ends the bake.
         for (const target of bake.rollout ?? []) {
           const waiting = target.status === 'refreshing' && target.reason ? ` (${target.reason})` : '';
-          const line = `${target.status}${target.percentage !== undefined ? ` ${target.percentage}%` : ''}${waiting}`;
+          const baking = target.baking ? ' baking' : '';
+          const wave =
+            (bake.waves ?? []).length > 1 ? `[${bake.waves?.[target.wave ?? 0]?.name ?? ''}] ` : '';
+          const line = `${wave}${target.status}${target.percentage !== undefined ? ` ${target.percentage}%` : ''}${baking}${waiting}`;
           if (target.status !== 'pending' && progress.get(target.group) !== line) {
             progress.set(target.group, line);
             clear();

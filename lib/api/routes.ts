@@ -5,6 +5,7 @@ import { BAKE_ID, isTerminal, type BakeRecord } from '../bake/model';
 import { planBake } from '../bake/plan';
 import { approveBake, cancelBake, rejectBake, startBake, startRollout, type Bakery } from '../bake/service';
 import { isAwsError, NotFoundError } from '../errors';
+import { targetsOf, wavesOf } from '../pipeline/schema';
 import { BakeStore, IdempotencyKeyReusedError } from '../store/bakes';
 import { retentionPlan } from '../retention/janitor';
 import { openApiDocument } from './openapi';
@@ -281,7 +282,15 @@ async function getPipelines(bakery: Bakery): Promise<ApiResponse> {
         currentImageId: current,
         nightly: pipeline.schedule.nightly,
         requireApproval: pipeline.rollout?.requireApproval ?? false,
-        targets: pipeline.rollout?.targets.map((t) => t.autoScalingGroup) ?? [],
+        targets: pipeline.rollout ? targetsOf(pipeline.rollout).map((t) => t.autoScalingGroup) : [],
+        waves: pipeline.rollout
+          ? wavesOf(pipeline.rollout).map((wave) => ({
+              name: wave.name,
+              targets: wave.targets.map((t) => t.autoScalingGroup),
+              bakeMinutes: wave.bakeMinutes,
+              requireApproval: wave.requireApproval,
+            }))
+          : [],
         lastBake: last ? view(last) : null,
         lastSucceeded: succeeded ? view(succeeded) : null,
       };

@@ -64,14 +64,36 @@ const failure = z.object({
   output: z.string().optional(),
 });
 
+const approval = z.object({
+  decision: z.enum(['approved', 'rejected']),
+  at: z.string(),
+  by: z.string().optional(),
+  comment: z.string().optional(),
+});
+
 const target = z.object({
   group: z.string(),
-  status: z.enum(['pending', 'versioned', 'refreshing', 'succeeded', 'failed', 'rolled-back', 'cancelled']),
+  wave: z.number().int().optional().describe('Its wave: an index into `waves`'),
+  status: z.enum([
+    'pending',
+    'versioned',
+    'refreshing',
+    'succeeded',
+    'failed',
+    'rolling-back',
+    'rolled-back',
+    'cancelled',
+  ]),
   templateId: z.string().optional(),
   sourceVersion: z.number().optional(),
   version: z.number().optional(),
   refreshId: z.string().optional(),
+  rollbackRefreshId: z
+    .string()
+    .optional()
+    .describe('The refresh taking it back to sourceVersion (onFailure: rollback)'),
   percentage: z.number().optional(),
+  baking: z.boolean().optional().describe('Its refresh is in its bake time'),
   checkpoint: z.number().optional(),
   prunedVersions: z.array(z.number()).optional(),
   pruneProblem: z.string().optional(),
@@ -128,14 +150,32 @@ export const bakeView = z.object({
   published: z.array(z.object({ region: z.string(), parameter: z.string(), imageId: z.string() })),
   cancelRequested: z.boolean(),
   rollout: z.array(target).optional(),
-  approval: z
-    .object({
-      decision: z.enum(['approved', 'rejected']),
-      at: z.string(),
-      by: z.string().optional(),
-      comment: z.string().optional(),
-    })
-    .optional(),
+  waves: z
+    .array(
+      z.object({
+        name: z.string(),
+        status: z.enum([
+          'pending',
+          'awaiting-approval',
+          'rolling',
+          'baking',
+          'succeeded',
+          'failed',
+          'rolled-back',
+          'cancelled',
+        ]),
+        startedAt: z.string().optional(),
+        endedAt: z.string().optional(),
+        approval: approval.optional(),
+        reason: z.string().optional(),
+      }),
+    )
+    .optional()
+    .describe("The rollout's waves in order"),
+  approval: approval
+    .optional()
+    .describe('The answer at the approval gate the bake waits at now, or last waited at'),
+  rollbackFor: failure.optional().describe('While rolling back: the failure the bake ends with'),
   failure: failure.optional(),
   timeline: z.array(z.object({ phase: z.enum(PHASES), at: z.string() })),
   finishedAt: z.string().optional().describe('When the bake reached its final phase'),
@@ -186,7 +226,15 @@ export const pipelinesResponse = z.object({
       currentImageId: z.string().nullable().describe('The value of the published SSM parameter'),
       nightly: z.boolean(),
       requireApproval: z.boolean(),
-      targets: z.array(z.string()),
+      targets: z.array(z.string()).describe('Every target group, wave after wave'),
+      waves: z.array(
+        z.object({
+          name: z.string(),
+          targets: z.array(z.string()),
+          bakeMinutes: z.number().int(),
+          requireApproval: z.boolean(),
+        }),
+      ),
       lastBake: bakeView.nullable(),
       lastSucceeded: bakeView.nullable(),
     }),

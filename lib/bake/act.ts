@@ -21,6 +21,7 @@ import {
   CancelInstanceRefreshCommand,
   StartInstanceRefreshCommand,
   type AutoScalingClient,
+  type RefreshPreferences,
 } from '@aws-sdk/client-auto-scaling';
 import { describeError, isAwsError, isTransient, RefusedError } from '../errors';
 import {
@@ -379,6 +380,20 @@ async function housekeeping<T>(work: () => Promise<T>): Promise<{ done: T } | { 
   }
 }
 
+/** A forward refresh's checkpoints, bake time and alarms: the pipeline's, with its wave's. */
+function forward(
+  refresh: NonNullable<Pipeline['rollout']>['refresh'] | undefined,
+  action: Extract<Action, { kind: 'start-refresh' }>,
+): Pick<RefreshPreferences, 'CheckpointPercentages' | 'CheckpointDelay' | 'BakeTime' | 'AlarmSpecification'> {
+  const alarms = [...new Set([...(refresh?.alarms ?? []), ...(action.alarms ?? [])])];
+  return {
+    CheckpointPercentages: refresh?.checkpointPercentages,
+    CheckpointDelay: refresh?.checkpointDelaySeconds,
+    BakeTime: action.bakeTimeSeconds ?? refresh?.bakeTimeSeconds,
+    ...(alarms.length > 0 ? { AlarmSpecification: { Alarms: alarms } } : {}),
+  };
+}
+
 /** Starts the refresh to the bake's version; a refresh already holding the group is left to the next pass. */
 async function startRefresh(
   clients: ActClients,
@@ -401,16 +416,19 @@ async function startRefresh(
           InstanceWarmup: refresh?.instanceWarmupSeconds,
           SkipMatching: refresh?.skipMatching,
           AutoRollback: action.autoRollback,
-          CheckpointPercentages: refresh?.checkpointPercentages,
-          CheckpointDelay: refresh?.checkpointDelaySeconds,
-          BakeTime: refresh?.bakeTimeSeconds,
           ScaleInProtectedInstances: refresh?.scaleInProtectedInstances,
           StandbyInstances: refresh?.standbyInstances,
-          ...(refresh && refresh.alarms.length > 0 ? { AlarmSpecification: { Alarms: refresh.alarms } } : {}),
+          // Going back is not paused, baked or stopped by the alarms that caused it.
+          ...(action.rollback ? {} : forward(refresh, action)),
         },
       }),
     );
-    return { kind: 'refresh-started', group: action.group, refreshId: started.InstanceRefreshId ?? '' };
+    return {
+      kind: 'refresh-started',
+      group: action.group,
+      refreshId: started.InstanceRefreshId ?? '',
+      ...(action.rollback ? { rollback: true } : {}),
+    };
   } catch (error) {
     // Another refresh holds the group: the next pass sees it and waits or cancels, by policy.
     if (isAwsError(error, 'InstanceRefreshInProgressFault')) return { kind: 'done' };

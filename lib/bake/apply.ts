@@ -93,11 +93,13 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
         });
         break;
       case 'refresh-started':
-        bake = withTarget(bake, result.group, {
-          status: 'refreshing',
-          refreshId: result.refreshId,
-          percentage: 0,
-        });
+        bake = result.rollback
+          ? withTarget(bake, result.group, { rollbackRefreshId: result.refreshId, percentage: 0 })
+          : withTarget(bake, result.group, {
+              status: 'refreshing',
+              refreshId: result.refreshId,
+              percentage: 0,
+            });
         break;
       case 'pruned':
         // Every target on the template shares the outcome: one template may serve several groups.

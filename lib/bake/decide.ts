@@ -1,6 +1,7 @@
 import { ACTIVE_REFRESH } from '../rollout/refresh-status';
-import { deadlineOf, type Pipeline, type Step } from '../pipeline/schema';
+import { deadlineOf, targetsOf, type Pipeline, type Step } from '../pipeline/schema';
 import { withResource, withTarget } from './apply';
+import { currentWave, inWave, rolloutStart, waveConfig, waveLabel, withWave } from './waves';
 import {
   awaitingCleanup,
   cleanupAt,
@@ -19,6 +20,7 @@ import {
   type TargetStatus,
   type StepStage,
   type TerminalPhase,
+  type WaveStatus,
 } from './model';
 
 const GONE = new Set(['shutting-down', 'terminated']);
@@ -118,10 +120,15 @@ export function finish(
       : target,
   );
   const { rollout, restore } = groupsAtEnd(unfinished, outcome, observed);
+  const waves = bake.waves?.map((wave) =>
+    outcome !== 'succeeded' && UNFINISHED_WAVE.has(wave.status)
+      ? { ...wave, status: 'cancelled' as const, reason: why }
+      : wave,
+  );
   const watch = cleanupAt(atEnd(observed.instances), observed.now, observed.now.toISOString());
   return {
     next: enter(
-      { ...bake, steps, ...(rollout ? { rollout } : {}), cleanup: watch },
+      { ...bake, steps, ...(rollout ? { rollout } : {}), ...(waves ? { waves } : {}), cleanup: watch },
       outcome,
       observed.now,
       failure ? { failure } : {},
@@ -177,6 +184,12 @@ function restoreFor(target: RolloutTarget, group: ObservedGroup): RestoreDefault
 
 const UNDER_WAY: ReadonlySet<StepRecord['status']> = new Set(['Pending', 'InProgress', 'Delayed']);
 const UNFINISHED_TARGET: ReadonlySet<TargetStatus> = new Set(['pending', 'versioned', 'refreshing']);
+const UNFINISHED_WAVE: ReadonlySet<WaveStatus> = new Set([
+  'pending',
+  'awaiting-approval',
+  'rolling',
+  'baking',
+]);
 
 /** Instances as a finished bake records them: id, role and the state EC2 showed. */
 function atEnd(instances: readonly ObservedInstance[]): InstanceAtEnd[] {
@@ -379,6 +392,8 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
       return rolling(pass);
     case 'refreshing':
       return refreshing(pass);
+    case 'rolling-back':
+      return rollingBack(pass);
     default: // terminal phases were handled first
       return { next: current, actions: cleanup(observed) };
   }
@@ -414,8 +429,9 @@ function moveOn(
 
 function requested(pass: Pass): Decision {
   const { current, pipeline } = pass;
-  // A rollout of an existing image: straight to the launch templates.
-  if (current.kind === 'rollout') return moveOn(pass, 'rolling', { rollout: pendingTargets(pipeline) });
+  // A rollout of an existing image: straight to the launch templates (the operator is the first gate).
+  if (current.kind === 'rollout' && pipeline.rollout)
+    return startWave(pass, { ...current, ...rolloutStart(pipeline.rollout) }, 0, { gate: false });
   return moveOn(pass, 'launching', {
     builder: { attempt: 0, instanceType: pipeline.builder.instanceTypes[0] ?? '' },
   });
@@ -542,26 +558,46 @@ function publishing(pass: Pass): Decision {
     imageId: t.imageId,
   }));
   const done = pipeline.rollout
-    ? moveOn(pass, pipeline.rollout.requireApproval ? 'awaiting-approval' : 'rolling', {
-        rollout: pendingTargets(pipeline),
-      })
+    ? startWave(pass, { ...current, ...rolloutStart(pipeline.rollout) }, 0)
     : finish(current, 'succeeded', observed);
   return { ...done, actions: [...publish, ...done.actions] };
 }
 
 function awaitingApproval(pass: Pass): Decision {
   const { current, observed } = pass;
-  if (current.approval?.decision === 'approved') return moveOn(pass, 'rolling');
+  const wave = currentWave(current);
+  if (current.approval?.decision === 'approved')
+    return moveOn(pass, 'rolling', {
+      waves: withWave(current, wave, {
+        status: 'rolling',
+        startedAt: pass.now.toISOString(),
+        approval: current.approval,
+      }).waves,
+    });
   // A rejected image is marked like a failed one: it is never rolled out, and retention may remove it.
-  if (current.approval?.decision === 'rejected') return finish(current, 'cancelled', observed);
+  if (current.approval?.decision === 'rejected') {
+    const stopped = withWave(current, wave, { status: 'cancelled', approval: current.approval });
+    return finish(stopped, 'cancelled', observed);
+  }
   // People answer in hours: approve/reject wake the bake at once; the long timer only watches the deadline.
   return { next: current, actions: [], wakeInSeconds: 900 };
 }
 
 type Wait = (next?: BakeRecord, actions?: Action[]) => Decision;
 
-function pendingTargets(pipeline: Pipeline): RolloutTarget[] {
-  return (pipeline.rollout?.targets ?? []).map((t) => ({ group: t.autoScalingGroup, status: 'pending' }));
+/**
+ * Starts wave `index` of `bake` (its rollout already in the record): at its approval gate if it
+ * has one (a later gate starts with no answer: the last one is kept on its own wave), else rolling.
+ */
+function startWave(pass: Pass, bake: BakeRecord, index: number, { gate = true } = {}): Decision {
+  const wave = waveConfig(pass.pipeline, index);
+  const at = pass.now.toISOString();
+  if (gate && wave?.requireApproval) {
+    const { approval: _answered, ...rest } = withWave(bake, index, { status: 'awaiting-approval' });
+    return decideStep(enter(rest, 'awaiting-approval', pass.now), pass.pipeline, pass.observed);
+  }
+  const rolling = withWave(bake, index, { status: 'rolling', startedAt: at });
+  return decideStep(enter(rolling, 'rolling', pass.now), pass.pipeline, pass.observed);
 }
 
 function refreshIsActive(observed: Observed, group: string, refreshId: string | undefined): boolean {
@@ -590,8 +626,9 @@ function rolling(pass: Pass): Decision {
   if (!observed.groups) return wait(); // entered this pass: the groups are read on the next
   let next = current;
   const actions: Action[] = [];
+  const wave = currentWave(current);
   for (const target of current.rollout ?? []) {
-    if (target.status !== 'pending') continue;
+    if (target.status !== 'pending' || !inWave(target, wave)) continue;
     const group = observed.groups.find((g) => g.name === target.group);
     if (!group?.templateId || group.templateVersion === undefined) {
       next = withTarget(next, target.group, {
@@ -600,7 +637,7 @@ function rolling(pass: Pass): Decision {
       });
       continue;
     }
-    const spec = rollout.targets.find((t) => t.autoScalingGroup === target.group);
+    const spec = targetsOf(rollout).find((t) => t.autoScalingGroup === target.group);
     const makeDefault = spec?.setDefaultVersion ?? true;
     next = withTarget(next, target.group, {
       templateId: group.templateId,
@@ -639,7 +676,10 @@ function refreshing(pass: Pass): Decision {
   if (!observed.refreshes) return wait(); // entered this pass: refreshes are read on the next
   let next = current;
   const actions: Action[] = [];
+  const wave = currentWave(current);
+  const config = waveConfig(pipeline, wave);
   for (const target of current.rollout ?? []) {
+    if (!inWave(target, wave)) continue;
     const refreshes = (observed.refreshes ?? []).filter((r) => r.group === target.group);
     if (target.status === 'versioned' && target.templateId && target.version !== undefined) {
       // Ours even if unrecorded (a pass died after starting it): it moves the group to our version.
@@ -676,6 +716,8 @@ function refreshing(pass: Pass): Decision {
           templateId: target.templateId,
           version: target.version,
           autoRollback,
+          ...(config && config.alarms.length > 0 ? { alarms: config.alarms } : {}),
+          ...(config && config.bakeMinutes > 0 ? { bakeTimeSeconds: config.bakeMinutes * 60 } : {}),
         });
       }
     }
@@ -693,21 +735,31 @@ function refreshing(pass: Pass): Decision {
       const stopped = !waiting && target.reason?.startsWith(WAITING);
       next = withTarget(next, target.group, {
         percentage: mine.percentage,
+        baking: mine.status === 'Baking',
         ...(waiting ? { reason: waiting } : stopped ? { reason: undefined } : {}),
         ...(checkpoint !== undefined && checkpoint > (target.checkpoint ?? 0) ? { checkpoint } : {}),
         ...(done ? { status: done, ...(mine.reason ? { reason: mine.reason } : {}) } : {}),
       });
     }
   }
-  const targets = next.rollout ?? [];
+  const targets = (next.rollout ?? []).filter((t) => inWave(t, wave));
   if (actions.length > 0 || targets.some((t) => t.status === 'versioned' || t.status === 'refreshing')) {
+    // The wave bakes once every refresh still running is in its bake time.
+    const running = targets.filter((t) => t.status === 'refreshing');
+    const baking = running.length > 0 && running.every((t) => t.baking === true);
+    const status = next.waves?.[wave]?.status;
+    if (baking && status === 'rolling') next = withWave(next, wave, { status: 'baking' });
     return wait(next, actions);
   }
   const failed = targets.filter((t) => t.status !== 'succeeded');
+  const at = observed.now.toISOString();
   if (failed.length === 0) {
+    next = withWave(next, wave, { status: 'succeeded', endedAt: at });
+    if (waveConfig(pipeline, wave + 1)) return startWave(pass, next, wave + 1);
     // Housekeeping once the fleet is on the new version: old versions ami-bakery made, per template.
     const keep = pipeline.rollout?.keepTemplateVersions ?? 10;
-    const templates = [...new Set(targets.flatMap((t) => (t.templateId ? [t.templateId] : [])))];
+    const all = next.rollout ?? [];
+    const templates = [...new Set(all.flatMap((t) => (t.templateId ? [t.templateId] : [])))];
     const prune: Action[] = templates.map((templateId) => ({
       kind: 'prune-template-versions',
       templateId,
@@ -716,11 +768,121 @@ function refreshing(pass: Pass): Decision {
     const decided = finish(next, 'succeeded', observed);
     return { ...decided, actions: [...prune, ...decided.actions] };
   }
-  return finish(next, 'failed', observed, {
-    phase: 'refreshing',
-    code: 'RolloutFailed',
-    message: failed.map((t) => `${t.group}: ${t.status}${t.reason ? ` (${t.reason})` : ''}`).join('; '),
+  return waveFailed(
+    pass,
+    next,
+    wave,
+    failed.map((t) => `${t.group}: ${t.status}${t.reason ? ` (${t.reason})` : ''}`).join('; '),
+  );
+}
+
+/**
+ * A wave failed: every later wave is stopped (its targets never start); with `onFailure:
+ * rollback`, the groups already moved (earlier waves, and this wave's that succeeded) are
+ * refreshed back first, then the bake fails naming the wave and its targets.
+ */
+function waveFailed(pass: Pass, bake: BakeRecord, wave: number, problem: string): Decision {
+  const { pipeline, observed } = pass;
+  const at = observed.now.toISOString();
+  const label = waveLabel(bake, wave);
+  const message = label ? `${label}: ${problem}` : problem;
+  let next = withWave(bake, wave, { status: 'failed', endedAt: at, reason: problem });
+  const stopped = `${label || 'an earlier wave'} failed`;
+  next = {
+    ...next,
+    waves: next.waves?.map((w, index) =>
+      index > wave ? { ...w, status: 'cancelled' as const, reason: `Not started: ${stopped}` } : w,
+    ),
+    rollout: next.rollout?.map((t) =>
+      (t.wave ?? 0) > wave ? { ...t, status: 'cancelled' as const, reason: `Not started: ${stopped}` } : t,
+    ),
+  };
+  const failed = failure(next, 'RolloutFailed', message);
+  const moved = (next.rollout ?? []).filter((t) => t.status === 'succeeded');
+  if (pipeline.rollout?.onFailure === 'rollback' && moved.length > 0) {
+    const back = new Set(moved.map((t) => t.group));
+    next = {
+      ...next,
+      rollbackFor: failed,
+      rollout: next.rollout?.map((t) =>
+        back.has(t.group) ? { ...t, status: 'rolling-back' as const, percentage: 0, baking: false } : t,
+      ),
+    };
+    return decideStep(enter(next, 'rolling-back', observed.now), pipeline, observed);
+  }
+  return finish(next, 'failed', observed, failed);
+}
+
+/**
+ * `onFailure: rollback`: one refresh per group already moved, back to the version it ran before
+ * (no checkpoints, alarms or bake time: going back is not held up), followed to its end; then the
+ * bake fails with the wave's failure (and `finish` puts the templates' defaults back).
+ */
+function rollingBack(pass: Pass): Decision {
+  const { current, observed, wait } = pass;
+  if (!observed.refreshes) return wait(); // entered this pass: refreshes are read on the next
+  let next = current;
+  const actions: Action[] = [];
+  for (const target of current.rollout ?? []) {
+    if (target.status !== 'rolling-back') continue;
+    const { templateId, sourceVersion } = target;
+    if (templateId === undefined || sourceVersion === undefined) {
+      next = withTarget(next, target.group, { status: 'failed', reason: 'Nothing to roll back to' });
+      continue;
+    }
+    const refreshes = (observed.refreshes ?? []).filter((r) => r.group === target.group);
+    const mine = refreshes.find(
+      (r) =>
+        r.id === target.rollbackRefreshId ||
+        (target.rollbackRefreshId === undefined &&
+          ACTIVE_REFRESH.has(r.status) &&
+          r.desiredTemplateId === templateId &&
+          r.desiredVersion === String(sourceVersion)),
+    );
+    if (!mine) {
+      if (target.rollbackRefreshId !== undefined) continue; // started, not yet visible
+      const foreign = refreshes.find((r) => ACTIVE_REFRESH.has(r.status));
+      if (foreign) {
+        next = withTarget(next, target.group, {
+          reason: `Waiting for refresh ${foreign.id} (${foreign.status})`,
+        });
+        continue;
+      }
+      actions.push({
+        kind: 'start-refresh',
+        group: target.group,
+        templateId,
+        version: sourceVersion,
+        autoRollback: false,
+        rollback: true,
+      });
+      continue;
+    }
+    const done = REFRESH_DONE[mine.status];
+    next = withTarget(next, target.group, {
+      rollbackRefreshId: mine.id,
+      percentage: mine.percentage,
+      ...(done === 'succeeded'
+        ? { status: 'rolled-back', reason: `Back on version ${sourceVersion}` }
+        : done
+          ? {
+              status: 'failed',
+              reason: `Rollback refresh ${mine.status}${mine.reason ? `: ${mine.reason}` : ''}`,
+            }
+          : {}),
+    });
+  }
+  if (actions.length > 0 || (next.rollout ?? []).some((t) => t.status === 'rolling-back'))
+    return wait(next, actions);
+  // Waves whose every moved group is back say so.
+  const waves = next.waves?.map((w, index) => {
+    const mine = (next.rollout ?? []).filter((t) => inWave(t, index));
+    return w.status === 'succeeded' && mine.every((t) => t.status === 'rolled-back')
+      ? { ...w, status: 'rolled-back' as const }
+      : w;
   });
+  const { rollbackFor, ...rest } = { ...next, ...(waves ? { waves } : {}) };
+  return finish(rest, 'failed', observed, rollbackFor ?? failure(rest, 'RolloutFailed', 'Rolled back'));
 }
 
 function testing(pass: Pass): Decision {

@@ -13,6 +13,7 @@ export const PHASES = [
   'awaiting-approval',
   'rolling',
   'refreshing',
+  'rolling-back',
   'succeeded',
   'failed',
   'cancelled',
@@ -109,20 +110,58 @@ export interface CreatedResource {
   readonly region: string;
 }
 
-/** `cancelled`: the bake ended (cancelled, rejected or failed elsewhere) before this target's rollout did. */
+/**
+ * `cancelled`: the bake ended (cancelled, rejected, failed elsewhere, or an earlier wave failed)
+ * before this target's rollout did. `rolling-back`: its wave succeeded, a later one failed, and
+ * `onFailure: rollback` refreshes it back to its earlier version.
+ */
 export type TargetStatus =
-  'pending' | 'versioned' | 'refreshing' | 'succeeded' | 'failed' | 'rolled-back' | 'cancelled';
+  | 'pending'
+  | 'versioned'
+  | 'refreshing'
+  | 'succeeded'
+  | 'failed'
+  | 'rolling-back'
+  | 'rolled-back'
+  | 'cancelled';
+
+export type WaveStatus =
+  | 'pending'
+  | 'awaiting-approval'
+  | 'rolling'
+  | 'baking'
+  | 'succeeded'
+  | 'failed'
+  | 'rolled-back'
+  | 'cancelled';
+
+/** Where one wave of a rollout stands (`rollout.waves`; `targets` is one wave). */
+export interface WaveRecord {
+  readonly name: string;
+  readonly status: WaveStatus;
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+  /** The answer at this wave's approval gate. */
+  readonly approval?: Approval;
+  readonly reason?: string;
+}
 
 /** Where one rollout target (an Auto Scaling group) stands. */
 export interface RolloutTarget {
   readonly group: string;
+  /** The wave it belongs to (an index into `waves`); absent in records made before waves. */
+  readonly wave?: number;
   readonly status: TargetStatus;
   readonly templateId?: string;
   /** The template version the group used, and the bake's new one. */
   readonly sourceVersion?: number;
   readonly version?: number;
   readonly refreshId?: string;
+  /** The refresh that takes it back to `sourceVersion` (`onFailure: rollback`). */
+  readonly rollbackRefreshId?: string;
   readonly percentage?: number;
+  /** Its refresh is in its bake time (Auto Scaling's `Baking`). */
+  readonly baking?: boolean;
   /** The highest checkpoint percentage the refresh has reached (and that was announced). */
   readonly checkpoint?: number;
   /** Old template versions ami-bakery deleted once the refresh succeeded. */
@@ -195,7 +234,12 @@ export interface BakeRecord {
   }[];
   readonly cancelRequested: boolean;
   readonly rollout?: readonly RolloutTarget[];
+  /** The rollout's waves, in order; the targets name theirs. */
+  readonly waves?: readonly WaveRecord[];
+  /** The answer at the approval gate the bake waits at now (or last waited at). */
   readonly approval?: Approval;
+  /** While rolling back (`onFailure: rollback`): the failure the bake ends with once the groups are back. */
+  readonly rollbackFor?: Failure;
   readonly failure?: Failure;
   readonly timeline: readonly { readonly phase: Phase; readonly at: string }[];
   readonly resources: readonly CreatedResource[];
@@ -313,6 +357,12 @@ export type Action =
       readonly templateId: string;
       readonly version: number;
       readonly autoRollback: boolean;
+      /** The wave's alarms besides the pipeline's (AlarmSpecification). */
+      readonly alarms?: readonly string[];
+      /** The wave's bake time, instead of the pipeline's `refresh.bakeTimeSeconds`. */
+      readonly bakeTimeSeconds?: number;
+      /** Back to the version the group ran before (`onFailure: rollback`): no checkpoints, alarms or bake time. */
+      readonly rollback?: boolean;
     }
   | { readonly kind: 'cancel-refresh'; readonly group: string }
   | {
@@ -348,7 +398,12 @@ export type ActionResult =
       readonly templateId: string;
       readonly version: number;
     }
-  | { readonly kind: 'refresh-started'; readonly group: string; readonly refreshId: string }
+  | {
+      readonly kind: 'refresh-started';
+      readonly group: string;
+      readonly refreshId: string;
+      readonly rollback?: boolean;
+    }
   | {
       readonly kind: 'default-restored';
       readonly templateId: string;

@@ -5,7 +5,7 @@ import {
   type NotificationType,
   type Severity,
 } from '../notify/notifications';
-import type { BakeRecord } from './model';
+import type { BakeRecord, WaveStatus } from './model';
 
 function make(
   bake: BakeRecord,
@@ -64,13 +64,53 @@ export function notificationsFor(previous: BakeRecord, next: BakeRecord): Notifi
   return [
     ...checkpointNotifications(previous, next),
     ...waitingNotifications(previous, next),
+    ...waveNotifications(previous, next),
     ...entered.flatMap((entry, index) => {
       const from = index === 0 ? previous.phase : (entered[index - 1]?.phase ?? previous.phase);
+      // A phase entered again (a later wave's rolling, refreshing or approval gate) is a new event.
+      const times = next.timeline
+        .slice(0, previous.timeline.length + index)
+        .filter((e) => e.phase === entry.phase).length;
+      const key = times === 0 ? entry.phase : `${entry.phase}#${times + 1}`;
       const own =
-        rolloutOnly && entry.phase !== 'cancelled' ? [] : [bakeNotification(next, entry.phase, from)];
-      return [...rolloutNotifications(next, entry.phase), ...own];
+        rolloutOnly && entry.phase !== 'cancelled' ? [] : [bakeNotification(next, entry.phase, from, key)];
+      return [...rolloutNotifications(next, entry.phase, key), ...own];
     }),
   ];
+}
+
+const WAVE_EVENTS: Partial<Record<WaveStatus, [NotificationType, Severity, string]>> = {
+  rolling: ['rollout.wave-started', 'info', 'started'],
+  baking: ['rollout.wave-baking', 'info', 'in its bake time'],
+  succeeded: ['rollout.wave-succeeded', 'info', 'succeeded'],
+  failed: ['rollout.wave-failed', 'error', 'failed'],
+};
+
+/**
+ * One notification per wave that started, began its bake time, succeeded or failed since
+ * `previous` (rollouts of several waves; one wave is the rollout's own start and end).
+ */
+function waveNotifications(previous: BakeRecord, next: BakeRecord): Notification[] {
+  const waves = next.waves ?? [];
+  if (waves.length < 2) return [];
+  return waves.flatMap((wave, index) => {
+    const before = previous.waves?.[index]?.status;
+    const event = WAVE_EVENTS[wave.status];
+    if (!event || wave.status === before) return [];
+    const [type, severity, said] = event;
+    const targets = (next.rollout ?? []).filter((t) => (t.wave ?? 0) === index);
+    return [
+      make(
+        next,
+        type,
+        severity,
+        `[ami-bakery] ${next.pipeline}: wave ${wave.name} ${said}`,
+        { imageId: next.image?.imageId, wave: { index, ...wave }, targets },
+        next.phase,
+        `wave-${index}:${wave.status}`,
+      ),
+    ];
+  });
 }
 
 /** One rollout.waiting when a target's refresh starts waiting on protected or Standby instances. */
@@ -116,7 +156,7 @@ function checkpointNotifications(previous: BakeRecord, next: BakeRecord): Notifi
   });
 }
 
-function bakeNotification(bake: BakeRecord, phase: string, from: string): Notification {
+function bakeNotification(bake: BakeRecord, phase: string, from: string, key: string = phase): Notification {
   const title = `[ami-bakery] ${bake.pipeline}`;
   switch (phase) {
     case 'succeeded':
@@ -151,30 +191,41 @@ function bakeNotification(bake: BakeRecord, phase: string, from: string): Notifi
         },
       );
     default:
-      return make(bake, 'bake.phase', 'info', `${title}: bake ${bake.id} is ${phase}`, { from }, phase);
+      return make(bake, 'bake.phase', 'info', `${title}: bake ${bake.id} is ${phase}`, { from }, phase, key);
   }
 }
 
 /** What a rollout's start and end owe, besides the bake's own notification. */
-function rolloutNotifications(bake: BakeRecord, phase: string): Notification[] {
+function rolloutNotifications(bake: BakeRecord, phase: string, key: string = phase): Notification[] {
   const targets = bake.rollout ?? [];
   if (targets.length === 0) return [];
   const detail = { imageId: bake.image?.imageId, targets };
   const title = `[ami-bakery] ${bake.pipeline}`;
   const groups = targets.map((t) => t.group).join(', ');
   if (phase === 'awaiting-approval') {
+    // A later wave's gate names that wave and its groups.
+    const waves = bake.waves ?? [];
+    const gate = waves.findIndex((w) => w.status === 'awaiting-approval');
+    const wave = waves.length > 1 && gate >= 0 ? waves[gate] : undefined;
+    const mine = wave
+      ? targets
+          .filter((t) => (t.wave ?? 0) === gate)
+          .map((t) => t.group)
+          .join(', ')
+      : groups;
     return [
       make(
         bake,
         'rollout.awaiting-approval',
         'warning',
-        `${title}: approve rolling ${bake.image?.imageId ?? 'the image'} out to ${groups}`,
-        detail,
+        `${title}: approve rolling ${bake.image?.imageId ?? 'the image'} out to ${wave ? `wave ${wave.name}: ` : ''}${mine}`,
+        { ...detail, ...(wave ? { wave: { index: gate, ...wave } } : {}) },
         phase,
+        key,
       ),
     ];
   }
-  if (phase === 'rolling') {
+  if (phase === 'rolling' && key === phase) {
     const manual = bake.kind === 'rollout' ? { manual: true, reason: bake.reason } : {};
     return [
       make(

@@ -43,6 +43,9 @@ export interface ObserveClients {
 const COMMAND_PHASES = new Set(['launching', 'provisioning', 'validating', 'testing']);
 const IMAGELESS_PHASES = new Set(['requested', 'launching', 'provisioning', 'validating']);
 const FINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
+// Phases that read the target groups, and those that follow refreshes.
+const REFRESH_PHASES: ReadonlySet<string> = new Set(['refreshing', 'rolling-back']);
+const ROLLOUT_PHASES: ReadonlySet<string> = new Set(['rolling', ...REFRESH_PHASES]);
 // EC2 accepts up to 200 values per filter; SSM's InstanceIds filter up to 50.
 const EC2_FILTER_VALUES = 200;
 const SSM_FILTER_VALUES = 50;
@@ -335,12 +338,12 @@ export async function observe(
   );
   const online = running.length > 0 ? await onlineAgents(clients.ssm, running) : new Set<string>();
 
-  const rolling = bakes.filter((bake) => bake.phase === 'rolling' || bake.phase === 'refreshing');
+  const rolling = bakes.filter((bake) => ROLLOUT_PHASES.has(bake.phase));
   const targetGroups = [...new Set(rolling.flatMap((bake) => (bake.rollout ?? []).map((t) => t.group)))];
   const groups = targetGroups.length > 0 ? await groupsNamed(clients, home, targetGroups) : [];
   const refreshing = [
     ...new Set(
-      bakes.filter((b) => b.phase === 'refreshing').flatMap((b) => (b.rollout ?? []).map((t) => t.group)),
+      bakes.filter((b) => REFRESH_PHASES.has(b.phase)).flatMap((b) => (b.rollout ?? []).map((t) => t.group)),
     ),
   ];
   const refreshes = refreshing.length > 0 ? await refreshesOf(clients, refreshing) : [];
@@ -369,7 +372,7 @@ export async function observe(
       images: images.get(bake.id) ?? [],
       // Only bakes rolling out had their groups looked at: for the others, "not observed" is not "not found".
       ...(rolling.includes(bake) ? { groups: groups.filter((g) => targets.has(g.name)) } : {}),
-      ...(bake.phase === 'refreshing' ? { refreshes: refreshes.filter((r) => targets.has(r.group)) } : {}),
+      ...(REFRESH_PHASES.has(bake.phase) ? { refreshes: refreshes.filter((r) => targets.has(r.group)) } : {}),
     });
   }
   return result;

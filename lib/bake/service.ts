@@ -424,7 +424,9 @@ export function bakesConcernedBy(active: readonly BakeRecord[], resourceIds: rea
         ...bake.copies.map((c) => c.imageId),
         ...bake.steps.map((s) => s.commandId),
         // Instance refresh events name the refresh and the group; only bakes rolling out care.
-        ...(bake.phase === 'refreshing' ? (bake.rollout ?? []).flatMap((t) => [t.refreshId, t.group]) : []),
+        ...(bake.phase === 'refreshing' || bake.phase === 'rolling-back'
+          ? (bake.rollout ?? []).flatMap((t) => [t.refreshId, t.rollbackRefreshId, t.group])
+          : []),
       ].some((id) => id !== undefined && wanted.has(id)),
     )
     .map((bake) => bake.id);

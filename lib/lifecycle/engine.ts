@@ -16,7 +16,7 @@ import { ConflictError, describeError, isAwsError, isTransient } from '../errors
 import { publishNotification } from '../notify/notifications';
 import { lifecycleNotification } from './notifications';
 import type { PipelineCatalog } from '../pipeline/catalog';
-import type { LifecycleConfig } from '../pipeline/schema';
+import { targetsOf, type LifecycleConfig } from '../pipeline/schema';
 import {
   heartbeatDue,
   lifecycleReads,
@@ -53,7 +53,7 @@ export function lifecycleFor(
   group: string,
 ): { pipeline: string; config: LifecycleConfig } | undefined {
   for (const pipeline of catalog.all) {
-    const target = pipeline.rollout?.targets.find((t) => t.autoScalingGroup === group);
+    const target = pipeline.rollout && targetsOf(pipeline.rollout).find((t) => t.autoScalingGroup === group);
     if (target) return { pipeline: pipeline.name, config: target.lifecycle ?? pipeline.lifecycle ?? {} };
   }
   return undefined;

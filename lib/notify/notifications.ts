@@ -14,6 +14,10 @@ export type NotificationType =
   | 'rollout.succeeded'
   | 'rollout.failed'
   | 'rollout.rolled-back'
+  | 'rollout.wave-started'
+  | 'rollout.wave-baking'
+  | 'rollout.wave-succeeded'
+  | 'rollout.wave-failed'
   | 'retention.completed'
   | 'lifecycle.abandoned'
   | 'lifecycle.drain-failed';

@@ -46,6 +46,8 @@ export const DEFAULT_DEADLINES = {
   'awaiting-approval': 259_200,
   rolling: 600,
   refreshing: 14_400,
+  /** Refreshing the groups of the waves already done back to their earlier versions (`onFailure: rollback`). */
+  'rolling-back': 14_400,
 } as const;
 
 /** What the lifecycle function does while Auto Scaling holds an instance in a wait state. */
@@ -81,23 +83,54 @@ const lifecycleSchema = z
   })
   .strict();
 
-/** Where the new image goes after publishing: launch templates, then Instance Refresh. */
+/** One group a rollout moves to the new image. */
+const targetSchema = z
+  .object({
+    /** The group whose launch template gets a new version and whose instances are refreshed. */
+    autoScalingGroup: z.string().min(1).max(255),
+    /** Make the new version the template's default (groups that use $Default follow it). */
+    setDefaultVersion: z.boolean().default(true),
+    /** Lifecycle hook handling for this group, instead of the pipeline's. */
+    lifecycle: lifecycleSchema.optional(),
+  })
+  .strict();
+
+/**
+ * A stage of a rollout: its groups are refreshed together, and the next wave starts only once
+ * every refresh of this one succeeded (after its bake time).
+ */
+const waveSchema = z
+  .object({
+    /** Shown in the record, the CLI and notifications; `wave-1`, `wave-2`... when absent. */
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][\w.-]{0,62}$/)
+      .optional(),
+    targets: z.array(targetSchema).min(1),
+    /**
+     * After each group's last replacement, its refresh stays `Baking` this long with the alarms
+     * still watched (Instance Refresh's own BakeTime); the wave ends when every group's has.
+     */
+    bakeMinutes: z.number().int().min(0).max(2_880).default(0),
+    /** CloudWatch alarms that fail (and, with autoRollback, roll back) this wave's refreshes, bake time included. */
+    alarms: z.array(z.string().min(1).max(255)).max(10).default([]),
+    /** A person approves before this wave starts (the first wave's gate is also `rollout.requireApproval`). */
+    requireApproval: z.boolean().default(false),
+  })
+  .strict();
+
+/** Where the new image goes after publishing: launch templates, then Instance Refresh, wave by wave. */
 const rolloutSchema = z
   .object({
-    targets: z
-      .array(
-        z
-          .object({
-            /** The group whose launch template gets a new version and whose instances are refreshed. */
-            autoScalingGroup: z.string().min(1).max(255),
-            /** Make the new version the template's default (groups that use $Default follow it). */
-            setDefaultVersion: z.boolean().default(true),
-            /** Lifecycle hook handling for this group, instead of the pipeline's. */
-            lifecycle: lifecycleSchema.optional(),
-          })
-          .strict(),
-      )
-      .min(1),
+    /** The groups, all in one wave (or give `waves` instead). */
+    targets: z.array(targetSchema).min(1).optional(),
+    /** Ordered stages, each with its own groups, bake time, alarms and approval. */
+    waves: z.array(waveSchema).min(1).max(20).optional(),
+    /**
+     * When a wave fails: `stop` leaves the waves already done on the new image; `rollback`
+     * refreshes their groups back to the versions they ran before and puts their defaults back.
+     */
+    onFailure: z.enum(['stop', 'rollback']).default('stop'),
     refresh: z
       .object({
         minHealthyPercentage: z.number().int().min(0).max(100).default(90),
@@ -153,7 +186,17 @@ const rolloutSchema = z
      */
     keepTemplateVersions: z.number().int().min(1).max(1_000).default(10),
   })
-  .strict();
+  .strict()
+  .refine((rollout) => (rollout.targets === undefined) !== (rollout.waves === undefined), {
+    message: 'give either targets (one wave) or waves',
+  })
+  .refine(
+    (rollout) => {
+      const groups = targetsOf(rollout).map((t) => t.autoScalingGroup);
+      return new Set(groups).size === groups.length;
+    },
+    { message: 'a group can be the target of one wave only, once' },
+  );
 
 const deadlinesSchema = z
   .object(
@@ -255,7 +298,19 @@ export const pipelineSchema = z
       .strict()
       .default({ keep: 5, minAgeDays: 7, dryRun: false }),
   })
-  .strict();
+  .strict()
+  // A wave's bake time runs inside its refreshes, so inside the refreshing deadline.
+  .superRefine((pipeline, context) => {
+    const allowed = pipeline.deadlines.refreshing ?? DEFAULT_DEADLINES.refreshing;
+    (pipeline.rollout?.waves ?? []).forEach((wave, index) => {
+      if (wave.bakeMinutes * 60 >= allowed)
+        context.addIssue({
+          code: 'custom',
+          path: ['rollout', 'waves', index, 'bakeMinutes'],
+          message: `the bake time (${wave.bakeMinutes * 60} s) must be shorter than deadlines.refreshing (${allowed} s)`,
+        });
+    });
+  });
 
 export type PipelineInput = z.input<typeof pipelineSchema>;
 type ParsedPipeline = z.output<typeof pipelineSchema>;
@@ -265,6 +320,38 @@ export type Pipeline = Omit<ParsedPipeline, 'builder'> & {
 };
 export type Step = z.output<typeof stepSchema>;
 export type Rollout = z.output<typeof rolloutSchema>;
+export type RolloutTargetConfig = z.output<typeof targetSchema>;
+
+/** A rollout's waves in order, named; `targets` is one wave. */
+export interface Wave {
+  readonly name: string;
+  readonly targets: readonly RolloutTargetConfig[];
+  readonly bakeMinutes: number;
+  readonly alarms: readonly string[];
+  readonly requireApproval: boolean;
+}
+
+export function wavesOf(rollout: Pick<Rollout, 'targets' | 'waves' | 'requireApproval'>): Wave[] {
+  const waves = rollout.waves ?? [
+    { targets: rollout.targets ?? [], bakeMinutes: 0, alarms: [], requireApproval: false },
+  ];
+  return waves.map((wave, index) => ({
+    name: wave.name ?? `wave-${index + 1}`,
+    targets: wave.targets,
+    bakeMinutes: wave.bakeMinutes,
+    alarms: wave.alarms,
+    // The rollout's own gate is the first wave's.
+    requireApproval: wave.requireApproval || (index === 0 && rollout.requireApproval),
+  }));
+}
+
+/** Every target of a rollout, wave after wave. */
+export function targetsOf(rollout: {
+  readonly targets?: readonly RolloutTargetConfig[] | undefined;
+  readonly waves?: readonly { readonly targets: readonly RolloutTargetConfig[] }[] | undefined;
+}): RolloutTargetConfig[] {
+  return [...(rollout.targets ?? []), ...(rollout.waves ?? []).flatMap((wave) => wave.targets)];
+}
 export type LifecycleConfig = z.output<typeof lifecycleSchema>;
 export type DeadlinePhase = keyof typeof DEFAULT_DEADLINES;
 

@@ -354,6 +354,7 @@ describe('decide: every phase against what AWS shows', () => {
 
 const rolloutConfig: NonNullable<Pipeline['rollout']> = {
   targets: [{ autoScalingGroup: 'web-fleet', setDefaultVersion: true }],
+  onFailure: 'stop',
   refresh: {
     minHealthyPercentage: 50,
     maxHealthyPercentage: 100,

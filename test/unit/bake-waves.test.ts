@@ -1,0 +1,621 @@
+import { describe, expect, it } from 'vitest';
+import { pipelines } from '../../config/pipelines';
+import { applyResults } from '../../lib/bake/apply';
+import { decide } from '../../lib/bake/decide';
+import type {
+  Action,
+  BakeRecord,
+  Observed,
+  ObservedGroup,
+  ObservedRefresh,
+  Phase,
+  RolloutTarget,
+  WaveRecord,
+} from '../../lib/bake/model';
+import { notificationsFor } from '../../lib/bake/notifications';
+import { loadPipelines } from '../../lib/pipeline/catalog';
+import { pipelineSchema, wavesOf, type Pipeline, type PipelineInput } from '../../lib/pipeline/schema';
+
+const [, minimal] = loadPipelines([...pipelines], { builderProfile: 'ami-bakery-builder' }) as [
+  Pipeline,
+  Pipeline,
+];
+
+/** Two waves: a canary with a 10-minute bake time and an alarm, then the fleet behind a gate. */
+function staged(onFailure: 'stop' | 'rollback' = 'stop'): Pipeline {
+  const rollout = pipelineSchema.parse({
+    ...pipelines[1],
+    rollout: {
+      onFailure,
+      waves: [
+        { name: 'canary', targets: [{ autoScalingGroup: 'canary' }], bakeMinutes: 10, alarms: ['errors'] },
+        {
+          name: 'fleet',
+          targets: [{ autoScalingGroup: 'web-a' }, { autoScalingGroup: 'web-b', setDefaultVersion: false }],
+          requireApproval: true,
+        },
+      ],
+    },
+  }).rollout;
+  return { ...minimal, rollout };
+}
+
+const T0 = '2026-11-22T00:00:00.000Z';
+const NOW = new Date('2026-11-22T00:00:10.000Z');
+
+function bake(phase: Phase, patch: Partial<BakeRecord> = {}): BakeRecord {
+  return {
+    id: 'b1',
+    pipeline: 'minimal',
+    phase,
+    version: 3,
+    createdAt: T0,
+    updatedAt: T0,
+    phaseStartedAt: T0,
+    region: 'us-east-1',
+    baseImageId: 'ami-base',
+    rootDeviceName: '/dev/xvda',
+    recipeHash: 'h',
+    steps: [],
+    image: { imageId: 'ami-new', name: 'n' },
+    copies: [],
+    published: [],
+    cancelRequested: false,
+    timeline: [{ phase, at: T0 }],
+    resources: [],
+    ...patch,
+  };
+}
+
+function seen(parts: Partial<Observed> = {}): Observed {
+  return { now: NOW, instances: [], agentOnline: new Set(), commands: [], images: [], ...parts };
+}
+
+const groups: ObservedGroup[] = ['canary', 'web-a', 'web-b'].map((name, index) => ({
+  name,
+  templateId: `lt-${index}`,
+  templateVersion: 3,
+  usesAlias: false,
+  namedVersion: '3',
+  defaultVersion: 4,
+  instances: [],
+}));
+
+const refresh = (group: string, status: string, id = `r-${group}`, percentage = 100): ObservedRefresh => ({
+  group,
+  id,
+  status,
+  percentage,
+});
+
+/** A target already refreshing from version 3 to 4 (its wave's), which it made the default. */
+const moving = (group: string, wave: number, patch: Partial<RolloutTarget> = {}): RolloutTarget => ({
+  group,
+  wave,
+  status: 'refreshing',
+  refreshId: `r-${group}`,
+  templateId: `lt-${['canary', 'web-a', 'web-b'].indexOf(group)}`,
+  sourceVersion: 3,
+  version: 4,
+  madeDefault: true,
+  ...patch,
+});
+
+const waves = (first: WaveRecord['status'], second: WaveRecord['status']): WaveRecord[] => [
+  { name: 'canary', status: first },
+  { name: 'fleet', status: second },
+];
+
+const kinds = (actions: readonly Action[]) => actions.map((a) => a.kind);
+
+describe('waves: the configuration', () => {
+  const base = { ...pipelines[1] } as PipelineInput;
+  const parse = (rollout: unknown) => pipelineSchema.safeParse({ ...base, rollout });
+
+  it.each<[string, unknown, string | undefined]>([
+    ['targets alone (one wave)', { targets: [{ autoScalingGroup: 'a' }] }, undefined],
+    ['waves alone', { waves: [{ targets: [{ autoScalingGroup: 'a' }] }] }, undefined],
+    [
+      'both',
+      { targets: [{ autoScalingGroup: 'a' }], waves: [{ targets: [{ autoScalingGroup: 'b' }] }] },
+      'give either targets (one wave) or waves',
+    ],
+    ['neither', {}, 'give either targets (one wave) or waves'],
+    [
+      'a group in two waves',
+      { waves: [{ targets: [{ autoScalingGroup: 'a' }] }, { targets: [{ autoScalingGroup: 'a' }] }] },
+      'a group can be the target of one wave only, once',
+    ],
+    ['an empty wave', { waves: [{ targets: [] }] }, 'Too small'],
+    [
+      'a bake time as long as the refreshing deadline',
+      { waves: [{ targets: [{ autoScalingGroup: 'a' }], bakeMinutes: 240 }] },
+      'the bake time (14400 s) must be shorter than deadlines.refreshing (14400 s)',
+    ],
+    ['an unknown onFailure', { targets: [{ autoScalingGroup: 'a' }], onFailure: 'ignore' }, 'Invalid option'],
+  ])('%s', (_, rollout, problem) => {
+    const parsed = parse(rollout);
+
+    expect(parsed.success).toBe(problem === undefined);
+    if (problem !== undefined)
+      expect(parsed.error?.issues.map((i) => i.message).join('; ')).toContain(problem);
+  });
+
+  it('reads targets as one wave, whose gate is the rollout’s', () => {
+    const rollout = pipelineSchema.parse({
+      ...base,
+      rollout: { targets: [{ autoScalingGroup: 'a' }], requireApproval: true },
+    }).rollout;
+
+    expect(rollout && wavesOf(rollout)).toEqual([
+      {
+        name: 'wave-1',
+        targets: [{ autoScalingGroup: 'a', setDefaultVersion: true }],
+        bakeMinutes: 0,
+        alarms: [],
+        requireApproval: true,
+      },
+    ]);
+  });
+
+  it('names waves, and gates the first one when the rollout asks', () => {
+    const rollout = pipelineSchema.parse({
+      ...base,
+      rollout: {
+        requireApproval: true,
+        waves: [
+          { targets: [{ autoScalingGroup: 'a' }] },
+          { name: 'rest', targets: [{ autoScalingGroup: 'b' }] },
+        ],
+      },
+    }).rollout;
+
+    expect(rollout && wavesOf(rollout).map((w) => [w.name, w.requireApproval])).toEqual([
+      ['wave-1', true],
+      ['rest', false],
+    ]);
+  });
+});
+
+describe('waves: decide, wave by wave', () => {
+  it('publishing starts the first wave only', () => {
+    const decision = decide(bake('publishing'), staged(), seen());
+
+    expect(decision.next.phase).toBe('rolling');
+    expect(decision.next.waves).toEqual([
+      { name: 'canary', status: 'rolling', startedAt: NOW.toISOString() },
+      { name: 'fleet', status: 'pending' },
+    ]);
+    expect(decision.next.rollout).toEqual([
+      { group: 'canary', wave: 0, status: 'pending' },
+      { group: 'web-a', wave: 1, status: 'pending' },
+      { group: 'web-b', wave: 1, status: 'pending' },
+    ]);
+  });
+
+  it('versions the current wave’s groups, not the next one’s', () => {
+    const started = decide(bake('publishing'), staged(), seen()).next;
+
+    const decision = decide(started, staged(), seen({ groups }));
+
+    expect(decision.actions).toEqual([
+      expect.objectContaining({ kind: 'create-template-version', group: 'canary' }),
+    ]);
+  });
+
+  it('starts the wave’s refreshes with its alarms and its bake time', () => {
+    const record = bake('refreshing', {
+      waves: waves('rolling', 'pending'),
+      rollout: [
+        moving('canary', 0, { status: 'versioned', refreshId: undefined }),
+        { group: 'web-a', wave: 1, status: 'pending' },
+      ],
+    });
+
+    const decision = decide(record, staged(), seen({ groups, refreshes: [] }));
+
+    expect(decision.actions).toEqual([
+      {
+        kind: 'start-refresh',
+        group: 'canary',
+        templateId: 'lt-0',
+        version: 4,
+        autoRollback: true,
+        alarms: ['errors'],
+        bakeTimeSeconds: 600,
+      },
+    ]);
+  });
+
+  it('says the wave is baking once its refreshes are in their bake time', () => {
+    const record = bake('refreshing', {
+      waves: waves('rolling', 'pending'),
+      rollout: [moving('canary', 0), { group: 'web-a', wave: 1, status: 'pending' }],
+    });
+
+    const decision = decide(record, staged(), seen({ groups, refreshes: [refresh('canary', 'Baking')] }));
+
+    expect(decision.next.phase).toBe('refreshing');
+    expect(decision.next.waves?.[0]?.status).toBe('baking');
+    expect(decision.next.rollout?.[0]?.baking).toBe(true);
+  });
+
+  it('goes to the next wave’s approval gate when a wave succeeds, the last answer kept on its wave', () => {
+    const approval = { decision: 'approved' as const, at: T0, by: 'ann' };
+    const record = bake('refreshing', {
+      approval,
+      waves: [
+        { name: 'canary', status: 'baking', approval },
+        { name: 'fleet', status: 'pending' },
+      ],
+      rollout: [moving('canary', 0), { group: 'web-a', wave: 1, status: 'pending' }],
+    });
+
+    const decision = decide(record, staged(), seen({ groups, refreshes: [refresh('canary', 'Successful')] }));
+
+    expect(decision.next.phase).toBe('awaiting-approval');
+    expect(decision.next.approval).toBeUndefined();
+    expect(decision.next.waves).toEqual([
+      { name: 'canary', status: 'succeeded', approval, endedAt: NOW.toISOString() },
+      { name: 'fleet', status: 'awaiting-approval' },
+    ]);
+    expect(decision.actions).toEqual([]);
+  });
+
+  it('rolls the next wave out once approved', () => {
+    const approval = { decision: 'approved' as const, at: T0, by: 'bob' };
+    const record = bake('awaiting-approval', {
+      approval,
+      waves: waves('succeeded', 'awaiting-approval'),
+      rollout: [
+        moving('canary', 0, { status: 'succeeded' }),
+        { group: 'web-a', wave: 1, status: 'pending' },
+        { group: 'web-b', wave: 1, status: 'pending' },
+      ],
+    });
+
+    const decision = decide(record, staged(), seen({ groups }));
+
+    expect(decision.next.phase).toBe('rolling');
+    expect(decision.next.waves?.[1]).toEqual({
+      name: 'fleet',
+      status: 'rolling',
+      startedAt: NOW.toISOString(),
+      approval,
+    });
+    expect(decision.actions.map((a) => (a.kind === 'create-template-version' ? a.group : a.kind))).toEqual([
+      'web-a',
+      'web-b',
+    ]);
+  });
+
+  it('ends a rejected wave cancelled, the waves before it left as they are', () => {
+    const approval = { decision: 'rejected' as const, at: T0, by: 'bob' };
+    const record = bake('awaiting-approval', {
+      approval,
+      waves: waves('succeeded', 'awaiting-approval'),
+      rollout: [moving('canary', 0, { status: 'succeeded' }), { group: 'web-a', wave: 1, status: 'pending' }],
+    });
+
+    const decision = decide(record, staged('rollback'), seen());
+
+    expect(decision.next.phase).toBe('cancelled');
+    expect(decision.next.waves?.map((w) => w.status)).toEqual(['succeeded', 'cancelled']);
+    expect(decision.next.rollout?.map((t) => t.status)).toEqual(['succeeded', 'cancelled']);
+  });
+
+  it('succeeds when the last wave does, pruning every target’s template', () => {
+    const record = bake('refreshing', {
+      waves: waves('succeeded', 'rolling'),
+      rollout: [moving('canary', 0, { status: 'succeeded' }), moving('web-a', 1), moving('web-b', 1)],
+    });
+
+    const decision = decide(
+      record,
+      staged(),
+      seen({ groups, refreshes: [refresh('web-a', 'Successful'), refresh('web-b', 'Successful')] }),
+    );
+
+    expect(decision.next.phase).toBe('succeeded');
+    expect(decision.next.waves?.map((w) => w.status)).toEqual(['succeeded', 'succeeded']);
+    expect(decision.actions.filter((a) => a.kind === 'prune-template-versions')).toHaveLength(3);
+  });
+
+  it('waits for every refresh of a wave before it ends, even one that already failed', () => {
+    const record = bake('refreshing', {
+      waves: waves('succeeded', 'rolling'),
+      rollout: [moving('canary', 0, { status: 'succeeded' }), moving('web-a', 1), moving('web-b', 1)],
+    });
+
+    const decision = decide(
+      record,
+      staged('rollback'),
+      seen({
+        groups,
+        refreshes: [refresh('web-a', 'Failed'), refresh('web-b', 'InProgress', 'r-web-b', 40)],
+      }),
+    );
+
+    expect(decision.next.phase).toBe('refreshing');
+    expect(decision.next.rollout?.map((t) => t.status)).toEqual(['succeeded', 'failed', 'refreshing']);
+  });
+});
+
+describe('waves: a wave that fails', () => {
+  const failedCanary = bake('refreshing', {
+    waves: waves('baking', 'pending'),
+    rollout: [
+      moving('canary', 0),
+      { group: 'web-a', wave: 1, status: 'pending' },
+      { group: 'web-b', wave: 1, status: 'pending' },
+    ],
+  });
+  const alarmed = refresh('canary', 'RollbackSuccessful');
+  const alarmReason = { ...alarmed, reason: 'The alarm errors is in ALARM state.' };
+
+  it('stops every later wave, and the bake fails naming the wave and the group', () => {
+    const decision = decide(failedCanary, staged('stop'), seen({ groups, refreshes: [alarmReason] }));
+
+    expect(decision.next.phase).toBe('failed');
+    expect(decision.next.failure).toEqual({
+      phase: 'refreshing',
+      code: 'RolloutFailed',
+      message: 'wave canary: canary: rolled-back (The alarm errors is in ALARM state.)',
+    });
+    expect(decision.next.waves?.map((w) => [w.status, w.reason])).toEqual([
+      ['failed', 'canary: rolled-back (The alarm errors is in ALARM state.)'],
+      ['cancelled', 'Not started: wave canary failed'],
+    ]);
+    expect(decision.next.rollout?.slice(1).map((t) => [t.status, t.reason])).toEqual([
+      ['cancelled', 'Not started: wave canary failed'],
+      ['cancelled', 'Not started: wave canary failed'],
+    ]);
+  });
+
+  it('with onFailure rollback but nothing moved yet: fails at once', () => {
+    const decision = decide(failedCanary, staged('rollback'), seen({ groups, refreshes: [alarmReason] }));
+
+    expect(decision.next.phase).toBe('failed');
+    expect(decision.next.rollbackFor).toBeUndefined();
+  });
+
+  const failedFleet = bake('refreshing', {
+    waves: waves('succeeded', 'rolling'),
+    rollout: [moving('canary', 0, { status: 'succeeded' }), moving('web-a', 1), moving('web-b', 1)],
+  });
+  const fleetEnds = seen({
+    groups,
+    refreshes: [refresh('web-a', 'Successful'), { ...refresh('web-b', 'Failed'), reason: 'capacity' }],
+  });
+
+  it('with onFailure stop: leaves the groups already moved on the new image', () => {
+    const decision = decide(failedFleet, staged('stop'), fleetEnds);
+
+    expect(decision.next.phase).toBe('failed');
+    expect(decision.next.failure?.message).toBe('wave fleet: web-b: failed (capacity)');
+    expect(decision.next.rollout?.map((t) => t.status)).toEqual(['succeeded', 'succeeded', 'failed']);
+    expect(kinds(decision.actions)).not.toContain('start-refresh');
+  });
+
+  it('with onFailure rollback: refreshes every group already moved back to the version it ran', () => {
+    const decision = decide(failedFleet, staged('rollback'), fleetEnds);
+
+    expect(decision.next.phase).toBe('rolling-back');
+    expect(decision.next.failure).toBeUndefined();
+    expect(decision.next.rollbackFor?.message).toBe('wave fleet: web-b: failed (capacity)');
+    expect(decision.next.rollout?.map((t) => t.status)).toEqual(['rolling-back', 'rolling-back', 'failed']);
+    // The refreshes this pass read show no rollback yet: started at once.
+    expect(decision.actions).toEqual([
+      {
+        kind: 'start-refresh',
+        group: 'canary',
+        templateId: 'lt-0',
+        version: 3,
+        autoRollback: false,
+        rollback: true,
+      },
+      {
+        kind: 'start-refresh',
+        group: 'web-a',
+        templateId: 'lt-1',
+        version: 3,
+        autoRollback: false,
+        rollback: true,
+      },
+    ]);
+  });
+
+  const rollingBack = bake('rolling-back', {
+    waves: waves('succeeded', 'failed'),
+    rollbackFor: { phase: 'refreshing', code: 'RolloutFailed', message: 'wave fleet: web-b: failed' },
+    rollout: [
+      moving('canary', 0, { status: 'rolling-back', rollbackRefreshId: 'back-canary' }),
+      moving('web-a', 1, { status: 'rolling-back', rollbackRefreshId: 'back-web-a' }),
+      moving('web-b', 1, { status: 'failed', madeDefault: false }),
+    ],
+  });
+
+  it('records the rollback refreshes it started, and follows them', () => {
+    const record = bake('rolling-back', {
+      ...rollingBack,
+      rollout: [moving('canary', 0, { status: 'rolling-back' })],
+    });
+    const started = applyResults(record, [
+      { kind: 'refresh-started', group: 'canary', refreshId: 'back-canary', rollback: true },
+    ]);
+
+    expect(started.rollout?.[0]).toMatchObject({
+      status: 'rolling-back',
+      refreshId: 'r-canary',
+      rollbackRefreshId: 'back-canary',
+    });
+  });
+
+  it('adopts a rollback refresh a dead pass started (to the earlier version), rather than starting another', () => {
+    const record = bake('rolling-back', {
+      ...rollingBack,
+      rollout: [moving('canary', 0, { status: 'rolling-back' })],
+    });
+    const theirs = {
+      ...refresh('canary', 'InProgress', 'back-x', 10),
+      desiredTemplateId: 'lt-0',
+      desiredVersion: '3',
+    };
+
+    const decision = decide(record, staged('rollback'), seen({ groups, refreshes: [theirs] }));
+
+    expect(decision.actions).toEqual([]);
+    expect(decision.next.rollout?.[0]).toMatchObject({ rollbackRefreshId: 'back-x', percentage: 10 });
+  });
+
+  it('waits while one rollback runs', () => {
+    const decision = decide(
+      rollingBack,
+      staged('rollback'),
+      seen({
+        groups,
+        refreshes: [
+          refresh('canary', 'Successful', 'back-canary'),
+          refresh('web-a', 'InProgress', 'back-web-a', 50),
+        ],
+      }),
+    );
+
+    expect(decision.next.phase).toBe('rolling-back');
+    expect(decision.next.rollout?.map((t) => t.status)).toEqual(['rolled-back', 'rolling-back', 'failed']);
+  });
+
+  it('fails with the wave’s failure once every group is back, and puts back the defaults it made', () => {
+    const decision = decide(
+      rollingBack,
+      staged('rollback'),
+      seen({
+        groups,
+        refreshes: [
+          refresh('canary', 'Successful', 'back-canary'),
+          refresh('web-a', 'Successful', 'back-web-a'),
+        ],
+      }),
+    );
+
+    expect(decision.next.phase).toBe('failed');
+    expect(decision.next.failure).toEqual({
+      phase: 'refreshing',
+      code: 'RolloutFailed',
+      message: 'wave fleet: web-b: failed',
+    });
+    expect(decision.next.rollbackFor).toBeUndefined();
+    expect(decision.next.waves?.map((w) => w.status)).toEqual(['rolled-back', 'failed']);
+    expect(decision.next.rollout?.map((t) => [t.group, t.status])).toEqual([
+      ['canary', 'rolled-back'],
+      ['web-a', 'rolled-back'],
+      ['web-b', 'failed'],
+    ]);
+    expect(decision.actions.filter((a) => a.kind === 'restore-default-version')).toEqual([
+      { kind: 'restore-default-version', templateId: 'lt-0', version: 3, replacing: 4 },
+      { kind: 'restore-default-version', templateId: 'lt-1', version: 3, replacing: 4 },
+    ]);
+  });
+
+  it('says so when a rollback refresh fails', () => {
+    const decision = decide(
+      rollingBack,
+      staged('rollback'),
+      seen({
+        groups,
+        refreshes: [
+          { ...refresh('canary', 'Failed', 'back-canary'), reason: 'boom' },
+          refresh('web-a', 'Successful', 'back-web-a'),
+        ],
+      }),
+    );
+
+    expect(decision.next.phase).toBe('failed');
+    expect(decision.next.rollout?.[0]).toMatchObject({
+      status: 'failed',
+      reason: 'Rollback refresh Failed: boom',
+    });
+    expect(decision.next.waves?.map((w) => w.status)).toEqual(['succeeded', 'failed']);
+  });
+});
+
+describe('waves: a record made before waves', () => {
+  it('is one wave', () => {
+    const record = bake('refreshing', { rollout: [moving('canary', 0, { wave: undefined })] });
+    const { rollout } = staged();
+    if (!rollout) throw new Error('staged() has a rollout');
+    const single: Pipeline = {
+      ...minimal,
+      rollout: {
+        ...rollout,
+        waves: undefined,
+        targets: [{ autoScalingGroup: 'canary', setDefaultVersion: true }],
+      },
+    };
+
+    const decision = decide(record, single, seen({ groups, refreshes: [refresh('canary', 'Successful')] }));
+
+    expect(decision.next.phase).toBe('succeeded');
+    expect(decision.next.waves).toBeUndefined();
+  });
+});
+
+describe('waves: notifications', () => {
+  it('says when a wave starts, bakes, succeeds and fails, each once', () => {
+    const before = bake('refreshing', { waves: waves('rolling', 'pending') });
+    const types = (previous: BakeRecord, next: BakeRecord) =>
+      notificationsFor(previous, next).map((n) => n.type);
+
+    expect(types(before, { ...before, waves: waves('baking', 'pending') })).toEqual(['rollout.wave-baking']);
+    expect(types(before, before)).toEqual([]);
+    expect(types(before, { ...before, waves: waves('succeeded', 'rolling') })).toEqual([
+      'rollout.wave-succeeded',
+      'rollout.wave-started',
+    ]);
+    expect(types(before, { ...before, waves: waves('failed', 'cancelled') })).toEqual([
+      'rollout.wave-failed',
+    ]);
+  });
+
+  it('tells a later wave’s phases apart from the first one’s', () => {
+    const first = bake('refreshing', {
+      waves: waves('succeeded', 'rolling'),
+      rollout: [moving('canary', 0, { status: 'succeeded' })],
+      timeline: [
+        { phase: 'rolling', at: T0 },
+        { phase: 'refreshing', at: T0 },
+      ],
+    });
+    const again = {
+      ...first,
+      phase: 'rolling' as const,
+      timeline: [...first.timeline, { phase: 'rolling' as const, at: T0 }],
+    };
+
+    const said = notificationsFor(first, again);
+
+    expect(said.map((n) => n.id)).toEqual(['b1:bake.phase:rolling#2']);
+  });
+
+  it('names the wave and its groups at a later approval gate', () => {
+    const previous = bake('refreshing', {
+      waves: waves('baking', 'pending'),
+      rollout: [moving('canary', 0), { group: 'web-a', wave: 1, status: 'pending' }],
+      timeline: [
+        { phase: 'awaiting-approval', at: T0 },
+        { phase: 'refreshing', at: T0 },
+      ],
+    });
+    const next = {
+      ...previous,
+      phase: 'awaiting-approval' as const,
+      waves: waves('succeeded', 'awaiting-approval'),
+      timeline: [...previous.timeline, { phase: 'awaiting-approval' as const, at: T0 }],
+    };
+
+    const gate = notificationsFor(previous, next).find((n) => n.type === 'rollout.awaiting-approval');
+
+    expect(gate?.id).toBe('b1:rollout.awaiting-approval:awaiting-approval#2');
+    expect(gate?.subject).toBe('[ami-bakery] minimal: approve rolling ami-new out to wave fleet: web-a');
+  });
+});
