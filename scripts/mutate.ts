@@ -22,12 +22,12 @@ export const GROUPS: readonly Group[] = [
   {
     name: 'decide',
     mutate: ['lib/bake/decide.ts', 'lib/bake/apply.ts'],
-    tests: ['test/unit/bake-decide.test.ts'],
+    tests: ['test/unit/bake-decide.test.ts', 'test/unit/bake-waves.test.ts'],
   },
   {
     name: 'notifications',
     mutate: ['lib/bake/notifications.ts'],
-    tests: ['test/unit/bake-notifications.test.ts'],
+    tests: ['test/unit/bake-notifications.test.ts', 'test/unit/bake-waves.test.ts'],
   },
   {
     name: 'nightly',

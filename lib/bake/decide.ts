@@ -778,8 +778,8 @@ function refreshing(pass: Pass): Decision {
 
 /**
  * A wave failed: every later wave is stopped (its targets never start); with `onFailure:
- * rollback`, the groups already moved (earlier waves, and this wave's that succeeded) are
- * refreshed back first, then the bake fails naming the wave and its targets.
+ * rollback`, the groups already moved (earlier waves', this wave's that succeeded or failed part
+ * way) are refreshed back first, then the bake fails naming the wave and its targets.
  */
 function waveFailed(pass: Pass, bake: BakeRecord, wave: number, problem: string): Decision {
   const { pipeline, observed } = pass;
@@ -798,7 +798,13 @@ function waveFailed(pass: Pass, bake: BakeRecord, wave: number, problem: string)
     ),
   };
   const failed = failure(next, 'RolloutFailed', message);
-  const moved = (next.rollout ?? []).filter((t) => t.status === 'succeeded');
+  // Moved: every group that succeeded, and this wave's whose refresh failed part way (AWS rolled
+  // back those it could: they say rolled-back).
+  const moved = (next.rollout ?? []).filter(
+    (t) =>
+      t.status === 'succeeded' ||
+      (t.status === 'failed' && inWave(t, wave) && t.refreshId !== undefined && t.version !== undefined),
+  );
   if (pipeline.rollout?.onFailure === 'rollback' && moved.length > 0) {
     const back = new Set(moved.map((t) => t.group));
     next = {

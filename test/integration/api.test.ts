@@ -402,7 +402,10 @@ describe('reading bakes', () => {
       currentImageId: null,
       requireApproval: true,
       lastBake: null,
+      // Its targets are one wave, gated by the rollout's approval.
+      waves: [{ name: 'wave-1', targets: [expect.any(String)], bakeMinutes: 0, requireApproval: true }],
     });
+    expect(plain?.waves).toEqual([]);
   });
 
   it('GET /retention/{pipeline} plans without changing anything', async () => {

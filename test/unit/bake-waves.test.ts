@@ -403,7 +403,12 @@ describe('waves: a wave that fails', () => {
     expect(decision.next.phase).toBe('rolling-back');
     expect(decision.next.failure).toBeUndefined();
     expect(decision.next.rollbackFor?.message).toBe('wave fleet: web-b: failed (capacity)');
-    expect(decision.next.rollout?.map((t) => t.status)).toEqual(['rolling-back', 'rolling-back', 'failed']);
+    // web-b's refresh failed part way (AWS could not roll it back): back it goes too.
+    expect(decision.next.rollout?.map((t) => t.status)).toEqual([
+      'rolling-back',
+      'rolling-back',
+      'rolling-back',
+    ]);
     // The refreshes this pass read show no rollback yet: started at once.
     expect(decision.actions).toEqual([
       {
@@ -422,7 +427,50 @@ describe('waves: a wave that fails', () => {
         autoRollback: false,
         rollback: true,
       },
+      {
+        kind: 'start-refresh',
+        group: 'web-b',
+        templateId: 'lt-2',
+        version: 3,
+        autoRollback: false,
+        rollback: true,
+      },
     ]);
+  });
+
+  it('with onFailure rollback: leaves a group AWS already rolled back, and one that never started', () => {
+    const record = {
+      ...failedFleet,
+      rollout: [
+        moving('canary', 0, { status: 'succeeded' }),
+        moving('web-a', 1),
+        moving('web-b', 1, { status: 'versioned', refreshId: undefined }),
+      ],
+    };
+    const decision = decide(
+      record,
+      staged('rollback'),
+      seen({ groups, refreshes: [refresh('web-a', 'RollbackSuccessful')] }),
+    );
+
+    // web-b's refresh was never started this pass (web-a's end is known): it waits.
+    expect(decision.next.phase).toBe('refreshing');
+
+    const ended = decide(
+      {
+        ...record,
+        rollout: [
+          moving('canary', 0, { status: 'succeeded' }),
+          moving('web-a', 1),
+          moving('web-b', 1, { status: 'failed', refreshId: undefined, reason: 'Group gone' }),
+        ],
+      },
+      staged('rollback'),
+      seen({ groups, refreshes: [refresh('web-a', 'RollbackSuccessful')] }),
+    );
+
+    expect(ended.next.phase).toBe('rolling-back');
+    expect(ended.next.rollout?.map((t) => t.status)).toEqual(['rolling-back', 'rolled-back', 'failed']);
   });
 
   const rollingBack = bake('rolling-back', {

@@ -48,6 +48,28 @@ describe('describeBake', () => {
     ]);
   });
 
+  it('shows each wave with its groups under it', () => {
+    const staged: Bake = {
+      ...cancelled,
+      phase: 'refreshing',
+      waves: [
+        { name: 'canary', status: 'succeeded', approval: { decision: 'approved', at: 'x', by: 'ann' } },
+        { name: 'fleet', status: 'baking' },
+      ],
+      rollout: [
+        { group: 'web-canary', wave: 0, status: 'succeeded', percentage: 100 },
+        { group: 'web-a', wave: 1, status: 'refreshing', percentage: 100, baking: true },
+      ],
+    };
+
+    expect(describeBake(staged).slice(1)).toEqual([
+      '  wave      1 canary: succeeded, approved by ann',
+      '    rollout web-canary: succeeded 100%',
+      '  wave      2 fleet: baking',
+      '    rollout web-a: refreshing 100% baking',
+    ]);
+  });
+
   it.each<[string, Bake['cleanup'], string]>([
     [
       'still watching',

@@ -1,0 +1,181 @@
+import {
+  CreateAutoScalingGroupCommand,
+  DescribeInstanceRefreshesCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeLaunchTemplatesCommand } from '@aws-sdk/client-ec2';
+import { describe, expect, it } from 'vitest';
+import { pipelines } from '../../config/pipelines';
+import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
+import { approveBake, startBake } from '../../lib/bake/service';
+import type { PipelineInput } from '../../lib/pipeline/schema';
+import { accountHeader, awsForTest, controlFor, type TestAws } from '../support/aws';
+import { bakeryForTest, runToEnd } from '../support/bakery';
+import { receiveNotifications } from '../support/notifications';
+
+// A rollout in waves against the emulator: a canary group first, then the fleet.
+const [, minimal] = pipelines as [PipelineInput, PipelineInput];
+
+function staged(rollout: NonNullable<PipelineInput['rollout']>): PipelineInput {
+  return { ...minimal, name: 'staged', publish: { parameter: '/ami-bakery/staged/latest' }, rollout };
+}
+
+/** The sandbox's group is the canary; a second group of the same template is the fleet. */
+async function setUp(key: string, pipeline: PipelineInput) {
+  const aws = awsForTest(`${import.meta.url}#${key}`);
+  const sandbox = await createSandbox(aws, { name: key, desiredCapacity: 1, groupName: `${key}-canary` });
+  await aws.autoScaling.send(
+    new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: `${key}-fleet`,
+      // An explicit version: Auto Scaling can roll this group back by itself.
+      LaunchTemplate: { LaunchTemplateId: sandbox.launchTemplateId, Version: '1' },
+      MinSize: 2,
+      MaxSize: 4,
+      DesiredCapacity: 2,
+      VPCZoneIdentifier: sandbox.subnetIds.join(','),
+    }),
+  );
+  const bakery = await bakeryForTest(aws, sandbox, [pipeline]);
+  await controlFor(aws).configure({ timeScale: 0.002 });
+  return { aws, sandbox, bakery };
+}
+
+async function versionsIn(aws: TestAws, group: string): Promise<(string | undefined)[]> {
+  return (await describeGroup(aws, group)).Instances?.map((i) => i.LaunchTemplate?.Version).sort() ?? [];
+}
+
+async function defaultVersion(aws: TestAws, sandbox: Sandbox): Promise<number | undefined> {
+  const found = await aws.ec2.send(
+    new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [sandbox.launchTemplateId] }),
+  );
+  return found.LaunchTemplates?.[0]?.DefaultVersionNumber;
+}
+
+describe('a rollout in waves', () => {
+  it('refreshes the canary, waits at the fleet’s gate, then refreshes the fleet', async () => {
+    const pipeline = staged({
+      waves: [
+        { name: 'canary', targets: [{ autoScalingGroup: 'waves-canary' }] },
+        { name: 'fleet', targets: [{ autoScalingGroup: 'waves-fleet' }], requireApproval: true },
+      ],
+      refresh: { minHealthyPercentage: 50, instanceWarmupSeconds: 0 },
+    });
+    const { aws, sandbox, bakery } = await setUp('waves', pipeline);
+    const { id } = await startBake(bakery.as('api'), 'staged');
+
+    const gated = await runToEnd(bakery, id, {
+      timeoutMs: 30_000,
+      until: ({ bake }) => bake.phase === 'awaiting-approval',
+    });
+    const fleetBefore = await versionsIn(aws, 'waves-fleet');
+    await approveBake(bakery.as('api'), id, { by: 'carol', comment: 'canary is healthy' });
+    const bake = await runToEnd(bakery, id, { timeoutMs: 30_000 });
+
+    expect(gated.waves?.map((w) => w.status)).toEqual(['succeeded', 'awaiting-approval']);
+    expect(gated.rollout?.map((t) => [t.group, t.status])).toEqual([
+      ['waves-canary', 'succeeded'],
+      ['waves-fleet', 'pending'],
+    ]);
+    // The fleet was not touched before its gate opened.
+    expect(fleetBefore).toEqual(['1', '1']);
+    expect(bake.phase).toBe('succeeded');
+    expect(bake.waves).toEqual([
+      expect.objectContaining({ name: 'canary', status: 'succeeded' }),
+      expect.objectContaining({
+        name: 'fleet',
+        status: 'succeeded',
+        approval: expect.objectContaining({ decision: 'approved', by: 'carol' }) as unknown,
+      }),
+    ]);
+    expect(await versionsIn(aws, 'waves-canary')).toEqual(['2']);
+    // One template serves both groups: the bake's version of it is made once and used by both.
+    expect(await versionsIn(aws, 'waves-fleet')).toEqual(['2', '2']);
+    const types = (await receiveNotifications(aws, sandbox.queueUrl, { count: 40, timeoutMs: 1_500 })).map(
+      (n) => n.attributes.type,
+    );
+    expect(types.filter((t) => t?.startsWith('rollout.wave-'))).toEqual([
+      'rollout.wave-started',
+      'rollout.wave-succeeded',
+      'rollout.wave-started',
+      'rollout.wave-succeeded',
+    ]);
+    expect(types.filter((t) => t === 'rollout.awaiting-approval')).toHaveLength(1);
+  });
+
+  it('fails the fleet’s wave when its alarm goes off during the bake time, and rolls the canary back', async () => {
+    const pipeline = staged({
+      onFailure: 'rollback',
+      waves: [
+        { name: 'canary', targets: [{ autoScalingGroup: 'alarmed-canary' }] },
+        // 60 minutes: about 7 s here, time for the alarm to go off.
+        {
+          name: 'fleet',
+          targets: [{ autoScalingGroup: 'alarmed-fleet' }],
+          bakeMinutes: 60,
+          alarms: ['fleet-5xx'],
+        },
+      ],
+      refresh: { minHealthyPercentage: 50, instanceWarmupSeconds: 0 },
+    });
+    const { aws, sandbox, bakery } = await setUp('alarmed', pipeline);
+    const cloudwatch = new CloudWatchClient({ region: await aws.ec2.config.region() });
+    cloudwatch.middlewareStack.use(accountHeader(aws.accountId));
+    await cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: 'fleet-5xx',
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: 'HTTPCode_Target_5XX_Count',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 10,
+        ComparisonOperator: 'GreaterThanThreshold',
+      }),
+    );
+    const { id } = await startBake(bakery.as('api'), 'staged');
+
+    const baking = await runToEnd(bakery, id, {
+      timeoutMs: 30_000,
+      until: ({ bake }) => bake.waves?.[1]?.status === 'baking',
+    });
+    await cloudwatch.send(
+      new SetAlarmStateCommand({
+        AlarmName: 'fleet-5xx',
+        StateValue: 'ALARM',
+        StateReason: 'errors after deploy',
+      }),
+    );
+    const bake = await runToEnd(bakery, id, { timeoutMs: 30_000 });
+
+    expect(baking.rollout?.[1]).toMatchObject({ status: 'refreshing', baking: true });
+    const fleetRefresh = (
+      await aws.autoScaling.send(
+        new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: 'alarmed-fleet' }),
+      )
+    ).InstanceRefreshes?.[0];
+    expect(fleetRefresh?.Preferences).toMatchObject({
+      BakeTime: 3600,
+      AlarmSpecification: { Alarms: ['fleet-5xx'] },
+    });
+    expect(bake.phase).toBe('failed');
+    expect(bake.failure).toMatchObject({
+      code: 'RolloutFailed',
+      message: 'wave fleet: alarmed-fleet: rolled-back (The alarm fleet-5xx is in ALARM state.)',
+    });
+    expect(bake.waves?.map((w) => w.status)).toEqual(['rolled-back', 'failed']);
+    expect(bake.rollout?.map((t) => [t.group, t.status])).toEqual([
+      ['alarmed-canary', 'rolled-back'],
+      ['alarmed-fleet', 'rolled-back'],
+    ]);
+    // Both groups back on the template's first version, and its default put back.
+    expect(await versionsIn(aws, 'alarmed-canary')).toEqual(['1']);
+    expect(await versionsIn(aws, 'alarmed-fleet')).toEqual(['1', '1']);
+    expect(await defaultVersion(aws, sandbox)).toBe(1);
+    const types = (await receiveNotifications(aws, sandbox.queueUrl, { count: 40, timeoutMs: 1_500 })).map(
+      (n) => n.attributes.type,
+    );
+    expect(types).toEqual(
+      expect.arrayContaining(['rollout.wave-baking', 'rollout.wave-failed', 'rollout.rolled-back']),
+    );
+  });
+});
