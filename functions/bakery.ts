@@ -56,6 +56,7 @@ export function createBakery(
     autoScaling: aws.autoScaling,
     ec2In: regional.ec2In,
     ssmIn: regional.ssmIn,
+    autoScalingIn: regional.autoScalingIn,
     ...options.overrides,
   };
 }

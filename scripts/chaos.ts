@@ -155,6 +155,7 @@ function container(
     ec2In: (region) => killing(base.ec2In(region), fate),
     ssmIn: (region) => killing(base.ssmIn(region), fate),
     autoScaling: killing(base.autoScaling, fate),
+    autoScalingIn: (region) => killing(base.autoScalingIn(region), fate),
     leaseSeconds: 2 * scale,
   };
   return { bakery, fate };

@@ -34,7 +34,8 @@ import type { Action, ActionResult, BakeRecord } from './model';
 import { commandComment, serviceTags, TAG_RECIPE, TAG_ROLE, TAG_STATUS } from '../aws/tags';
 
 export interface ActClients {
-  readonly autoScaling: Pick<AutoScalingClient, 'send'>;
+  /** Auto Scaling where each rollout target is (the bake's region, or another). */
+  readonly autoScalingIn: (region: string) => Pick<AutoScalingClient, 'send'>;
   readonly ec2In: (region: string) => Pick<EC2Client, 'send'>;
   readonly ssmIn: (region: string) => Pick<SSMClient, 'send'>;
 }
@@ -319,7 +320,7 @@ async function run(
       };
     }
     case 'create-template-version': {
-      const made = await ensureRolloutVersion(ec2, {
+      const made = await ensureRolloutVersion(clients.ec2In(action.region ?? bake.region), {
         templateId: action.templateId,
         sourceVersion: action.sourceVersion,
         imageId: action.imageId,
@@ -334,18 +335,24 @@ async function run(
       };
     }
     case 'start-refresh':
-      return startRefresh(clients, configured(pipeline, bake), action);
+      return startRefresh(
+        clients.autoScalingIn(action.region ?? bake.region),
+        configured(pipeline, bake),
+        action,
+      );
     case 'cancel-refresh':
       try {
-        await clients.autoScaling.send(
-          new CancelInstanceRefreshCommand({ AutoScalingGroupName: action.group }),
-        );
+        await clients
+          .autoScalingIn(action.region ?? bake.region)
+          .send(new CancelInstanceRefreshCommand({ AutoScalingGroupName: action.group }));
       } catch (error) {
         if (!isAwsError(error, 'ActiveInstanceRefreshNotFoundFault')) throw error; // already over
       }
       return { kind: 'done' };
     case 'restore-default-version': {
-      const outcome = await housekeeping(() => restoreDefaultVersion(ec2, action));
+      const outcome = await housekeeping(() =>
+        restoreDefaultVersion(clients.ec2In(action.region ?? bake.region), action),
+      );
       return 'problem' in outcome
         ? {
             kind: 'default-restored',
@@ -357,7 +364,14 @@ async function run(
     }
     case 'prune-template-versions': {
       const outcome = await housekeeping(() =>
-        pruneRolloutVersions({ ec2, autoScaling: clients.autoScaling }, action.templateId, action.keep),
+        pruneRolloutVersions(
+          {
+            ec2: clients.ec2In(action.region ?? bake.region),
+            autoScaling: clients.autoScalingIn(action.region ?? bake.region),
+          },
+          action.templateId,
+          action.keep,
+        ),
       );
       return 'problem' in outcome
         ? { kind: 'pruned', templateId: action.templateId, versions: [], problem: outcome.problem }
@@ -396,13 +410,13 @@ function forward(
 
 /** Starts the refresh to the bake's version; a refresh already holding the group is left to the next pass. */
 async function startRefresh(
-  clients: ActClients,
+  autoScaling: Pick<AutoScalingClient, 'send'>,
   pipeline: Pipeline,
   action: Extract<Action, { kind: 'start-refresh' }>,
 ): Promise<ActionResult> {
   const refresh = pipeline.rollout?.refresh;
   try {
-    const started = await clients.autoScaling.send(
+    const started = await autoScaling.send(
       new StartInstanceRefreshCommand({
         AutoScalingGroupName: action.group,
         Strategy: 'Rolling',

@@ -179,7 +179,18 @@ function restoreFor(target: RolloutTarget, group: ObservedGroup): RestoreDefault
   if (!target.madeDefault || templateId === undefined || version === undefined) return undefined;
   if (sourceVersion === undefined || sourceVersion === version) return undefined;
   if (group.templateId !== templateId || group.defaultVersion !== version) return undefined;
-  return { kind: 'restore-default-version', templateId, version: sourceVersion, replacing: version };
+  return {
+    kind: 'restore-default-version',
+    ...where(target),
+    templateId,
+    version: sourceVersion,
+    replacing: version,
+  };
+}
+
+/** The region an action on a target's group or template runs in, when not the bake's. */
+function where(target: RolloutTarget): { region?: string } {
+  return target.region ? { region: target.region } : {};
 }
 
 const UNDER_WAY: ReadonlySet<StepRecord['status']> = new Set(['Pending', 'InProgress', 'Delayed']);
@@ -338,7 +349,7 @@ function decideStep(bake: BakeRecord, pipeline: Pipeline, observed: Observed): D
     // Stopping a rollout stops its refreshes too (the instances already replaced stay replaced).
     const stop: Action[] = (current.rollout ?? [])
       .filter((t) => t.status === 'refreshing' && refreshIsActive(observed, t.group, t.refreshId))
-      .map((t) => ({ kind: 'cancel-refresh', group: t.group }));
+      .map((t) => ({ kind: 'cancel-refresh', ...where(t), group: t.group }));
     const decided = finish(current, 'cancelled', observed);
     return { ...decided, actions: [...stop, ...decided.actions] };
   }
@@ -637,6 +648,17 @@ function rolling(pass: Pass): Decision {
       });
       continue;
     }
+    // A group in another region runs the pipeline's copy there.
+    const imageId = target.region
+      ? current.copies.find((c) => c.region === target.region)?.imageId
+      : current.image?.imageId;
+    if (!imageId) {
+      next = withTarget(next, target.group, {
+        status: 'failed',
+        reason: `No copy of the image in ${target.region ?? current.region}`,
+      });
+      continue;
+    }
     const spec = targetsOf(rollout).find((t) => t.autoScalingGroup === target.group);
     const makeDefault = spec?.setDefaultVersion ?? true;
     next = withTarget(next, target.group, {
@@ -646,10 +668,11 @@ function rolling(pass: Pass): Decision {
     });
     actions.push({
       kind: 'create-template-version',
+      ...where(target),
       group: target.group,
       templateId: group.templateId,
       sourceVersion: group.templateVersion,
-      imageId: current.image?.imageId ?? '',
+      imageId,
       makeDefault,
     });
   }
@@ -699,7 +722,7 @@ function refreshing(pass: Pass): Decision {
           reason: `Waiting for refresh ${foreign.id} (${foreign.status})`,
         });
         if (policy === 'cancel' && foreign.status !== 'Cancelling')
-          actions.push({ kind: 'cancel-refresh', group: target.group });
+          actions.push({ kind: 'cancel-refresh', ...where(target), group: target.group });
       } else {
         // AWS cannot roll back a group that names $Default or $Latest: refresh it without auto rollback.
         const group = observed.groups?.find((g) => g.name === target.group);
@@ -712,6 +735,7 @@ function refreshing(pass: Pass): Decision {
         }
         actions.push({
           kind: 'start-refresh',
+          ...where(target),
           group: target.group,
           templateId: target.templateId,
           version: target.version,
@@ -759,9 +783,10 @@ function refreshing(pass: Pass): Decision {
     // Housekeeping once the fleet is on the new version: old versions ami-bakery made, per template.
     const keep = pipeline.rollout?.keepTemplateVersions ?? 10;
     const all = next.rollout ?? [];
-    const templates = [...new Set(all.flatMap((t) => (t.templateId ? [t.templateId] : [])))];
-    const prune: Action[] = templates.map((templateId) => ({
+    const templates = new Map(all.flatMap((t) => (t.templateId ? [[t.templateId, t] as const] : [])));
+    const prune: Action[] = [...templates].map(([templateId, t]) => ({
       kind: 'prune-template-versions',
+      ...where(t),
       templateId,
       keep,
     }));
@@ -856,6 +881,7 @@ function rollingBack(pass: Pass): Decision {
       }
       actions.push({
         kind: 'start-refresh',
+        ...where(target),
         group: target.group,
         templateId,
         version: sourceVersion,

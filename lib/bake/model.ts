@@ -151,6 +151,8 @@ export interface RolloutTarget {
   readonly group: string;
   /** The wave it belongs to (an index into `waves`); absent in records made before waves. */
   readonly wave?: number;
+  /** Its region, when not the bake's own: the group runs the pipeline's copy of the image there. */
+  readonly region?: string;
   readonly status: TargetStatus;
   readonly templateId?: string;
   /** The template version the group used, and the bake's new one. */
@@ -345,6 +347,8 @@ export type Action =
     }
   | {
       readonly kind: 'create-template-version';
+      /** Where the group or template is, when not the bake's region. */
+      readonly region?: string;
       readonly group: string;
       readonly templateId: string;
       readonly sourceVersion: number;
@@ -353,6 +357,8 @@ export type Action =
     }
   | {
       readonly kind: 'start-refresh';
+      /** Where the group or template is, when not the bake's region. */
+      readonly region?: string;
       readonly group: string;
       readonly templateId: string;
       readonly version: number;
@@ -364,15 +370,22 @@ export type Action =
       /** Back to the version the group ran before (`onFailure: rollback`): no checkpoints, alarms or bake time. */
       readonly rollback?: boolean;
     }
-  | { readonly kind: 'cancel-refresh'; readonly group: string }
+  | { readonly kind: 'cancel-refresh'; readonly group: string; readonly region?: string }
   | {
       /** Puts the template's default back to `version`, if it is still the bake's `replacing`. */
       readonly kind: 'restore-default-version';
+      /** Where the group or template is, when not the bake's region. */
+      readonly region?: string;
       readonly templateId: string;
       readonly version: number;
       readonly replacing: number;
     }
-  | { readonly kind: 'prune-template-versions'; readonly templateId: string; readonly keep: number };
+  | {
+      readonly kind: 'prune-template-versions';
+      readonly templateId: string;
+      readonly keep: number;
+      readonly region?: string;
+    };
 
 /** What `act` learned from an action, to fold into the record before it is committed. */
 export type ActionResult =

@@ -33,7 +33,7 @@ import { isAwsError } from '../errors';
 
 /** The narrow slice of AWS a pass reads from. */
 export interface ObserveClients {
-  readonly autoScaling: Pick<AutoScalingClient, 'send'>;
+  readonly autoScalingIn: (region: string) => Pick<AutoScalingClient, 'send'>;
   readonly ec2In: (region: string) => Pick<EC2Client, 'send'>;
   readonly ssm: Pick<SSMClient, 'send'>;
 }
@@ -208,6 +208,16 @@ async function templatesNamed(ec2: Pick<EC2Client, 'send'>, ids: string[]): Prom
   }
 }
 
+/** The target groups of these bakes' rollouts, by region. */
+function byRegion(bakes: readonly BakeRecord[], home: string): Map<string, string[]> {
+  const regions = new Map<string, Set<string>>();
+  for (const target of bakes.flatMap((bake) => bake.rollout ?? [])) {
+    const region = target.region ?? home;
+    regions.set(region, (regions.get(region) ?? new Set()).add(target.group));
+  }
+  return new Map([...regions].map(([region, names]) => [region, [...names]]));
+}
+
 /** The rollout target groups of the pass, with the template version each uses as a number. */
 async function groupsNamed(
   clients: ObserveClients,
@@ -221,9 +231,9 @@ async function groupsNamed(
     instances: { version: string; count: number }[];
   }[] = [];
   for (const batch of chunks(names, GROUP_NAMES)) {
-    const page = await clients.autoScaling.send(
-      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: batch }),
-    );
+    const page = await clients
+      .autoScalingIn(region)
+      .send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: batch }));
     for (const group of page.AutoScalingGroups ?? []) {
       const spec =
         group.LaunchTemplate ?? group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
@@ -274,12 +284,16 @@ async function groupsNamed(
   });
 }
 
-async function refreshesOf(clients: ObserveClients, groups: string[]): Promise<ObservedRefresh[]> {
+async function refreshesOf(
+  clients: ObserveClients,
+  region: string,
+  groups: string[],
+): Promise<ObservedRefresh[]> {
   const found: ObservedRefresh[] = [];
   for (const group of groups) {
-    const page = await clients.autoScaling.send(
-      new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: group, MaxRecords: 5 }),
-    );
+    const page = await clients
+      .autoScalingIn(region)
+      .send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: group, MaxRecords: 5 }));
     for (const refresh of page.InstanceRefreshes ?? []) {
       found.push({
         group,
@@ -338,15 +352,15 @@ export async function observe(
   );
   const online = running.length > 0 ? await onlineAgents(clients.ssm, running) : new Set<string>();
 
+  // Rollout targets by region (a target without one is in the home region): one read per region.
   const rolling = bakes.filter((bake) => ROLLOUT_PHASES.has(bake.phase));
-  const targetGroups = [...new Set(rolling.flatMap((bake) => (bake.rollout ?? []).map((t) => t.group)))];
-  const groups = targetGroups.length > 0 ? await groupsNamed(clients, home, targetGroups) : [];
-  const refreshing = [
-    ...new Set(
-      bakes.filter((b) => REFRESH_PHASES.has(b.phase)).flatMap((b) => (b.rollout ?? []).map((t) => t.group)),
-    ),
-  ];
-  const refreshes = refreshing.length > 0 ? await refreshesOf(clients, refreshing) : [];
+  const groups: ObservedGroup[] = [];
+  for (const [region, names] of byRegion(rolling, home))
+    groups.push(...(await groupsNamed(clients, region, names)));
+  const refreshes: ObservedRefresh[] = [];
+  const refreshing = bakes.filter((b) => REFRESH_PHASES.has(b.phase));
+  for (const [region, names] of byRegion(refreshing, home))
+    refreshes.push(...(await refreshesOf(clients, region, names)));
 
   for (const bake of bakes) {
     const mine = instances.get(bake.id) ?? [];

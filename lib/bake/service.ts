@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
 import { ConflictError, describeError, InvalidRequestError, isAwsError, NotFoundError } from '../errors';
@@ -30,6 +31,8 @@ import type { Log } from '../log';
 /** Everything the bake engine needs, built once per container (or per test). */
 export interface Bakery extends ActClients {
   readonly region: string;
+  /** Auto Scaling in the home region (lifecycle hooks, retention's in-use checks). */
+  readonly autoScaling: Pick<AutoScalingClient, 'send'>;
   readonly store: BakeStore;
   /** Lifecycle hook actions in progress (same table). */
   readonly lifecycles: LifecycleStore;
@@ -376,7 +379,7 @@ export async function reconcile(
   const observed = await observe(
     stored.map((s) => s.bake),
     pipelines,
-    { ec2In: bakery.ec2In, ssm: bakery.ssmIn(bakery.region), autoScaling: bakery.autoScaling },
+    { ec2In: bakery.ec2In, ssm: bakery.ssmIn(bakery.region), autoScalingIn: bakery.autoScalingIn },
     now,
   );
   const outcomes: PassReport['outcomes'] = {};

@@ -9,7 +9,12 @@ export function rolloutStart(
   const waves = wavesOf(rollout);
   return {
     rollout: waves.flatMap((wave, index) =>
-      wave.targets.map((t): RolloutTarget => ({ group: t.autoScalingGroup, wave: index, status: 'pending' })),
+      wave.targets.map((t): RolloutTarget => ({
+        group: t.autoScalingGroup,
+        wave: index,
+        ...(t.region ? { region: t.region } : {}),
+        status: 'pending',
+      })),
     ),
     waves: waves.map((wave): WaveRecord => ({ name: wave.name, status: 'pending' })),
   };
@@ -39,7 +44,7 @@ export function withWave(bake: BakeRecord, wave: number, patch: Partial<WaveReco
   return { ...bake, waves: bake.waves.map((w, index) => (index === wave ? { ...w, ...patch } : w)) };
 }
 
-/** A wave's name for messages: `wave-2 (canary)`-like, or nothing for a rollout of one wave. */
+/** A wave's name for messages (`wave canary`), or nothing for a rollout of one wave. */
 export function waveLabel(bake: BakeRecord, wave: number): string {
   const waves = bake.waves ?? [];
   return waves.length > 1 ? `wave ${waves[wave]?.name ?? wave + 1}` : '';

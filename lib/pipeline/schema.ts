@@ -88,6 +88,11 @@ const targetSchema = z
   .object({
     /** The group whose launch template gets a new version and whose instances are refreshed. */
     autoScalingGroup: z.string().min(1).max(255),
+    /**
+     * The group's region, when not the stack's: it runs the pipeline's copy of the image there, so
+     * the region must be one of `distribute.regions`.
+     */
+    region: regionSchema.optional(),
     /** Make the new version the template's default (groups that use $Default follow it). */
     setDefaultVersion: z.boolean().default(true),
     /** Lifecycle hook handling for this group, instead of the pipeline's. */
@@ -299,8 +304,18 @@ export const pipelineSchema = z
       .default({ keep: 5, minAgeDays: 7, dryRun: false }),
   })
   .strict()
-  // A wave's bake time runs inside its refreshes, so inside the refreshing deadline.
   .superRefine((pipeline, context) => {
+    // A target in another region runs the pipeline's copy there.
+    const regions = new Set(pipeline.distribute.regions);
+    for (const target of pipeline.rollout ? targetsOf(pipeline.rollout) : []) {
+      if (target.region !== undefined && !regions.has(target.region))
+        context.addIssue({
+          code: 'custom',
+          path: ['rollout'],
+          message: `${target.autoScalingGroup} is in ${target.region}, where the pipeline does not distribute the image: add the region to distribute.regions (or omit region for the stack's own)`,
+        });
+    }
+    // A wave's bake time runs inside its refreshes, so inside the refreshing deadline.
     const allowed = pipeline.deadlines.refreshing ?? DEFAULT_DEADLINES.refreshing;
     (pipeline.rollout?.waves ?? []).forEach((wave, index) => {
       if (wave.bakeMinutes * 60 >= allowed)

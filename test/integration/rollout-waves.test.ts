@@ -3,12 +3,12 @@ import {
   DescribeInstanceRefreshesCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeLaunchTemplatesCommand } from '@aws-sdk/client-ec2';
+import { DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
 import { approveBake, startBake } from '../../lib/bake/service';
-import type { PipelineInput } from '../../lib/pipeline/schema';
+import { pipelineSchema, type PipelineInput } from '../../lib/pipeline/schema';
 import { accountHeader, awsForTest, controlFor, type TestAws } from '../support/aws';
 import { bakeryForTest, runToEnd } from '../support/bakery';
 import { receiveNotifications } from '../support/notifications';
@@ -177,5 +177,59 @@ describe('a rollout in waves', () => {
     expect(types).toEqual(
       expect.arrayContaining(['rollout.wave-baking', 'rollout.wave-failed', 'rollout.rolled-back']),
     );
+  });
+});
+
+describe('a rollout to a group in another region', () => {
+  it('versions the group’s template there with the pipeline’s copy, and refreshes it there', async () => {
+    const key = 'regions';
+    const aws = awsForTest(`${import.meta.url}#${key}`);
+    const west = awsForTest(`${import.meta.url}#${key}`, { AWS_REGION: 'eu-west-1' });
+    const home = await createSandbox(aws, { name: key, desiredCapacity: 1, groupName: 'home-app' });
+    const away = await createSandbox(west, {
+      name: `${key}-west`,
+      desiredCapacity: 1,
+      groupName: 'west-app',
+    });
+    const pipeline: PipelineInput = {
+      ...staged({
+        waves: [
+          { name: 'home', targets: [{ autoScalingGroup: 'home-app' }] },
+          { name: 'west', targets: [{ autoScalingGroup: 'west-app', region: 'eu-west-1' }] },
+        ],
+        refresh: { minHealthyPercentage: 0, instanceWarmupSeconds: 0 },
+      }),
+      distribute: { regions: ['eu-west-1'] },
+    };
+    const bakery = await bakeryForTest(aws, home, [pipeline]);
+    await controlFor(aws).configure({ timeScale: 0.002 });
+
+    const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'staged')).id, {
+      timeoutMs: 40_000,
+    });
+
+    expect(bake.phase).toBe('succeeded');
+    const copy = bake.copies.find((c) => c.region === 'eu-west-1')?.imageId;
+    expect(copy).toMatch(/^ami-/);
+    expect(bake.rollout?.map((t) => [t.group, t.region, t.status])).toEqual([
+      ['home-app', undefined, 'succeeded'],
+      ['west-app', 'eu-west-1', 'succeeded'],
+    ]);
+    expect(bake.rollout?.[1]?.templateId).toBe(away.launchTemplateId);
+    expect(await versionsIn(west, 'west-app')).toEqual(['2']);
+    const versions = await west.ec2.send(
+      new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: away.launchTemplateId, Versions: ['2'] }),
+    );
+    expect(versions.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.ImageId).toBe(copy);
+  });
+
+  it('refuses a target in a region the pipeline does not distribute to', () => {
+    const parsed = pipelineSchema.safeParse(
+      staged({ targets: [{ autoScalingGroup: 'west-app', region: 'eu-west-1' }] }),
+    );
+
+    expect(parsed.error?.issues.map((i) => i.message)).toEqual([
+      "west-app is in eu-west-1, where the pipeline does not distribute the image: add the region to distribute.regions (or omit region for the stack's own)",
+    ]);
   });
 });
