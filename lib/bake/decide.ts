@@ -126,9 +126,11 @@ export function finish(
       : wave,
   );
   const watch = cleanupAt(atEnd(observed.instances), observed.now, observed.now.toISOString());
+  // A rollback under way ends with the bake (its failure is the bake's, or a later one's).
+  const { rollbackFor: _ended, ...ending } = bake;
   return {
     next: enter(
-      { ...bake, steps, ...(rollout ? { rollout } : {}), ...(waves ? { waves } : {}), cleanup: watch },
+      { ...ending, steps, ...(rollout ? { rollout } : {}), ...(waves ? { waves } : {}), cleanup: watch },
       outcome,
       observed.now,
       failure ? { failure } : {},
@@ -759,7 +761,7 @@ function refreshing(pass: Pass): Decision {
       const stopped = !waiting && target.reason?.startsWith(WAITING);
       next = withTarget(next, target.group, {
         percentage: mine.percentage,
-        baking: mine.status === 'Baking',
+        ...(mine.status === 'Baking' ? { baking: true } : target.baking ? { baking: false } : {}),
         ...(waiting ? { reason: waiting } : stopped ? { reason: undefined } : {}),
         ...(checkpoint !== undefined && checkpoint > (target.checkpoint ?? 0) ? { checkpoint } : {}),
         ...(done ? { status: done, ...(mine.reason ? { reason: mine.reason } : {}) } : {}),
@@ -913,8 +915,13 @@ function rollingBack(pass: Pass): Decision {
       ? { ...w, status: 'rolled-back' as const }
       : w;
   });
-  const { rollbackFor, ...rest } = { ...next, ...(waves ? { waves } : {}) };
-  return finish(rest, 'failed', observed, rollbackFor ?? failure(rest, 'RolloutFailed', 'Rolled back'));
+  const ended = { ...next, ...(waves ? { waves } : {}) };
+  return finish(
+    ended,
+    'failed',
+    observed,
+    next.rollbackFor ?? failure(ended, 'RolloutFailed', 'Rolled back'),
+  );
 }
 
 function testing(pass: Pass): Decision {

@@ -565,6 +565,16 @@ describe('waves: a wave that fails', () => {
     ]);
   });
 
+  it('fails at the rolling-back deadline with DeadlineExceeded, the rollback’s cause dropped', () => {
+    const late = seen({ now: new Date(Date.parse(T0) + 14_401_000), groups, refreshes: [] });
+
+    const decision = decide(rollingBack, staged('rollback'), late);
+
+    expect(decision.next.phase).toBe('failed');
+    expect(decision.next.failure?.code).toBe('DeadlineExceeded');
+    expect(decision.next.rollbackFor).toBeUndefined();
+  });
+
   it('says so when a rollback refresh fails', () => {
     const decision = decide(
       rollingBack,
