@@ -11,6 +11,9 @@ https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitor-ami-events.html .
 from __future__ import annotations
 
 import copy
+import heapq
+import itertools
+import weakref
 
 import re
 import uuid
@@ -24,7 +27,8 @@ from moto.ec2.exceptions import EC2ClientError, InvalidLaunchTemplateIdNotFound,
 from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
 from moto.ec2.responses.launch_templates import LaunchTemplates
-from moto.ec2.utils import Base64EncodedString, parse_user_data
+from moto.ec2.models.core import TaggedEC2Resource
+from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, Base64EncodedString, get_prefix, parse_user_data
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.instances import InstanceResponse
 
@@ -85,6 +89,53 @@ def idempotent(response, action: str, make):
     return answer
 
 
+# --- terminated instances, forgotten after an hour ------------------------------------------
+#
+# "Terminated instances remain visible for approximately one hour" (then DescribeInstances no
+# longer lists them, and asking for one by id is InvalidInstanceID.NotFound):
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-lifecycle.html . moto keeps
+# them forever, and every call that scans instances slows down with them.
+
+VISIBLE_AFTER_TERMINATION = 3600
+_FORGET: list[tuple[float, int, weakref.ref[Instance]]] = []
+_SEQUENCE = itertools.count()
+# Every instance by id (weakly), so a lookup by id is one step, not a scan of every reservation.
+_BY_ID: weakref.WeakValueDictionary[str, Instance] = weakref.WeakValueDictionary()
+
+
+def forget_later(instance: Instance) -> None:
+    due = core.time.monotonic() + core.settings(instance.ec2_backend.account_id).scaled(VISIBLE_AFTER_TERMINATION)
+    heapq.heappush(_FORGET, (due, next(_SEQUENCE), weakref.ref(instance)))
+
+
+def forget_terminated() -> None:
+    """Drops the instances terminated longer ago than AWS keeps showing them (periodic)."""
+    now = core.time.monotonic()
+    due: dict[int, tuple[Any, set[str]]] = {}
+    while _FORGET and _FORGET[0][0] <= now:
+        _, _, ref = heapq.heappop(_FORGET)
+        instance = ref()
+        if instance is None or instance._state.name != "terminated":
+            continue
+        backend = instance.ec2_backend
+        due.setdefault(id(backend), (backend, set()))[1].add(instance.id)
+    for backend, ids in due.values():
+        for reservation_id, reservation in list(backend.reservations.items()):
+            kept = [i for i in reservation.instances if i.id not in ids]
+            if len(kept) != len(reservation.instances):
+                reservation.instances = kept
+                if not kept:
+                    del backend.reservations[reservation_id]
+        for instance_id in ids:
+            backend.tags.pop(instance_id, None)
+            backend.iam_instance_profile_associations.pop(instance_id, None)
+            _BY_ID.pop(instance_id, None)
+
+
+def reset_forgetting() -> None:
+    _FORGET.clear()
+
+
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 
 
@@ -101,6 +152,8 @@ def set_state(instance: Instance, name: str) -> None:
     instance._state.code = STATE_CODES[name]
     if name == "running":
         INSTANCES.of(instance).running_since = core.time.monotonic()
+    if name == "terminated":
+        forget_later(instance)
     core.emit(
         _account(instance),
         _region(instance),
@@ -167,10 +220,42 @@ def transition(instance: Instance, via: str, to: str, delay_name: str, finish=No
 
 
 def install() -> None:
+    # A resource's tags, by one lookup. moto answers them with DescribeTags filtered on the
+    # resource id, which scans every tag of the region: a tag-filtered DescribeInstances (the
+    # reconciler's every pass) grew with the square of the instances ever launched. Same answer.
+    def get_tags(self) -> list[dict[str, str]]:
+        if not self.id:
+            return []
+        kind = EC2_PREFIX_TO_RESOURCE.get(get_prefix(self.id), "")
+        found = self.ec2_backend.tags.get(self.id) or {}
+        return [{"resource_id": self.id, "key": key, "value": value, "resource_type": kind} for key, value in found.items()]
+
+    TaggedEC2Resource.get_tags = get_tags
+
+    # An instance by id: from the index when it is this backend's and still listed, else moto's
+    # scan (which raises InvalidInstanceID.NotFound as AWS does).
+    original_get_instance = InstanceBackend.get_instance
+    original_get_instance_by_id = InstanceBackend.get_instance_by_id
+
+    def indexed(backend, instance_id: str) -> Instance | None:
+        found = _BY_ID.get(instance_id)
+        return found if found is not None and found.ec2_backend is backend else None
+
+    def get_instance(self, instance_id):
+        return indexed(self, instance_id) or original_get_instance(self, instance_id)
+
+    def get_instance_by_id(self, instance_id):
+        return indexed(self, instance_id) or original_get_instance_by_id(self, instance_id)
+
+    InstanceBackend.get_instance = get_instance
+    InstanceBackend.get_instance_by_id = get_instance_by_id
+    core.PERIODIC.append(forget_terminated)
+
     original_init = Instance.__init__
 
     def init(self, ec2_backend, image_id, user_data, security_groups, **kwargs):
         original_init(self, ec2_backend, image_id, user_data, security_groups, **kwargs)
+        _BY_ID[self.id] = self
         self._state = InstanceState("pending", 0)
         transition(self, "pending", "running", "ec2.instance.pending")
 

@@ -296,6 +296,7 @@ class BakeryMiddleware:
             self.faulted.clear()
             core.reset_settings()
             core.reset_tables()
+            ec2.reset_forgetting()
             autoscaling.reset()
             iam.reset()
 

@@ -125,3 +125,46 @@ describe('timed EC2 transitions', () => {
     await control.configure({ imageRules: [] });
   });
 });
+
+// "Terminated instances remain visible for approximately one hour" (EC2 instance lifecycle): then
+// they are no longer listed, and asking for one by id is InvalidInstanceID.NotFound.
+describe('a terminated instance, an hour later', () => {
+  const later = awsForTest(`${import.meta.url}#forgotten`);
+
+  it('is listed as terminated, then no longer at all', async () => {
+    await controlFor(later).configure({ timeScale: 0.0005 }); // an hour: 1.8 s
+    const run = await later.ec2.send(
+      new RunInstancesCommand({
+        ImageId: baseImageId,
+        InstanceType: 't3.micro',
+        MinCount: 2,
+        MaxCount: 2,
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'batch', Value: 'forgotten' }] }],
+      }),
+    );
+    const [gone, kept] = (run.Instances ?? []).map((i) => i.InstanceId ?? '');
+    const tagged = async () =>
+      (
+        await later.ec2.send(
+          new DescribeInstancesCommand({ Filters: [{ Name: 'tag:batch', Values: ['forgotten'] }] }),
+        )
+      ).Reservations?.flatMap((r) => r.Instances ?? []) ?? [];
+    await later.ec2.send(new TerminateInstancesCommand({ InstanceIds: [gone ?? ''] }));
+    await eventually(async () =>
+      (await tagged()).find((i) => i.InstanceId === gone)?.State?.Name === 'terminated' ? true : undefined,
+    );
+
+    await eventually(async () => ((await tagged()).length === 1 ? true : undefined), {
+      timeoutMs: 5_000,
+      what: 'the terminated instance forgotten',
+    });
+
+    expect((await tagged()).map((i) => i.InstanceId)).toEqual([kept]);
+    await expect(
+      later.ec2.send(new DescribeInstancesCommand({ InstanceIds: [gone ?? ''] })),
+    ).rejects.toMatchObject({ name: 'InvalidInstanceID.NotFound' });
+    expect(
+      (await later.ec2.send(new DescribeInstancesCommand({ InstanceIds: [kept ?? ''] }))).Reservations,
+    ).toHaveLength(1);
+  });
+});
