@@ -78,7 +78,7 @@ describe('the approval gate', () => {
     await expect(rejectBake(bakery.as('api'), id)).rejects.toBeInstanceOf(ConflictError);
     const bake = await runToEnd(bakery, id, { timeoutMs: 30_000 });
 
-    expect(waiting.rollout).toEqual([{ group: 'approve-app', status: 'pending' }]);
+    expect(waiting.rollout).toEqual([{ group: 'approve-app', wave: 0, status: 'pending' }]);
     expect(bake.phase).toBe('succeeded');
     expect(bake.approval).toMatchObject({ decision: 'approved', by: 'alice', comment: 'canary looks fine' });
     expect(bake.rollout?.[0]).toMatchObject({ status: 'succeeded', checkpoint: 50 });
@@ -103,7 +103,7 @@ describe('the approval gate', () => {
     expect(bake.phase).toBe('cancelled');
     expect(bake.approval).toMatchObject({ decision: 'rejected', by: 'bob' });
     expect(bake.rollout).toEqual([
-      { group: 'reject-app', status: 'cancelled', reason: 'Rejected at the approval gate' },
+      { group: 'reject-app', wave: 0, status: 'cancelled', reason: 'Rejected at the approval gate' },
     ]);
     const image = await aws.ec2.send(new DescribeImagesCommand({ ImageIds: [bake.image?.imageId ?? ''] }));
     expect(image.Images?.[0]?.Tags).toContainEqual({ Key: TAG_STATUS, Value: 'failed' });
