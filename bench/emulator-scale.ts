@@ -98,9 +98,8 @@ export async function benchEmulatorScale(
   const probe = (await launch(5, 'probe')).map((i) => i.InstanceId ?? '');
 
   const measure = async (stage: string): Promise<ScaleStage> => {
-    let listed = 0;
     const all = await aws.ec2.send(new DescribeInstancesCommand({ MaxResults: 1000 }));
-    listed = (all.Reservations ?? []).reduce((n, r) => n + (r.Instances?.length ?? 0), 0);
+    const listed = (all.Reservations ?? []).reduce((n, r) => n + (r.Instances?.length ?? 0), 0);
     const result = {
       stage,
       listed,
