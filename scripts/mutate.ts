@@ -40,10 +40,11 @@ export const GROUPS: readonly Group[] = [
     tests: ['test/unit/retention-plan.test.ts'],
   },
   {
-    // AWS calls end to end: about half a minute a mutant on 2 cores.
+    // Each call stated with a mocked client (fast), then the run end to end against the emulator
+    // for what those do not kill (about half a minute a mutant on 2 cores).
     name: 'janitor',
     mutate: ['lib/retention/janitor.ts'],
-    tests: ['test/integration/retention.test.ts'],
+    tests: ['test/unit/retention-janitor.test.ts', 'test/integration/retention.test.ts'],
   },
   {
     name: 'pruning',

@@ -29,7 +29,7 @@ import { planRetention, type RetainedImage, type RetentionPlan } from './plan';
 /** What retention reads and changes: AWS in the home region, the bake records, the pipelines, a clock. */
 export type RetentionDeps = Pick<
   Bakery,
-  'region' | 'ec2In' | 'ssmIn' | 'autoScaling' | 'store' | 'catalog' | 'clock'
+  'region' | 'ec2In' | 'ssmIn' | 'autoScalingIn' | 'store' | 'catalog' | 'clock'
 >;
 
 const LIVE = ['pending', 'running', 'stopping', 'stopped'];
@@ -76,7 +76,8 @@ function numbered(spec: LaunchTemplateSpecification | undefined): {
 /**
  * What refers to which of `candidates` in a region: launch template versions that are default,
  * latest, or named by a group, a mixed-instances override or an active refresh; live instances;
- * the pipeline's SSM parameter. (Groups and refreshes are read in the service's home region.)
+ * the pipeline's SSM parameter. Groups and refreshes are read in each region: a rollout may target
+ * groups in any region the pipeline distributes to.
  */
 async function referencesIn(
   bakery: RetentionDeps,
@@ -95,31 +96,30 @@ async function referencesIn(
 
   // Versions groups, overrides and active refreshes name, by template id or name.
   const named: { template: { id?: string; name?: string; version?: string }; why: string }[] = [];
-  if (region === bakery.region) {
-    for await (const page of paginateDescribeAutoScalingGroups(
-      { client: forPaginator<AutoScalingClient>(bakery.autoScaling) },
-      {},
-    )) {
-      for (const group of page.AutoScalingGroups ?? []) {
-        const mixed = group.MixedInstancesPolicy?.LaunchTemplate;
-        const why = `group ${group.AutoScalingGroupName ?? ''}`;
-        named.push({ template: numbered(group.LaunchTemplate), why });
-        named.push({ template: numbered(mixed?.LaunchTemplateSpecification), why });
-        for (const o of mixed?.Overrides ?? [])
-          named.push({ template: numbered(o.LaunchTemplateSpecification), why: `${why} (override)` });
-        const refreshes = await bakery.autoScaling.send(
-          new DescribeInstanceRefreshesCommand({
-            AutoScalingGroupName: group.AutoScalingGroupName,
-            MaxRecords: 5,
-          }),
-        );
-        for (const refresh of refreshes.InstanceRefreshes ?? []) {
-          if (!ACTIVE_REFRESH.has(refresh.Status ?? '')) continue;
-          named.push({
-            template: numbered(refresh.DesiredConfiguration?.LaunchTemplate),
-            why: `refresh ${refresh.InstanceRefreshId ?? ''}`,
-          });
-        }
+  const autoScaling = bakery.autoScalingIn(region);
+  for await (const page of paginateDescribeAutoScalingGroups(
+    { client: forPaginator<AutoScalingClient>(autoScaling) },
+    {},
+  )) {
+    for (const group of page.AutoScalingGroups ?? []) {
+      const mixed = group.MixedInstancesPolicy?.LaunchTemplate;
+      const why = `group ${group.AutoScalingGroupName ?? ''}`;
+      named.push({ template: numbered(group.LaunchTemplate), why });
+      named.push({ template: numbered(mixed?.LaunchTemplateSpecification), why });
+      for (const o of mixed?.Overrides ?? [])
+        named.push({ template: numbered(o.LaunchTemplateSpecification), why: `${why} (override)` });
+      const refreshes = await autoScaling.send(
+        new DescribeInstanceRefreshesCommand({
+          AutoScalingGroupName: group.AutoScalingGroupName,
+          MaxRecords: 5,
+        }),
+      );
+      for (const refresh of refreshes.InstanceRefreshes ?? []) {
+        if (!ACTIVE_REFRESH.has(refresh.Status ?? '')) continue;
+        named.push({
+          template: numbered(refresh.DesiredConfiguration?.LaunchTemplate),
+          why: `refresh ${refresh.InstanceRefreshId ?? ''}`,
+        });
       }
     }
   }
