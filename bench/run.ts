@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, then one table (figure, value, target, verdict, command),
- * written into docs/benchmarks.md with the machine it ran on. `BENCH_ONLY=cold-start|bake|lifecycle|emulator`
+ * written into docs/benchmarks.md with the machine it ran on. `BENCH_ONLY=cold-start|bake|lifecycle|api|emulator`
  * runs one part (and leaves the page alone).
  */
 import { execFileSync } from 'node:child_process';
@@ -10,8 +10,9 @@ import { benchColdStart } from './cold-start';
 import { figuresTable, machine, replaceSection, type Figure } from './figures';
 import { benchLifecycle } from './lifecycle';
 import { benchEmulatorScale } from './emulator-scale';
+import { benchApiLatency } from './api-latency';
 
-const PARTS = ['cold-start', 'bake', 'lifecycle', 'emulator'] as const;
+const PARTS = ['cold-start', 'bake', 'lifecycle', 'api', 'emulator'] as const;
 
 function motoVersion(): string {
   try {
@@ -34,12 +35,13 @@ async function main(): Promise<void> {
     figures.push(...(await benchColdStart(out)));
     out();
   }
-  if (runs('bake') || runs('lifecycle') || runs('emulator')) {
+  if (runs('bake') || runs('lifecycle') || runs('api') || runs('emulator')) {
     const local = await startLocalEnvironment('bench');
     try {
       if (!local.control) throw new Error('the benchmark needs the emulator extension (delays, call counts)');
       if (runs('bake')) figures.push(...(await benchBakes(local, out)));
       if (runs('lifecycle')) figures.push(...reportLifecycle(await benchLifecycle(local), out));
+      if (runs('api')) figures.push(...(await benchApiLatency(local, out)));
       // Last: it leaves thousands of instances behind.
       if (runs('emulator')) figures.push(...(await benchEmulatorScale(local, out)));
     } finally {
