@@ -5,6 +5,9 @@ Who is calling comes from the SigV4 access key id. Three kinds of caller:
 - the **admin** identity (``ADMIN_ACCESS_KEY_ID``): fixtures and sandbox setup, never checked;
 - **registered principals** (``POST /_bakery/iam/principals``): each function's role as packaged,
   checked on every request;
+- **role sessions**: the credentials STS AssumeRole returned, once the caller's policies and the
+  role's trust policy (ExternalId included) allowed it; they act in the role's account with the
+  role's inline and managed policies, whatever account header the client sends;
 - anyone else: refused as AWS refuses an unknown access key
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html ,
   ``InvalidClientTokenId`` / ``UnrecognizedClientException`` / EC2 ``AuthFailure``).
@@ -32,8 +35,9 @@ Authorizations AWS makes on the caller's behalf, each with its page:
   fails when that role cannot publish its test notification
   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/prepare-for-lifecycle-notifications.html).
 
-Not modelled: SCPs, RCPs, permission boundaries, session policies, resource-based policies
-(KMS key policies, SNS topic and SQS queue policies), VPC endpoint policies.
+Not modelled: SCPs, RCPs, permission boundaries, session policies and tags, a role session's
+expiry, resource-based policies other than a role's trust policy (KMS key policies, SNS topic and
+SQS queue policies), VPC endpoint policies.
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ class Principal:
     arn: str
     account: str
     label: str
+    # A role session from STS AssumeRole: its account is the role's, whatever the request says.
+    session: bool = False
 
 
 @dataclass
@@ -92,9 +98,17 @@ class Request:
     action: str
     resource: str
     context: dict[str, Any] = field(default_factory=dict)
+    # The resource's account and its own policy, for a resource in another account (a role to assume).
+    resource_account: str | None = None
+    resource_policy: Any = None
 
     def public(self) -> dict[str, Any]:
-        return {"action": self.action, "resource": self.resource, "context": self.context}
+        shown: dict[str, Any] = {"action": self.action, "resource": self.resource, "context": self.context}
+        if self.resource_account:
+            shown["resourceAccount"] = self.resource_account
+        if self.resource_policy is not None:
+            shown["resourcePolicy"] = self.resource_policy
+        return shown
 
 
 class Denied(Exception):
@@ -205,6 +219,12 @@ def register(account: str, body: dict[str, Any]) -> dict[str, Any]:
         ROLES.add(arn)
         added.append(arn)
     return {"registered": added}
+
+
+def session_account(access_key_id: str | None) -> str | None:
+    """The account a role session's key acts in (the role's), or None for any other key."""
+    principal = PRINCIPALS.get(access_key_id or "")
+    return principal.account if principal is not None and principal.session else None
 
 
 def principal_for(access_key_id: str | None) -> Principal | None:
@@ -648,9 +668,79 @@ def sqs_requests(action: str, body: dict[str, Any], account: str, region: str) -
     return [Request(f"sqs:{SQS_ACTIONS[action]}", f"arn:aws:sqs:{region}:{owner}:{name}", {})]
 
 
+# --- STS: assuming a role, in this account or another ----------------------------------------
+#
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_manage-assume.html : the caller's own
+# policies must allow sts:AssumeRole on the role, and the role's trust policy must allow the
+# caller (both, across accounts); ExternalId is the sts:ExternalId condition key
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_third-party.html).
+# A role that does not exist is refused the same way ("not authorized to perform sts:AssumeRole").
+# GetCallerIdentity needs no permission. Not modelled: session policies, session tags, source
+# identity, and the session's expiry (the credentials work until the emulator resets).
+
+NOTHING_TRUSTED = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}]}
+
+
+def role_named(arn: str):
+    from moto.iam.models import iam_backends
+
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
+        return None
+    try:
+        return iam_backends[parts[4]]["global"].get_role_by_arn(arn)
+    except Exception:  # moto's IAMNotFoundException
+        return None
+
+
+def sts_requests(action: str, params: dict[str, str], account: str, region: str) -> list[Request]:
+    if action == "GetCallerIdentity":
+        return []
+    if action != "AssumeRole":
+        raise NotModelled(f"sts:{action}")
+    arn = params.get("RoleArn", "")
+    role = role_named(arn)
+    if role is None:
+        trust = NOTHING_TRUSTED
+    else:
+        document = role.assume_role_policy_document
+        trust = json.loads(document) if isinstance(document, str) else document
+    context: dict[str, Any] = {"sts:RoleSessionName": params.get("RoleSessionName", "")}
+    if params.get("ExternalId"):
+        context["sts:ExternalId"] = params["ExternalId"]
+    owner = arn.split(":")[4] if arn.count(":") >= 5 else account
+    return [Request("sts:AssumeRole", arn, context, resource_account=owner, resource_policy=trust)]
+
+
+def role_policies(role) -> list[dict[str, Any]]:
+    """A role's inline and attached managed policies, as the evaluator takes them."""
+    policies = [{"name": name, "policy": json.loads(document) if isinstance(document, str) else document} for name, document in role.policies.items()]
+    for arn, managed in role.managed_policies.items():
+        version = next((v for v in managed.versions if v.is_default), None)
+        if version is not None:
+            document = version.document
+            policies.append({"name": arn, "policy": json.loads(document) if isinstance(document, str) else document})
+    return policies
+
+
+def register_session(access_key_id: str, role_arn: str, session_name: str) -> Principal | None:
+    """After a successful AssumeRole: the session's key acts in the role's account with its policies."""
+    role = role_named(role_arn)
+    if role is None or EVALUATOR is None:
+        return None
+    account = role_arn.split(":")[4]
+    role_name = role_arn.rsplit("/", 1)[-1]
+    session_arn = f"arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}"
+    EVALUATOR.ask({"op": "register", "principal": session_arn, "policies": role_policies(role)})
+    principal = Principal(access_key_id, session_arn, account, f"{role_name}/{session_name}", session=True)
+    PRINCIPALS[access_key_id] = principal
+    return principal
+
+
 QUERY_BUILDERS: dict[str, Callable[[str, dict[str, str], str, str], list[Request]]] = {
     "ec2": ec2_requests,
     "sns": sns_requests,
+    "sts": sts_requests,
 }
 JSON_BUILDERS: dict[str, Callable[[str, dict[str, Any], str, str], list[Request]]] = {
     "ssm": ssm_requests,

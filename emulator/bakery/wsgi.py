@@ -230,6 +230,13 @@ class BakeryMiddleware:
                 return list(self.app(environ, start_response))
 
         service, _region, action = identify(environ)
+        # A role session's credentials act in the role's account, whatever header the client sends
+        # (AWS knows the account from the credentials alone).
+        key = ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+        session = iam.session_account(key.group(1) if key else None)
+        if session is not None:
+            account = session
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = session
         with core.LOCK:
             self.calls.setdefault(account, Counter())[(service, action)] += 1
             rule = self.pick_fault(account, service, action)
@@ -259,7 +266,25 @@ class BakeryMiddleware:
             refused = authorization_error(service, environ, _region, action, account)
             if refused is not None:
                 return self.refuse(start_response, refused)
+            if service == "sts" and action == "AssumeRole":
+                return self.assume_role(environ, start_response)
             return list(self.app(environ, start_response))
+
+    def assume_role(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """moto's AssumeRole, then its credentials registered as a session of the role (its account, its policies)."""
+        answered: list[str] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answered.append(status)
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        params = {k: v[0] for k, v in parse_qs(read_body(environ).decode("utf-8", "replace")).items()}
+        body = list(self.app(environ, capture))
+        if answered and answered[0].startswith("200"):
+            found = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", b"".join(body).decode("utf-8", "replace"))
+            if found:
+                iam.register_session(found.group(1), params.get("RoleArn", ""), params.get("RoleSessionName", ""))
+        return body
 
     @staticmethod
     def refuse(start_response: Callable[..., Any], refused: tuple[int, list[tuple[str, str]], bytes]) -> Iterable[bytes]:

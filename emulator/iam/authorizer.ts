@@ -27,6 +27,10 @@ export interface AuthorizationRequest {
   readonly resource: string;
   /** Condition keys and their values (`aws:ResourceTag/k`, `ec2:CreateAction`, ...). */
   readonly context: Record<string, string | string[]>;
+  /** The resource's account, when not the caller's (a role assumed across accounts). */
+  readonly resourceAccount?: string;
+  /** The resource's own policy (a role's trust policy): evaluated with the identity policies, as IAM does. */
+  readonly resourcePolicy?: unknown;
 }
 
 export type AuthorizationResult =
@@ -48,7 +52,7 @@ function simulation(
     request: {
       principal,
       action: request.action,
-      resource: { resource: request.resource, accountId: account },
+      resource: { resource: request.resource, accountId: request.resourceAccount ?? account },
       contextVariables: {
         'aws:PrincipalArn': principal,
         'aws:PrincipalAccount': account,
@@ -56,6 +60,7 @@ function simulation(
       },
     },
     identityPolicies: policies,
+    ...(request.resourcePolicy !== undefined ? { resourcePolicy: request.resourcePolicy } : {}),
     serviceControlPolicies: [],
     resourceControlPolicies: [],
   };
@@ -104,6 +109,12 @@ async function authorizeAwsOwned(
   return { allowed: true, statements };
 }
 
+/** A resource policy that allows anyone: what is left to refuse is the caller's own policies. */
+const TRUST_ALL = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }],
+};
+
 interface PolicyShape {
   Statement: { Sid?: string }[];
 }
@@ -138,6 +149,16 @@ export async function authorize(
     return { allowed: true, statements };
   }
   const explicit = analysis ? getDenialReasons(analysis).some((d) => d.denialType === 'Explicit') : false;
+  if (request.resourcePolicy !== undefined && request.resourcePolicy !== TRUST_ALL && !explicit) {
+    // Which side refused: the caller's own policies, or the resource's (a role's trust policy).
+    const mine = await authorize(principal, account, policies, { ...request, resourcePolicy: TRUST_ALL });
+    return {
+      allowed: false,
+      reason: mine.allowed
+        ? `because the resource-based policy (the role's trust policy) does not allow it`
+        : `because no identity-based policy allows the ${request.action} action`,
+    };
+  }
   return {
     allowed: false,
     reason: explicit
