@@ -182,30 +182,28 @@ describe('retentionPlan: what refers to an image', () => {
   });
 
   it('asks about live instances of the candidates only, 200 ids a call', async () => {
-    const many = Array.from({ length: 250 }, (_, i) => image(`ami-${String(i).padStart(3, '0')}`, 300 - i));
+    const many = Array.from({ length: 400 }, (_, i) => image(`ami-${String(i).padStart(3, '0')}`, 500 - i));
     ec2.on(DescribeImagesCommand).resolves({ Images: many });
-    ec2.on(DescribeInstancesCommand).resolves({
-      Reservations: [
-        {
-          Instances: [
-            { InstanceId: 'i-1', ImageId: 'ami-007', State: { Name: 'stopped' } },
-            { InstanceId: 'i-2', ImageId: 'ami-elsewhere', State: { Name: 'running' } },
-          ],
-        },
-      ],
-    });
+    const instances = [
+      { InstanceId: 'i-1', ImageId: 'ami-007', State: { Name: 'stopped' as const } },
+      { InstanceId: 'i-2', ImageId: 'ami-elsewhere', State: { Name: 'running' as const } },
+    ];
+    // As EC2 filters: only the instances of the images asked about.
+    ec2.on(DescribeInstancesCommand).callsFake((input: { Filters?: { Values?: string[] }[] }) => ({
+      Reservations: [{ Instances: instances.filter((i) => input.Filters?.[0]?.Values?.includes(i.ImageId)) }],
+    }));
 
     const plan = await retentionPlan(deps(), pipeline);
 
     const calls = ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.Filters);
-    expect(calls.map((filters) => filters?.[0]?.Values?.length)).toEqual([200, 50]);
+    expect(calls.map((filters) => filters?.[0]?.Values?.length)).toEqual([200, 200]);
     expect(calls[0]?.[0]?.Name).toBe('image-id');
     expect(calls[1]?.[0]?.Values?.[0]).toBe('ami-200');
     expect(calls[0]?.[1]).toEqual({
       Name: 'instance-state-name',
       Values: ['pending', 'running', 'stopping', 'stopped'],
     });
-    expect(plan.keep.find((i) => i.imageId === 'ami-007')?.reasons).toContain('instance i-1 (stopped)');
+    expect(plan.keep.find((i) => i.imageId === 'ami-007')?.reasons).toEqual(['instance i-1 (stopped)']);
   });
 
   it('keeps what the SSM parameter names; a missing parameter names nothing; other SSM errors stop the run', async () => {
@@ -221,6 +219,8 @@ describe('retentionPlan: what refers to an image', () => {
   it('keeps the image of a template version a group, an override or an active refresh names, by id or by name', async () => {
     autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({
       AutoScalingGroups: [
+        // A group naming no version adds none to ask for.
+        { AutoScalingGroupName: 'plain', LaunchTemplate: { LaunchTemplateId: 'lt-a' } } as never,
         {
           AutoScalingGroupName: 'web',
           LaunchTemplate: { LaunchTemplateId: 'lt-a', Version: '3' },
@@ -233,7 +233,7 @@ describe('retentionPlan: what refers to an image', () => {
         } as never,
       ],
     });
-    autoScaling.on(DescribeInstanceRefreshesCommand).resolves({
+    autoScaling.on(DescribeInstanceRefreshesCommand, { AutoScalingGroupName: 'web' }).resolves({
       InstanceRefreshes: [
         {
           InstanceRefreshId: 'r-on',
@@ -278,7 +278,7 @@ describe('retentionPlan: what refers to an image', () => {
       { LaunchTemplateId: 'lt-b', Versions: ['$Default', '$Latest', '4'] },
       { LaunchTemplateId: 'lt-c', Versions: ['$Default', '$Latest', '5'] },
     ]);
-    expect(autoScaling.commandCalls(DescribeInstanceRefreshesCommand)[0]?.args[0].input).toEqual({
+    expect(autoScaling.commandCalls(DescribeInstanceRefreshesCommand)[1]?.args[0].input).toEqual({
       AutoScalingGroupName: 'web',
       MaxRecords: 5,
     });
@@ -322,6 +322,48 @@ describe('retentionPlan: what refers to an image', () => {
 
     expect(autoScaling.commandCalls(DescribeAutoScalingGroupsCommand)).toHaveLength(0);
     expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(0);
+  });
+});
+
+describe('answers with their optional fields left out', () => {
+  it('reads absent lists as empty and absent names as blank, in the plan, the run and the sweep', async () => {
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [{ State: 'available', Tags: [{ Key: 'ami-bakery:pipeline', Value: 'app' }] }],
+    });
+    autoScaling
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolves({ AutoScalingGroups: [{ MixedInstancesPolicy: {} } as never] });
+    autoScaling
+      .on(DescribeInstanceRefreshesCommand)
+      .resolves({ InstanceRefreshes: [{ Status: 'InProgress' }] });
+    ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: 'lt-a' }] });
+    ec2
+      .on(DescribeLaunchTemplateVersionsCommand)
+      .resolves({ LaunchTemplateVersions: [{ LaunchTemplateData: {} }] });
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{}, { Instances: [{}] }] });
+    ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{}] });
+    ssm.on(GetParameterCommand).resolves({});
+
+    const plan = await retentionPlan(deps(), pipeline);
+    const outcome = await applyRetention(deps(), pipeline, false);
+    const leaked = await sweepLeakedBuilders(deps());
+
+    expect([...plan.keep, ...plan.delete]).toEqual([
+      expect.objectContaining({ imageId: '', name: '', createdAt: '', snapshots: [] }),
+    ]);
+    expect(outcome.snapshotsDeleted).toEqual([]);
+    expect(leaked).toEqual([{ instanceId: '', why: 'no bake id tag' }]);
+  });
+
+  it('reads an answer with no lists at all as nothing found', async () => {
+    ec2.on(DescribeImagesCommand).resolves({});
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({});
+    ec2.on(DescribeInstancesCommand).resolves({});
+    ec2.on(DescribeSnapshotsCommand).resolves({});
+
+    expect(await retentionPlan(deps(), pipeline)).toMatchObject({ keep: [], delete: [] });
+    expect((await applyRetention(deps(), pipeline, false)).snapshotsDeleted).toEqual([]);
+    expect(await sweepLeakedBuilders(deps())).toEqual([]);
   });
 });
 
@@ -524,6 +566,7 @@ describe('sweepLeakedBuilders', () => {
       late: { pipeline: 'app', phase: 'launching', phaseStartedAt: at(10 + 15 + 1) },
       lateUnknownPipeline: { pipeline: 'gone', phase: 'requested', phaseStartedAt: at(60 + 15 + 1) },
       inGrace: { pipeline: 'app', phase: 'launching', phaseStartedAt: at(10 + 14) },
+      atTheLimit: { pipeline: 'app', phase: 'launching', phaseStartedAt: at(10 + 15) },
       fresh: { pipeline: 'gone', phase: 'requested', phaseStartedAt: at(60 + 14) },
     };
     ec2.on(DescribeInstancesCommand).resolves({
@@ -536,6 +579,7 @@ describe('sweepLeakedBuilders', () => {
             builder('i-late', 'late'),
             builder('i-late2', 'lateUnknownPipeline'),
             builder('i-grace', 'inGrace'),
+            builder('i-limit', 'atTheLimit'),
             builder('i-fresh', 'fresh'),
           ],
         },
