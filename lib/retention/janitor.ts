@@ -89,6 +89,7 @@ async function referencesIn(
   if (candidates.length === 0) return references;
   const wanted = new Set(candidates);
   const add = (imageId: string | undefined, reason: string) => {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: a reference to another image is never read (the plan asks about its candidates only).
     if (!imageId || !wanted.has(imageId)) return;
     references.set(imageId, [...(references.get(imageId) ?? []), reason]);
   };
@@ -106,6 +107,7 @@ async function referencesIn(
       const why = `group ${group.AutoScalingGroupName ?? ''}`;
       named.push({ template: numbered(group.LaunchTemplate), why });
       named.push({ template: numbered(mixed?.LaunchTemplateSpecification), why });
+      // Stryker disable next-line ArrayDeclaration: an override without a specification names no template.
       for (const o of mixed?.Overrides ?? [])
         named.push({ template: numbered(o.LaunchTemplateSpecification), why: `${why} (override)` });
       const refreshes = await autoScaling.send(
