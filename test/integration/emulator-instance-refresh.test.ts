@@ -11,12 +11,12 @@ import {
   type InstanceRefresh,
   type RefreshPreferences,
 } from '@aws-sdk/client-auto-scaling';
-import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateLaunchTemplateVersionCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
-import { accountHeader, awsForTest, controlFor, eventually, type TestAws } from '../support/aws';
+import { awsForTest, controlFor, eventually, type TestAws } from '../support/aws';
 import { allowHookRole } from '../../emulator/hooks';
+import { testAlarm } from '../support/alarms';
 import { startEventReceiver } from '../support/event-receiver';
 import { receiveNotifications } from '../support/notifications';
 import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
@@ -475,20 +475,7 @@ describe('instance refresh', () => {
 
   it('fails, and rolls back, when an alarm of its AlarmSpecification goes to ALARM', async () => {
     const f = await fleet('alarm', 2);
-    const cloudwatch = new CloudWatchClient({ region: 'us-east-1' });
-    cloudwatch.middlewareStack.use(accountHeader(f.aws.accountId));
-    await cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: 'alarm-5xx',
-        Namespace: 'AWS/ApplicationELB',
-        MetricName: 'HTTPCode_Target_5XX_Count',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 10,
-        ComparisonOperator: 'GreaterThanThreshold',
-      }),
-    );
+    const alarm = await testAlarm(f.aws.accountId, 'alarm-5xx');
     const { InstanceRefreshId } = await start(f, {
       MinHealthyPercentage: 50,
       InstanceWarmup: 600,
@@ -497,13 +484,7 @@ describe('instance refresh', () => {
     });
     await eventually(async () => ((await versions(f)).includes(f.next) ? true : undefined));
 
-    await cloudwatch.send(
-      new SetAlarmStateCommand({
-        AlarmName: 'alarm-5xx',
-        StateValue: 'ALARM',
-        StateReason: 'errors after deploy',
-      }),
-    );
+    await alarm.goOff();
     const { final } = await follow(f, InstanceRefreshId);
 
     expect(final.Status).toBe('RollbackSuccessful');

@@ -2,14 +2,14 @@ import {
   CreateAutoScalingGroupCommand,
   DescribeInstanceRefreshesCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
 import { approveBake, startBake } from '../../lib/bake/service';
 import { pipelineSchema, type PipelineInput } from '../../lib/pipeline/schema';
-import { accountHeader, awsForTest, controlFor, type TestAws } from '../support/aws';
+import { awsForTest, controlFor, type TestAws } from '../support/aws';
+import { testAlarm } from '../support/alarms';
 import { bakeryForTest, runToEnd } from '../support/bakery';
 import { receiveNotifications } from '../support/notifications';
 
@@ -118,33 +118,14 @@ describe('a rollout in waves', () => {
       refresh: { minHealthyPercentage: 50, instanceWarmupSeconds: 0 },
     });
     const { aws, sandbox, bakery } = await setUp('alarmed', pipeline);
-    const cloudwatch = new CloudWatchClient({ region: await aws.ec2.config.region() });
-    cloudwatch.middlewareStack.use(accountHeader(aws.accountId));
-    await cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: 'fleet-5xx',
-        Namespace: 'AWS/ApplicationELB',
-        MetricName: 'HTTPCode_Target_5XX_Count',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 10,
-        ComparisonOperator: 'GreaterThanThreshold',
-      }),
-    );
+    const alarm = await testAlarm(aws.accountId, 'fleet-5xx', await aws.ec2.config.region());
     const { id } = await startBake(bakery.as('api'), 'staged');
 
     const baking = await runToEnd(bakery, id, {
       timeoutMs: 30_000,
       until: ({ bake }) => bake.waves?.[1]?.status === 'baking',
     });
-    await cloudwatch.send(
-      new SetAlarmStateCommand({
-        AlarmName: 'fleet-5xx',
-        StateValue: 'ALARM',
-        StateReason: 'errors after deploy',
-      }),
-    );
+    await alarm.goOff();
     const bake = await runToEnd(bakery, id, { timeoutMs: 30_000 });
 
     expect(baking.rollout?.[1]).toMatchObject({ status: 'refreshing', baking: true });

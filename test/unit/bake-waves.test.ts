@@ -15,6 +15,7 @@ import type {
 import { notificationsFor } from '../../lib/bake/notifications';
 import { loadPipelines } from '../../lib/pipeline/catalog';
 import { pipelineSchema, wavesOf, type Pipeline, type PipelineInput } from '../../lib/pipeline/schema';
+import { bakeRecord } from '../support/records';
 
 const [, minimal] = loadPipelines([...pipelines], { builderProfile: 'ami-bakery-builder' }) as [
   Pipeline,
@@ -44,27 +45,14 @@ const T0 = '2026-11-22T00:00:00.000Z';
 const NOW = new Date('2026-11-22T00:00:10.000Z');
 
 function bake(phase: Phase, patch: Partial<BakeRecord> = {}): BakeRecord {
-  return {
+  return bakeRecord({
     id: 'b1',
     pipeline: 'minimal',
-    phase,
-    version: 3,
     createdAt: T0,
-    updatedAt: T0,
-    phaseStartedAt: T0,
-    region: 'us-east-1',
-    baseImageId: 'ami-base',
-    rootDeviceName: '/dev/xvda',
-    recipeHash: 'h',
-    steps: [],
     image: { imageId: 'ami-new', name: 'n' },
-    copies: [],
-    published: [],
-    cancelRequested: false,
-    timeline: [{ phase, at: T0 }],
-    resources: [],
+    phase,
     ...patch,
-  };
+  });
 }
 
 function seen(parts: Partial<Observed> = {}): Observed {
