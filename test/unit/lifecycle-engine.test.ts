@@ -68,7 +68,9 @@ class MemoryStore {
     this.records.set(next.token, written);
     return Promise.resolve(written);
   }
+  gets = 0;
   get(token: string) {
+    this.gets += 1;
     const found = this.records.get(token);
     return found ? Promise.resolve(found) : Promise.reject(new Error(`no ${token}`));
   }
@@ -297,8 +299,12 @@ describe('stepLifecycle', () => {
 
     const step = await stepLifecycle(deps(readiness), record({ commandId: 'cmd-1' }));
 
-    expect(step.record).toMatchObject({ status: 'completed', result: 'ABANDON', outcome: 'not-ready' });
-    expect(step.record.reason).toContain('refused');
+    expect(step.record).toMatchObject({
+      status: 'completed',
+      result: 'ABANDON',
+      outcome: 'not-ready',
+      reason: 'Command Failed (exit 7): refused',
+    });
     const published = sns.commandCalls(PublishCommand)[0]?.args[0].input;
     expect(published?.TopicArn).toBe('arn:aws:sns:us-east-1:123456789012:notes');
     expect(published?.MessageAttributes?.type?.StringValue).toBe('lifecycle.abandoned');
@@ -424,6 +430,72 @@ describe('stepLifecycle', () => {
   });
 });
 
+describe('stepLifecycle: answers with their optional fields left out', () => {
+  it('counts 3,600 s for a hook AWS does not describe', async () => {
+    autoScaling.on(DescribeLifecycleHooksCommand).resolves({});
+    ssm.on(DescribeInstanceInformationCommand).resolves({});
+    now = new Date(T0.getTime() + 1_700_000);
+
+    const step = await stepLifecycle(deps(readiness), record());
+
+    expect(step.record.heartbeats).toBe(0);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+  });
+
+  it.each([{}, { InstanceStatuses: [{}] }])('waits on status checks it cannot read (%j)', async (answer) => {
+    ec2.on(DescribeInstanceStatusCommand).resolves(answer);
+
+    const step = await stepLifecycle(
+      deps({ readiness: { ec2StatusChecks: true, timeoutSeconds: 600 } }),
+      record(),
+    );
+
+    expect(step).toMatchObject({ done: false, record: { status: 'checking' } });
+  });
+
+  it('records an empty command id when SendCommand names none, and a blank status as still running', async () => {
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
+    ssm.on(SendCommandCommand).resolves({});
+    ssm.on(GetCommandInvocationCommand).resolves({});
+
+    const sent = await stepLifecycle(deps(readiness), record());
+    const followed = await stepLifecycle(deps(readiness), record({ commandId: 'cmd-1' }));
+
+    expect(sent.record.commandId).toBe('');
+    expect(followed).toMatchObject({ done: false, record: { status: 'checking' } });
+  });
+
+  it('says “exit ?” for a failed command without an exit code, and keeps its output', async () => {
+    ssm
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'TimedOut', StandardOutputContent: 'still waiting' });
+
+    const step = await stepLifecycle(deps(readiness), record({ commandId: 'cmd-1' }));
+
+    expect(step.record.reason).toBe('Command TimedOut (exit ?): still waiting');
+  });
+
+  it('continues an action of a group no pipeline names any more', async () => {
+    const step = await stepLifecycle(deps(readiness, 'other'), record());
+
+    expect(step.record).toMatchObject({ status: 'completed', result: 'CONTINUE', outcome: 'no-check' });
+  });
+
+  it('reads the heartbeat timeout of each hook apart', async () => {
+    ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
+    now = new Date(T0.getTime() + 151_000);
+
+    await stepLifecycle(deps(readiness), record());
+    await stepLifecycle(deps(readiness), record({ hook: 'other-hook' }));
+
+    expect(
+      autoScaling.commandCalls(DescribeLifecycleHooksCommand).map((c) => c.args[0].input.LifecycleHookNames),
+    ).toEqual([['ready'], ['other-hook']]);
+  });
+});
+
 describe('driveLifecycle', () => {
   it('steps until the action is completed', async () => {
     const step = await driveLifecycle(deps({}), record(), 5, 1);
@@ -432,7 +504,17 @@ describe('driveLifecycle', () => {
     expect(scheduled).toEqual([]);
   });
 
-  it('hands a long check to the timer when its bound is up, reading the record again', async () => {
+  it('reads the record again when a pass changed nothing, and hands it to the timer with its wait', async () => {
+    store.claims = false;
+    store.records.set('tok-1', record({ version: 7 }));
+
+    const step = await driveLifecycle(deps(readiness), record(), 0, 1);
+
+    expect(step.record.version).toBe(7);
+    expect(scheduled).toEqual([['tok-1', 2]]);
+  });
+
+  it('hands a long check to the timer when its bound is up, with the record its commit wrote', async () => {
     ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
     store.records.set('tok-1', record());
 
@@ -441,5 +523,7 @@ describe('driveLifecycle', () => {
     expect(step.done).toBe(false);
     expect(scheduled).toEqual([['tok-1', 5]]);
     expect(step.record.version).toBe(2);
+    // The commit's own answer: no read of the store.
+    expect(store.gets).toBe(0);
   });
 });
