@@ -665,3 +665,338 @@ describe('waves: notifications', () => {
     expect(gate?.subject).toBe('[ami-bakery] minimal: approve rolling ami-new out to wave fleet: web-a');
   });
 });
+
+function rolloutOf(pipeline: Pipeline): NonNullable<Pipeline['rollout']> {
+  if (!pipeline.rollout) throw new Error('the pipeline has no rollout');
+  return pipeline.rollout;
+}
+
+function firstWave(rollout: NonNullable<Pipeline['rollout']>) {
+  const [wave] = rollout.waves ?? [];
+  if (!wave) throw new Error('the rollout has no waves');
+  return wave;
+}
+
+describe('waves: what mutation testing found unstated', () => {
+  it('a manual rollout skips the first wave’s gate but not the later ones', () => {
+    const gated: Pipeline = {
+      ...staged(),
+      rollout: {
+        ...rolloutOf(staged()),
+        requireApproval: true,
+      },
+    };
+    const decision = decide(bake('requested', { kind: 'rollout' }), gated, seen());
+
+    expect(decision.next.phase).toBe('rolling');
+    expect(decision.next.waves).toEqual([
+      { name: 'canary', status: 'rolling', startedAt: NOW.toISOString() },
+      { name: 'fleet', status: 'pending' },
+    ]);
+  });
+
+  it('a bake cancelled during a wave cancels it and the waves after, with the reason, and keeps the ones done', () => {
+    const record = bake('refreshing', {
+      cancelRequested: true,
+      waves: [
+        { name: 'canary', status: 'succeeded' },
+        { name: 'fleet', status: 'baking' },
+        { name: 'rest', status: 'pending' },
+      ],
+      rollout: [moving('canary', 0, { status: 'succeeded' }), moving('web-a', 1)],
+    });
+
+    const decision = decide(record, staged(), seen({ groups, refreshes: [refresh('web-a', 'Baking')] }));
+
+    expect(decision.next.phase).toBe('cancelled');
+    expect(decision.next.waves).toEqual([
+      { name: 'canary', status: 'succeeded' },
+      { name: 'fleet', status: 'cancelled', reason: 'The bake was cancelled' },
+      { name: 'rest', status: 'cancelled', reason: 'The bake was cancelled' },
+    ]);
+    expect(decision.actions).toContainEqual({ kind: 'cancel-refresh', group: 'web-a' });
+  });
+
+  const westPipeline = (): Pipeline => {
+    const { rollout } = staged();
+    if (!rollout) throw new Error('staged() has a rollout');
+    return {
+      ...minimal,
+      distribute: { ...minimal.distribute, regions: ['eu-west-1'] },
+      rollout: {
+        ...rollout,
+        waves: [
+          {
+            ...firstWave(rollout),
+            targets: [{ autoScalingGroup: 'canary', region: 'eu-west-1', setDefaultVersion: true }],
+          },
+        ],
+      },
+    };
+  };
+
+  it('versions a group in another region with the copy there, and every later action names the region', () => {
+    const record = bake('rolling', {
+      copies: [{ region: 'eu-west-1', imageId: 'ami-west' }],
+      waves: [{ name: 'canary', status: 'rolling' }],
+      rollout: [{ group: 'canary', wave: 0, region: 'eu-west-1', status: 'pending' }],
+    });
+
+    const decision = decide(record, westPipeline(), seen({ groups }));
+
+    expect(decision.actions).toEqual([
+      {
+        kind: 'create-template-version',
+        region: 'eu-west-1',
+        group: 'canary',
+        templateId: 'lt-0',
+        sourceVersion: 3,
+        imageId: 'ami-west',
+        makeDefault: true,
+      },
+    ]);
+
+    const refreshing = decide(
+      bake('refreshing', {
+        waves: [{ name: 'canary', status: 'rolling' }],
+        rollout: [moving('canary', 0, { region: 'eu-west-1' })],
+      }),
+      westPipeline(),
+      seen({ groups, refreshes: [refresh('canary', 'Successful')] }),
+    );
+    expect(refreshing.actions.filter((a) => a.kind === 'prune-template-versions')).toEqual([
+      { kind: 'prune-template-versions', region: 'eu-west-1', templateId: 'lt-0', keep: 10 },
+    ]);
+  });
+
+  it('fails a group in a region without a copy of the image, naming the region', () => {
+    const record = bake('rolling', {
+      waves: [{ name: 'canary', status: 'rolling' }],
+      rollout: [{ group: 'canary', wave: 0, region: 'eu-west-1', status: 'pending' }],
+    });
+
+    const decision = decide(record, westPipeline(), seen({ groups, refreshes: [] }));
+
+    // The wave fails with it, and the bake ends: the record says where the group was left too.
+    expect(decision.next.rollout?.[0]).toMatchObject({
+      group: 'canary',
+      wave: 0,
+      region: 'eu-west-1',
+      status: 'failed',
+      reason: 'No copy of the image in eu-west-1',
+    });
+    expect(decision.next.failure?.message).toBe('canary: failed (No copy of the image in eu-west-1)');
+  });
+
+  it.each<[string, string[], WaveRecord['status']]>([
+    ['one refresh baking, one still replacing', ['Baking', 'InProgress'], 'rolling'],
+    ['both baking', ['Baking', 'Baking'], 'baking'],
+  ])('a wave bakes only when every running refresh does: %s', (_, statuses, status) => {
+    const record = bake('refreshing', {
+      waves: waves('succeeded', 'rolling'),
+      rollout: [moving('canary', 0, { status: 'succeeded' }), moving('web-a', 1), moving('web-b', 1)],
+    });
+
+    const decision = decide(
+      record,
+      staged(),
+      seen({ groups, refreshes: [refresh('web-a', statuses[0] ?? ''), refresh('web-b', statuses[1] ?? '')] }),
+    );
+
+    expect(decision.next.waves?.[1]?.status).toBe(status);
+  });
+
+  it('a target leaving its bake time says so', () => {
+    const record = bake('refreshing', {
+      waves: waves('baking', 'pending'),
+      rollout: [moving('canary', 0, { baking: true }), { group: 'web-a', wave: 1, status: 'pending' }],
+    });
+
+    const decision = decide(
+      record,
+      staged(),
+      seen({ groups, refreshes: [refresh('canary', 'InProgress', 'r-canary', 60)] }),
+    );
+
+    expect(decision.next.rollout?.[0]).toMatchObject({ baking: false, percentage: 60, status: 'refreshing' });
+  });
+
+  it('rolls back only what moved: not a group of this wave that failed before its refresh, nor one of an earlier wave that failed', () => {
+    const record = bake('refreshing', {
+      waves: waves('succeeded', 'rolling'),
+      rollout: [
+        moving('canary', 0, { status: 'succeeded' }),
+        moving('web-a', 1, { status: 'failed', refreshId: undefined, reason: 'Group gone' }),
+        moving('web-b', 1),
+      ],
+    });
+
+    const decision = decide(
+      record,
+      staged('rollback'),
+      seen({ groups, refreshes: [{ ...refresh('web-b', 'Failed'), reason: 'boom' }] }),
+    );
+
+    expect(decision.next.rollout?.map((t) => [t.group, t.status])).toEqual([
+      ['canary', 'rolling-back'],
+      ['web-a', 'failed'],
+      ['web-b', 'rolling-back'],
+    ]);
+    expect(decision.next.rollout?.[0]).toMatchObject({ percentage: 0, baking: false });
+    expect(decision.next.rollbackFor).toEqual({
+      phase: 'refreshing',
+      code: 'RolloutFailed',
+      message: 'wave fleet: web-a: failed (Group gone); web-b: failed (boom)',
+    });
+  });
+
+  it('while rolling back: waits for a refresh it did not start, and for one it started that is not visible yet', () => {
+    const record = bake('rolling-back', {
+      waves: waves('succeeded', 'failed'),
+      rollbackFor: { phase: 'refreshing', code: 'RolloutFailed', message: 'x' },
+      rollout: [
+        moving('canary', 0, { status: 'rolling-back' }),
+        moving('web-a', 1, { status: 'rolling-back', rollbackRefreshId: 'back-web-a' }),
+        moving('web-b', 1, { status: 'rolling-back', templateId: undefined }),
+      ],
+    });
+
+    const decision = decide(
+      record,
+      staged('rollback'),
+      seen({ groups, refreshes: [refresh('canary', 'InProgress', 'theirs')] }),
+    );
+
+    expect(decision.actions).toEqual([]);
+    expect(decision.next.phase).toBe('rolling-back');
+    expect(decision.next.rollout?.map((t) => [t.status, t.reason])).toEqual([
+      ['rolling-back', 'Waiting for refresh theirs (InProgress)'],
+      ['rolling-back', undefined],
+      ['failed', 'Nothing to roll back to'],
+    ]);
+  });
+
+  it('while rolling back: follows its refresh by id, and ignores an old one of the same version', () => {
+    const record = bake('rolling-back', {
+      waves: waves('succeeded', 'failed'),
+      rollbackFor: { phase: 'refreshing', code: 'RolloutFailed', message: 'x' },
+      rollout: [moving('canary', 0, { status: 'rolling-back', rollbackRefreshId: 'back-2' })],
+    });
+    const old = { ...refresh('canary', 'Failed', 'back-1'), desiredTemplateId: 'lt-0', desiredVersion: '3' };
+
+    const decision = decide(
+      record,
+      staged('rollback'),
+      seen({ groups, refreshes: [old, refresh('canary', 'InProgress', 'back-2', 30)] }),
+    );
+
+    expect(decision.next.rollout?.[0]).toMatchObject({
+      status: 'rolling-back',
+      rollbackRefreshId: 'back-2',
+      percentage: 30,
+    });
+  });
+});
+
+describe('waves: each notification, exactly', () => {
+  const before = bake('refreshing', {
+    waves: waves('rolling', 'pending'),
+    rollout: [moving('canary', 0), { group: 'web-a', wave: 1, status: 'pending' }],
+  });
+
+  it.each<[WaveRecord['status'], string, string, string]>([
+    ['baking', 'rollout.wave-baking', 'info', 'in its bake time'],
+    ['succeeded', 'rollout.wave-succeeded', 'info', 'succeeded'],
+    ['failed', 'rollout.wave-failed', 'error', 'failed'],
+  ])(
+    'a wave %s: its type, severity, subject, stable id, and its own groups only',
+    (status, type, severity, said) => {
+      const next = {
+        ...before,
+        waves: [
+          { name: 'canary', status },
+          { name: 'fleet', status: 'pending' as const },
+        ],
+      };
+
+      expect(notificationsFor(before, next)).toEqual([
+        {
+          id: `b1:${type}:wave-0:${status}`,
+          type,
+          severity,
+          subject: `[ami-bakery] minimal: wave canary ${said}`,
+          pipeline: 'minimal',
+          bakeId: 'b1',
+          phase: 'refreshing',
+          at: T0,
+          detail: {
+            imageId: 'ami-new',
+            wave: { index: 0, name: 'canary', status },
+            targets: [moving('canary', 0)],
+          },
+        },
+      ]);
+    },
+  );
+
+  it('a later wave starting is rollout.wave-started', () => {
+    const next = { ...before, waves: waves('succeeded', 'rolling') };
+
+    expect(notificationsFor(before, next).map((n) => [n.type, n.subject])).toEqual([
+      ['rollout.wave-succeeded', '[ami-bakery] minimal: wave canary succeeded'],
+      ['rollout.wave-started', '[ami-bakery] minimal: wave fleet started'],
+    ]);
+  });
+
+  it('a rollout of one wave says nothing per wave', () => {
+    const one = bake('refreshing', { waves: [{ name: 'wave-1', status: 'rolling' }] });
+
+    expect(notificationsFor(one, { ...one, waves: [{ name: 'wave-1', status: 'succeeded' }] })).toEqual([]);
+  });
+
+  it('a gate at the first wave of several names that wave; a gate of one wave names none', () => {
+    const gated = (waveRecords: WaveRecord[]) => {
+      const previous = bake('publishing', {
+        waves: waveRecords.map((w) => ({ ...w, status: 'pending' as const })),
+        rollout: [{ group: 'canary', wave: 0, status: 'pending' }],
+      });
+      const next = {
+        ...previous,
+        phase: 'awaiting-approval' as const,
+        waves: waveRecords,
+        timeline: [...previous.timeline, { phase: 'awaiting-approval' as const, at: T0 }],
+      };
+      return notificationsFor(previous, next).find((n) => n.type === 'rollout.awaiting-approval');
+    };
+
+    const first = gated([
+      { name: 'canary', status: 'awaiting-approval' },
+      { name: 'fleet', status: 'pending' },
+    ]);
+    const single = gated([{ name: 'wave-1', status: 'awaiting-approval' }]);
+
+    expect(first?.subject).toBe('[ami-bakery] minimal: approve rolling ami-new out to wave canary: canary');
+    expect(first?.detail.wave).toEqual({ index: 0, name: 'canary', status: 'awaiting-approval' });
+    expect(first?.id).toBe('b1:rollout.awaiting-approval:awaiting-approval');
+    expect(single?.subject).toBe('[ami-bakery] minimal: approve rolling ami-new out to canary');
+    expect(single?.detail.wave).toBeUndefined();
+  });
+
+  it('a phase entered twice in one commit: each entry says the phase it came from', () => {
+    const previous = bake('refreshing', { timeline: [{ phase: 'refreshing', at: T0 }] });
+    const next = {
+      ...previous,
+      phase: 'refreshing' as const,
+      timeline: [
+        ...previous.timeline,
+        { phase: 'rolling' as const, at: T0 },
+        { phase: 'refreshing' as const, at: T0 },
+      ],
+    };
+
+    expect(notificationsFor(previous, next).map((n) => [n.id, n.detail.from])).toEqual([
+      ['b1:bake.phase:rolling', 'refreshing'],
+      ['b1:bake.phase:refreshing#2', 'rolling'],
+    ]);
+  });
+});
