@@ -1000,3 +1000,48 @@ describe('waves: each notification, exactly', () => {
     ]);
   });
 });
+
+describe('waves: rolling back, the last details', () => {
+  const back = (patch: Partial<BakeRecord> = {}) =>
+    bake('rolling-back', {
+      waves: waves('succeeded', 'failed'),
+      rollbackFor: { phase: 'refreshing', code: 'RolloutFailed', message: 'wave fleet: web-b: failed' },
+      rollout: [
+        moving('canary', 0, { status: 'rolling-back', rollbackRefreshId: 'back-canary' }),
+        moving('web-a', 0, { status: 'rolling-back', rollbackRefreshId: 'back-web-a' }),
+      ],
+      ...patch,
+    });
+
+  it('waits for the refreshes to be read before it starts any', () => {
+    const decision = decide(
+      back({ rollout: [moving('canary', 0, { status: 'rolling-back' })] }),
+      staged('rollback'),
+      seen({ groups }),
+    );
+
+    expect(decision.actions).toEqual([]);
+    expect(decision.next.phase).toBe('rolling-back');
+  });
+
+  it('a wave is rolled back only when every one of its groups is back', () => {
+    const decision = decide(
+      back(),
+      staged('rollback'),
+      seen({
+        groups,
+        refreshes: [
+          refresh('canary', 'Successful', 'back-canary'),
+          refresh('web-a', 'Cancelled', 'back-web-a'),
+        ],
+      }),
+    );
+
+    expect(decision.next.phase).toBe('failed');
+    expect(decision.next.waves?.map((w) => w.status)).toEqual(['succeeded', 'failed']);
+    expect(decision.next.rollout?.map((t) => [t.status, t.reason])).toEqual([
+      ['rolled-back', 'Back on version 3'],
+      ['failed', 'Rollback refresh Cancelled'],
+    ]);
+  });
+});
