@@ -6,6 +6,7 @@ import {
   type Severity,
 } from '../notify/notifications';
 import type { BakeRecord, WaveStatus } from './model';
+import { inWave } from './waves';
 
 function make(
   bake: BakeRecord,
@@ -98,7 +99,7 @@ function waveNotifications(previous: BakeRecord, next: BakeRecord): Notification
     const event = WAVE_EVENTS[wave.status];
     if (!event || wave.status === before) return [];
     const [type, severity, said] = event;
-    const targets = (next.rollout ?? []).filter((t) => (t.wave ?? 0) === index);
+    const targets = (next.rollout ?? []).filter((t) => inWave(t, index));
     return [
       make(
         next,
@@ -209,7 +210,7 @@ function rolloutNotifications(bake: BakeRecord, phase: string, key: string = pha
     const wave = waves.length > 1 && gate >= 0 ? waves[gate] : undefined;
     const mine = wave
       ? targets
-          .filter((t) => (t.wave ?? 0) === gate)
+          .filter((t) => inWave(t, gate))
           .map((t) => t.group)
           .join(', ')
       : groups;
