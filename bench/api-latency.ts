@@ -16,7 +16,7 @@ import type { AnyAwsClient } from '../lib/aws/clients';
 import type { Bakery } from '../lib/bake/service';
 import { loadPipelines, PipelineCatalog } from '../lib/pipeline/catalog';
 import { lambdaContext, type LocalEnvironment } from '../scripts/local/environment';
-import type { Figure } from './figures';
+import { percentile, type Figure } from './figures';
 
 const CLIENTS = 50;
 const PIPELINES = Number(process.env.BENCH_API_PIPELINES ?? 200);
@@ -53,11 +53,6 @@ function awsTimer<Input extends object, Output extends object>(
       );
     },
   };
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
 
 /** Runs `count` requests over `CLIENTS` concurrent callers. */

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Metafile } from 'esbuild';
 import { bundleFunction } from '../build/bundle';
-import type { Figure, Out } from './figures';
+import { percentile, type Figure, type Out } from './figures';
 
 const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 21);
 const KIB_TARGET = 1024;
@@ -49,12 +49,7 @@ function initOnce(target: Bundle): number {
 function initMedians(targets: readonly Bundle[]): Map<Bundle, number> {
   const samples = new Map(targets.map((t) => [t, [] as number[]]));
   for (let run = 0; run < RUNS; run += 1) for (const t of targets) samples.get(t)?.push(initOnce(t));
-  return new Map(
-    [...samples].map(([t, values]) => {
-      const sorted = values.sort((a, b) => a - b);
-      return [t, sorted[Math.floor(sorted.length / 2)] ?? 0];
-    }),
-  );
+  return new Map([...samples].map(([t, values]) => [t, percentile(values, 50)]));
 }
 
 /** The packages that weigh most in a bundle (esbuild metafile). */

@@ -17,7 +17,7 @@ import {
   TerminateInstancesCommand,
   type Instance,
 } from '@aws-sdk/client-ec2';
-import type { Figure } from './figures';
+import { percentile, type Figure } from './figures';
 import type { LocalEnvironment } from '../scripts/local/environment';
 
 const LIVE = Number(process.env.BENCH_SCALE_LIVE ?? 1_000);
@@ -33,11 +33,6 @@ export interface ScaleStage {
   readonly group: number;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
-
 async function timed(call: () => Promise<unknown>): Promise<number> {
   const samples: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
@@ -45,7 +40,7 @@ async function timed(call: () => Promise<unknown>): Promise<number> {
     await call();
     samples.push(performance.now() - started);
   }
-  return median(samples);
+  return percentile(samples, 50);
 }
 
 export async function benchEmulatorScale(

@@ -19,6 +19,12 @@ export interface Figure {
 /** Output of a benchmark's detail lines (the runner prints them before the table). */
 export type Out = (line?: string) => void;
 
+/** The p-th percentile of some samples (nearest rank); p = 50 is the median. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+}
+
 function cell(text: string): string {
   return text.replaceAll('|', '\\|');
 }
