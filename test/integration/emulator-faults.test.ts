@@ -82,13 +82,15 @@ describe('fault injection', () => {
   });
 
   it('a call that stops answering fails as a TimeoutError within the request timeout, and is retried', async () => {
-    // A response that takes 3 s against a 500 ms request timeout: the service's clients give up
-    // and retry as for any transient failure, instead of waiting on the socket for minutes.
-    const timeouts = { AMI_BAKERY_REQUEST_TIMEOUT_MS: '500' };
+    // A response that takes 8 s against a 1.5 s request timeout: the service's clients give up
+    // and retry as for any transient failure, instead of waiting on the socket for minutes. (The
+    // timeout leaves room for the emulator's ordinary answers while other test files share it: at
+    // 500 ms a busy CI run timed the retries out too.)
+    const timeouts = { AMI_BAKERY_REQUEST_TIMEOUT_MS: '1500' };
     const patient = awsForTest(`${import.meta.url}#timeout`, timeouts);
     const once = awsForTest(`${import.meta.url}#timeout-once`, { ...timeouts, AWS_MAX_ATTEMPTS: '1' });
-    await controlFor(patient).setFaults([{ kind: 'latency', service: 'ec2', latencyMs: 3_000, count: 1 }]);
-    await controlFor(once).setFaults([{ kind: 'latency', service: 'ec2', latencyMs: 3_000, count: 1 }]);
+    await controlFor(patient).setFaults([{ kind: 'latency', service: 'ec2', latencyMs: 8_000, count: 1 }]);
+    await controlFor(once).setFaults([{ kind: 'latency', service: 'ec2', latencyMs: 8_000, count: 1 }]);
 
     const started = Date.now();
     const failed = (await once.ec2.send(new DescribeVpcsCommand({})).catch((e: unknown) => e)) as Error;
@@ -96,8 +98,9 @@ describe('fault injection', () => {
     const retried = await patient.ec2.send(new DescribeVpcsCommand({}));
 
     expect(failed.name).toBe('TimeoutError');
-    expect(failedAfter).toBeLessThan(2_500);
-    expect(retried.$metadata.attempts).toBe(2);
+    expect(failedAfter).toBeLessThan(5_000);
+    expect(retried.$metadata.attempts).toBeGreaterThanOrEqual(2);
+    expect((await controlFor(patient).calls()).faulted.ec2?.DescribeVpcs).toEqual({ latency: 1 });
     await controlFor(patient).clearFaults();
     await controlFor(once).clearFaults();
   });
