@@ -57,6 +57,7 @@ export function createBakery(
     ec2In: regional.ec2In,
     ssmIn: regional.ssmIn,
     autoScalingIn: regional.autoScalingIn,
+    kmsIn: regional.kmsIn,
     ...options.overrides,
   };
 }

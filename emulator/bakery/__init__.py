@@ -13,10 +13,11 @@ def install(app):
 
     Call ``compat.check()`` first: it names every missing moto internal at once.
     """
-    from . import autoscaling, core, ec2, ssm
+    from . import autoscaling, core, ec2, kms, ssm
     from .wsgi import BakeryMiddleware
 
     ec2.install()
+    kms.install()
     ssm.install()
     autoscaling.install()
     core.start_ticker()

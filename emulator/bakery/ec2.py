@@ -32,7 +32,9 @@ from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, Base64EncodedString, get_pref
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.instances import InstanceResponse
 
-from . import core
+from moto.ec2.models import ec2_backends
+
+from . import core, kms
 
 # moto's RunInstances handler passes this when the request carried no ClientToken.
 MOTO_DEFAULT_CLIENT_TOKEN = "ABCDE"
@@ -426,6 +428,13 @@ def install() -> None:
                 kwargs["metadata_options"] = template_data["MetadataOptions"]
             if not image_id and template_data.get("ImageId"):
                 image_id = template_data["ImageId"]
+        # Auto Scaling launches through its service-linked role, which needs its own grant on a key.
+        by_autoscaling = kwargs.pop("by_autoscaling", False)
+        refused = kms.launch_refusal(self.account_id, self.region_name, image_id, by_autoscaling)
+        if refused is not None:
+            if refused.startswith("Client."):
+                raise kms.LaunchRefused("Client.InternalError", refused)
+            raise EC2ClientError("InvalidAMIID.NotFound", refused)
         reservation = original_run(self, image_id, count, user_data, security_group_names, **kwargs)
         profile = template_data.get("IamInstanceProfile") or {}
         if profile and not (kwargs.get("iam_instance_profile_name") or kwargs.get("iam_instance_profile_arn")):
@@ -481,6 +490,13 @@ def install() -> None:
         image = self.ec2_backend.create_image(instance_id, name, description, tag_specifications=image_specs)
         for tag in snapshot_tags:
             image.ebs_snapshot.add_tag(tag["Key"], tag["Value"])
+        # The image's snapshot is of the instance's volume: encrypted as it is, with its key.
+        for _, device in instance.get_block_device_mapping:
+            volume = self.ec2_backend.volumes.get(device.volume_id)
+            if volume is not None and volume.encrypted:
+                image.ebs_snapshot.encrypted = True
+                image.ebs_snapshot.kms_key_id = volume.kms_key_id
+                break
         # "By default, Amazon EC2 shuts down and reboots the instance before creating the AMI."
         if not no_reboot and instance._state.name == "running":
             INSTANCES.of(instance).reboots += 1
@@ -498,12 +514,17 @@ def install() -> None:
     def copy_image_once(self):
         specifications = self._get_param("TagSpecifications", [])
         self.error_on_dryrun()
-        image = self.ec2_backend.copy_image(
-            self._get_param("SourceImageId"),
-            self._get_param("SourceRegion"),
-            self._get_param("Name"),
-            self._get_param("Description"),
-        )
+        source_id, source_region = self._get_param("SourceImageId"), self._get_param("SourceRegion")
+        image = self.ec2_backend.copy_image(source_id, source_region, self._get_param("Name"), self._get_param("Description"))
+        # "Encrypted ... KmsKeyId: the identifier of the KMS key to use when creating encrypted
+        # volumes. If you omit this parameter, the default KMS key for Amazon EBS is used."
+        source = ec2_backends[self.current_account][source_region].amis.get(source_id)
+        source_snapshot = getattr(source, "ebs_snapshot", None)
+        if self._get_bool_param("Encrypted", False) or (source_snapshot is not None and source_snapshot.encrypted):
+            key = self._get_param("KmsKeyId") or self.ec2_backend.default_kms_key_id or self.ec2_backend._create_default_encryption_key()
+            for snapshot_id in snapshot_ids(image):
+                snapshot = self.ec2_backend.get_snapshot(snapshot_id)
+                snapshot.encrypted, snapshot.kms_key_id = True, key
         for spec in specifications:
             for tag in spec.get("Tags", []):
                 if spec["ResourceType"] == "image":

@@ -466,7 +466,7 @@ def ec2_requests(action: str, params: dict[str, str], account: str, region: str)
         return [ec2.on(action, rid) for rid in indexed(params, "InstanceId")]
     if action in ("ModifyImageAttribute", "DeregisterImage"):
         return [ec2.on(action, params["ImageId"])]
-    if action == "DeleteSnapshot":
+    if action in ("DeleteSnapshot", "ModifySnapshotAttribute"):
         return [ec2.on(action, params["SnapshotId"])]
     if action in ("CreateLaunchTemplateVersion", "ModifyLaunchTemplate", "DeleteLaunchTemplateVersions"):
         return [ec2.on(action, ec2.template_id(params))]
@@ -737,6 +737,22 @@ def register_session(access_key_id: str, role_arn: str, session_name: str) -> Pr
     return principal
 
 
+def kms_requests(action: str, body: dict[str, Any], account: str, region: str) -> list[Request]:
+    """A KMS call on a key: the caller's policies and the key's own policy, which alone decides for
+    another account's caller (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html)."""
+    from . import kms
+
+    if action in ("DescribeKey", "CreateGrant", "ListGrants"):
+        found = kms.key_for(account, region, body.get("KeyId", ""))
+        if found is None:
+            return []  # KMS answers NotFoundException itself
+        owner, key = found
+        return [Request(f"kms:{action}", key.arn, {}, resource_account=owner, resource_policy=json.loads(key.policy))]
+    if action in ("CreateKey", "ListKeys", "ListAliases"):
+        return [Request(f"kms:{action}", "*")]
+    raise NotModelled(f"kms:{action}")
+
+
 QUERY_BUILDERS: dict[str, Callable[[str, dict[str, str], str, str], list[Request]]] = {
     "ec2": ec2_requests,
     "sns": sns_requests,
@@ -746,6 +762,7 @@ JSON_BUILDERS: dict[str, Callable[[str, dict[str, Any], str, str], list[Request]
     "ssm": ssm_requests,
     "dynamodb": dynamodb_requests,
     "sqs": sqs_requests,
+    "kms": kms_requests,
 }
 
 

@@ -36,11 +36,13 @@ ACCESS_DENIED = {
     "sqs": (403, "AccessDenied"),
     "ssm": (400, "AccessDeniedException"),
     "dynamodb": (400, "AccessDeniedException"),
+    "kms": (400, "AccessDeniedException"),
 }
 UNKNOWN_KEY = {
     "ec2": (401, "AuthFailure", "AWS was not able to validate the provided access credentials"),
     "ssm": (400, "UnrecognizedClientException", "The security token included in the request is invalid."),
     "dynamodb": (400, "UnrecognizedClientException", "The security token included in the request is invalid."),
+    "kms": (400, "UnrecognizedClientException", "The security token included in the request is invalid."),
 }
 DEFAULT_UNKNOWN_KEY = (403, "InvalidClientTokenId", "The security token included in the request is invalid.")
 
@@ -63,7 +65,7 @@ DEFAULT_SERVER_ERROR = {500: "InternalFailure", 503: "ServiceUnavailable"}
 # SQS long polls wait inside moto (up to 20 s); under the model lock they would stall every
 # other API. No extension state spans SQS, and moto serves it without a lock of its own.
 UNLOCKED_SERVICES = {"sqs"}
-JSON_SERVICES = {"ssm": "AmazonSSM", "dynamodb": "com.amazonaws.dynamodb.v20120810", "sqs": "com.amazonaws.sqs"}
+JSON_SERVICES = {"ssm": "AmazonSSM", "dynamodb": "com.amazonaws.dynamodb.v20120810", "sqs": "com.amazonaws.sqs", "kms": "TrentService"}
 
 
 @dataclass

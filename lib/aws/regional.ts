@@ -1,15 +1,39 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { AnyAwsClient, AwsClients, AwsClientOptions } from './clients';
 import { clientConfig, type AwsSettings } from './settings';
 
-/** EC2, SSM and Auto Scaling clients per region (copies, per-region parameters, rollout targets), built once each. */
-export interface RegionalClients {
-  readonly ec2In: (region: string) => EC2Client;
-  readonly ssmIn: (region: string) => SSMClient;
-  readonly autoScalingIn: (region: string) => AutoScalingClient;
+/**
+ * A role in another account, assumed for one bake: its calls there are the role's (CloudTrail shows
+ * the session name, the bake id). https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+ */
+export interface AssumedRole {
+  readonly roleArn: string;
+  readonly externalId: string;
+  readonly sessionName: string;
 }
+
+/** EC2, SSM, Auto Scaling and KMS clients per region (copies, per-region parameters, rollout targets), built once each. */
+export interface RegionalClients {
+  /** In the service's own account, or, given a role, in the role's account. */
+  readonly ec2In: (region: string, role?: AssumedRole) => EC2Client;
+  readonly ssmIn: (region: string) => SSMClient;
+  readonly autoScalingIn: (region: string, role?: AssumedRole) => AutoScalingClient;
+  readonly kmsIn: (region: string, role?: AssumedRole) => KMSClient;
+}
+
+/** The AWS partition of a region's ARNs. */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+/** Clients kept per (region, role session): one Lambda container serves few bakes at a time. */
+const MOST_CACHED = 256;
 
 /** Regional clients that reuse the home region's clients and build the others on first use. */
 export function createRegionalClients(
@@ -17,27 +41,69 @@ export function createRegionalClients(
   settings: AwsSettings,
   options: AwsClientOptions = {},
 ): RegionalClients {
-  const ec2 = new Map<string, EC2Client>();
-  const ssm = new Map<string, SSMClient>();
-  const autoScaling = new Map<string, AutoScalingClient>();
-  function build<T extends AnyAwsClient>(cache: Map<string, T>, region: string, make: () => T): T {
-    let client = cache.get(region);
-    if (!client) {
-      client = make();
-      options.instrument?.(client);
-      cache.set(region, client);
+  const cache = new Map<string, AnyAwsClient | KMSClient>();
+  function build<T extends AnyAwsClient | KMSClient>(key: string, make: () => T): T {
+    const cached = cache.get(key) as T | undefined;
+    if (cached) return cached;
+    const client = make();
+    if (!(client instanceof KMSClient)) options.instrument?.(client);
+    if (cache.size >= MOST_CACHED) {
+      const oldest = cache.keys().next();
+      if (!oldest.done) cache.delete(oldest.value);
     }
+    cache.set(key, client);
     return client;
   }
-  const config = (region: string) => clientConfig(settings, region, options.credentials);
+  const assumer = (role: AssumedRole) => assumeRole(settings, options, role);
+  const config = (region: string, role?: AssumedRole) =>
+    clientConfig(settings, region, role ? assumer(role) : options.credentials);
+  const keyOf = (kind: string, region: string, role?: AssumedRole) =>
+    role ? `${kind}|${region}|${role.roleArn}|${role.sessionName}` : `${kind}|${region}`;
   return {
-    ec2In: (region) =>
-      region === settings.region ? home.ec2 : build(ec2, region, () => new EC2Client(config(region))),
+    ec2In: (region, role) =>
+      region === settings.region && !role
+        ? home.ec2
+        : build(keyOf('ec2', region, role), () => new EC2Client(config(region, role))),
     ssmIn: (region) =>
-      region === settings.region ? home.ssm : build(ssm, region, () => new SSMClient(config(region))),
-    autoScalingIn: (region) =>
       region === settings.region
+        ? home.ssm
+        : build(keyOf('ssm', region), () => new SSMClient(config(region))),
+    autoScalingIn: (region, role) =>
+      region === settings.region && !role
         ? home.autoScaling
-        : build(autoScaling, region, () => new AutoScalingClient(config(region))),
+        : build(keyOf('autoscaling', region, role), () => new AutoScalingClient(config(region, role))),
+    kmsIn: (region, role) => build(keyOf('kms', region, role), () => new KMSClient(config(region, role))),
+  };
+}
+
+/**
+ * Credentials of `role`, assumed with the service's own (AssumeRole in the home region, with the
+ * ExternalId the role's trust policy requires). The SDK caches them and asks again before they expire.
+ */
+function assumeRole(
+  settings: AwsSettings,
+  options: AwsClientOptions,
+  role: AssumedRole,
+): AwsCredentialIdentityProvider {
+  return async () => {
+    // Loaded on first use: only a rollout into another account needs STS.
+    const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
+    const sts = new STSClient(clientConfig(settings, settings.region, options.credentials));
+    const { Credentials: credentials } = await sts.send(
+      new AssumeRoleCommand({
+        RoleArn: role.roleArn,
+        RoleSessionName: role.sessionName,
+        ExternalId: role.externalId,
+        DurationSeconds: 3_600,
+      }),
+    );
+    if (!credentials?.AccessKeyId || !credentials.SecretAccessKey)
+      throw new Error(`AssumeRole of ${role.roleArn} returned no credentials`);
+    return {
+      accessKeyId: credentials.AccessKeyId,
+      secretAccessKey: credentials.SecretAccessKey,
+      ...(credentials.SessionToken ? { sessionToken: credentials.SessionToken } : {}),
+      ...(credentials.Expiration ? { expiration: credentials.Expiration } : {}),
+    };
   };
 }

@@ -1,4 +1,4 @@
-import type { AwsCredentialIdentity } from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import * as z from 'zod';
 
 /**
@@ -57,7 +57,7 @@ export function readAwsSettings(env: NodeJS.ProcessEnv = process.env): AwsSettin
 export function clientConfig(
   settings: AwsSettings,
   region: string = settings.region,
-  credentials?: AwsCredentialIdentity,
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider,
 ) {
   return {
     region,

@@ -23,21 +23,38 @@ import {
   type AutoScalingClient,
   type RefreshPreferences,
 } from '@aws-sdk/client-auto-scaling';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { AssumedRole } from '../aws/regional';
 import { describeError, isAwsError, isTransient, RefusedError } from '../errors';
+import { roleFor, where } from './waves';
+import { shareSnapshots } from './share';
 import {
   ensureRolloutVersion,
   pruneRolloutVersions,
   restoreDefaultVersion,
 } from '../rollout/launch-template';
-import type { Pipeline } from '../pipeline/schema';
+import { targetsOf, type Pipeline } from '../pipeline/schema';
 import type { Action, ActionResult, BakeRecord } from './model';
 import { commandComment, serviceTags, TAG_RECIPE, TAG_ROLE, TAG_STATUS } from '../aws/tags';
 
 export interface ActClients {
-  /** Auto Scaling where each rollout target is (the bake's region, or another). */
-  readonly autoScalingIn: (region: string) => Pick<AutoScalingClient, 'send'>;
-  readonly ec2In: (region: string) => Pick<EC2Client, 'send'>;
+  /** Auto Scaling where each rollout target is (the bake's region, or another; another account through its role). */
+  readonly autoScalingIn: (region: string, role?: AssumedRole) => Pick<AutoScalingClient, 'send'>;
+  readonly ec2In: (region: string, role?: AssumedRole) => Pick<EC2Client, 'send'>;
   readonly ssmIn: (region: string) => Pick<SSMClient, 'send'>;
+  readonly kmsIn: (region: string, role?: AssumedRole) => Pick<KMSClient, 'send'>;
+}
+
+/** The clients of a target's place: its region (the bake's by default), its account through the target role. */
+function at(
+  clients: ActClients,
+  pipeline: Pipeline | undefined,
+  bake: BakeRecord,
+  place: { readonly region?: string | undefined; readonly account?: string | undefined },
+) {
+  const region = place.region ?? bake.region;
+  const role = roleFor(pipeline, bake, place.account);
+  return { ec2: clients.ec2In(region, role), autoScaling: clients.autoScalingIn(region, role) };
 }
 
 /**
@@ -188,6 +205,28 @@ async function launch(
 }
 
 /** The pipeline an action needs; a bake whose pipeline was removed can only end things. */
+/** The key a copy in `region` is encrypted with, when the pipeline names one. */
+function copyKey(pipeline: Pipeline | undefined, region: string): string | undefined {
+  return pipeline?.distribute.kmsKeys[region];
+}
+
+/** The rollout's target accounts with a group in `region`, each with its role for this bake. */
+function targetAccountsIn(
+  pipeline: Pipeline,
+  bake: BakeRecord,
+  region: string,
+): { account: string; role: AssumedRole }[] {
+  const accounts = new Set(
+    (pipeline.rollout ? targetsOf(pipeline.rollout) : []).flatMap((t) =>
+      t.account && (t.region ?? bake.region) === region ? [t.account] : [],
+    ),
+  );
+  return [...accounts].flatMap((account) => {
+    const role = roleFor(pipeline, bake, account);
+    return role ? [{ account, role }] : [];
+  });
+}
+
 function configured(pipeline: Pipeline | undefined, bake: BakeRecord): Pipeline {
   if (pipeline) return pipeline;
   throw new RefusedError('UnknownPipeline', `Pipeline ${bake.pipeline} is no longer configured`);
@@ -269,6 +308,7 @@ async function run(
           Name: action.name,
           ClientToken: `${bake.id}-${action.region}`,
           Encrypted: true,
+          ...(copyKey(pipeline, action.region) ? { KmsKeyId: copyKey(pipeline, action.region) } : {}),
           // Tagged as it is made: a copy is the service's own from its first moment (so the
           // janitor finds it and IAM lets the service share it), with no window untagged.
           TagSpecifications: [
@@ -280,7 +320,23 @@ async function run(
       return { kind: 'image-copied', region: action.region, imageId: copied.ImageId ?? '' };
     }
     case 'share-image': {
-      const { accounts, organizationalUnits } = configured(pipeline, bake).distribute;
+      const configuredPipeline = configured(pipeline, bake);
+      const { accounts, organizationalUnits } = configuredPipeline.distribute;
+      // The keys are checked, the snapshots shared and the target accounts' grants made before the
+      // image is: an image no account can launch is never shared.
+      await shareSnapshots(
+        {
+          ec2: clients.ec2In(action.region),
+          kms: clients.kmsIn(action.region),
+          kmsAs: (role) => clients.kmsIn(action.region, role),
+        },
+        {
+          region: action.region,
+          imageId: action.imageId,
+          accounts,
+          targets: targetAccountsIn(configuredPipeline, bake, action.region),
+        },
+      );
       await clients.ec2In(action.region).send(
         new ModifyImageAttributeCommand({
           ImageId: action.imageId,
@@ -320,7 +376,7 @@ async function run(
       };
     }
     case 'create-template-version': {
-      const made = await ensureRolloutVersion(clients.ec2In(action.region ?? bake.region), {
+      const made = await ensureRolloutVersion(at(clients, pipeline, bake, action).ec2, {
         templateId: action.templateId,
         sourceVersion: action.sourceVersion,
         imageId: action.imageId,
@@ -330,28 +386,29 @@ async function run(
       return {
         kind: 'template-versioned',
         group: action.group,
+        ...where(action),
         templateId: action.templateId,
         version: made.version,
       };
     }
     case 'start-refresh':
       return startRefresh(
-        clients.autoScalingIn(action.region ?? bake.region),
+        at(clients, pipeline, bake, action).autoScaling,
         configured(pipeline, bake),
         action,
       );
     case 'cancel-refresh':
       try {
-        await clients
-          .autoScalingIn(action.region ?? bake.region)
-          .send(new CancelInstanceRefreshCommand({ AutoScalingGroupName: action.group }));
+        await at(clients, pipeline, bake, action).autoScaling.send(
+          new CancelInstanceRefreshCommand({ AutoScalingGroupName: action.group }),
+        );
       } catch (error) {
         if (!isAwsError(error, 'ActiveInstanceRefreshNotFoundFault')) throw error; // already over
       }
       return { kind: 'done' };
     case 'restore-default-version': {
       const outcome = await housekeeping(() =>
-        restoreDefaultVersion(clients.ec2In(action.region ?? bake.region), action),
+        restoreDefaultVersion(at(clients, pipeline, bake, action).ec2, action),
       );
       return 'problem' in outcome
         ? {
@@ -364,14 +421,7 @@ async function run(
     }
     case 'prune-template-versions': {
       const outcome = await housekeeping(() =>
-        pruneRolloutVersions(
-          {
-            ec2: clients.ec2In(action.region ?? bake.region),
-            autoScaling: clients.autoScalingIn(action.region ?? bake.region),
-          },
-          action.templateId,
-          action.keep,
-        ),
+        pruneRolloutVersions(at(clients, pipeline, bake, action), action.templateId, action.keep),
       );
       return 'problem' in outcome
         ? { kind: 'pruned', templateId: action.templateId, versions: [], problem: outcome.problem }
@@ -440,6 +490,7 @@ async function startRefresh(
     return {
       kind: 'refresh-started',
       group: action.group,
+      ...where(action),
       refreshId: started.InstanceRefreshId ?? '',
       ...(action.rollback ? { rollback: true } : {}),
     };

@@ -7,10 +7,11 @@ import {
   type RolloutTarget,
   type StepRecord,
 } from './model';
+import { groupAt, sameGroup, type GroupAt } from './waves';
 
-/** The record with one rollout target (by group) updated. */
-export function withTarget(bake: BakeRecord, group: string, patch: Partial<RolloutTarget>): BakeRecord {
-  return { ...bake, rollout: (bake.rollout ?? []).map((t) => (t.group === group ? { ...t, ...patch } : t)) };
+/** The record with one rollout target (by group, region and account) updated. */
+export function withTarget(bake: BakeRecord, at: GroupAt, patch: Partial<RolloutTarget>): BakeRecord {
+  return { ...bake, rollout: (bake.rollout ?? []).map((t) => (sameGroup(t, at) ? { ...t, ...patch } : t)) };
 }
 
 /** The record with `resource` in its list of created resources (once). */
@@ -86,7 +87,7 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
         bake = withResource(bake, { kind: 'parameter', id: result.parameter, region: result.region });
         break;
       case 'template-versioned':
-        bake = withTarget(bake, result.group, {
+        bake = withTarget(bake, groupAt(result), {
           status: 'versioned',
           templateId: result.templateId,
           version: result.version,
@@ -94,8 +95,8 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
         break;
       case 'refresh-started':
         bake = result.rollback
-          ? withTarget(bake, result.group, { rollbackRefreshId: result.refreshId, percentage: 0 })
-          : withTarget(bake, result.group, {
+          ? withTarget(bake, groupAt(result), { rollbackRefreshId: result.refreshId, percentage: 0 })
+          : withTarget(bake, groupAt(result), {
               status: 'refreshing',
               refreshId: result.refreshId,
               percentage: 0,

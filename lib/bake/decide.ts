@@ -1,7 +1,17 @@
 import { ACTIVE_REFRESH } from '../rollout/refresh-status';
 import { deadlineOf, targetsOf, type Pipeline, type Step } from '../pipeline/schema';
 import { withResource, withTarget } from './apply';
-import { currentWave, inWave, rolloutStart, waveConfig, waveLabel, withWave } from './waves';
+import {
+  currentWave,
+  inWave,
+  observedAt,
+  rolloutStart,
+  sameGroup,
+  waveConfig,
+  waveLabel,
+  where,
+  withWave,
+} from './waves';
 import {
   awaitingCleanup,
   cleanupAt,
@@ -154,7 +164,7 @@ function groupsAtEnd(
   if (!targets || !observed.groups) return { rollout: targets, restore: [] };
   const restore = new Map<string, RestoreDefault>();
   const rollout = targets.map((target): RolloutTarget => {
-    const group = observed.groups?.find((g) => g.name === target.group);
+    const group = observed.groups?.find((g) => sameGroup(observedAt(g), target));
     if (!group?.namedVersion) return target;
     const wanted = outcome === 'succeeded' ? undefined : restoreFor(target, group);
     if (wanted && !restore.has(wanted.templateId)) restore.set(wanted.templateId, wanted);
@@ -188,11 +198,6 @@ function restoreFor(target: RolloutTarget, group: ObservedGroup): RestoreDefault
     version: sourceVersion,
     replacing: version,
   };
-}
-
-/** The region an action on a target's group or template runs in, when not the bake's. */
-function where(target: RolloutTarget): { region?: string } {
-  return target.region ? { region: target.region } : {};
 }
 
 const UNDER_WAY: ReadonlySet<StepRecord['status']> = new Set(['Pending', 'InProgress', 'Delayed']);
@@ -642,11 +647,16 @@ function rolling(pass: Pass): Decision {
   const wave = currentWave(current);
   for (const target of current.rollout ?? []) {
     if (target.status !== 'pending' || !inWave(target, wave)) continue;
-    const group = observed.groups.find((g) => g.name === target.group);
+    const group = observed.groups.find((g) => sameGroup(observedAt(g), target));
     if (!group?.templateId || group.templateVersion === undefined) {
-      next = withTarget(next, target.group, {
+      const cut = (observed.unreachable ?? []).find(
+        (u) => u.account === target.account && u.region === target.region,
+      );
+      next = withTarget(next, target, {
         status: 'failed',
-        reason: `Group ${target.group} not found, or not using a launch template`,
+        reason: cut
+          ? `Account ${cut.account} unreachable for ${target.group}: ${cut.reason}`
+          : `Group ${target.group} not found, or not using a launch template`,
       });
       continue;
     }
@@ -655,15 +665,17 @@ function rolling(pass: Pass): Decision {
       ? current.copies.find((c) => c.region === target.region)?.imageId
       : current.image?.imageId;
     if (!imageId) {
-      next = withTarget(next, target.group, {
+      next = withTarget(next, target, {
         status: 'failed',
         reason: `No copy of the image in ${target.region ?? current.region}`,
       });
       continue;
     }
-    const spec = targetsOf(rollout).find((t) => t.autoScalingGroup === target.group);
+    const spec = targetsOf(rollout).find((t) =>
+      sameGroup({ group: t.autoScalingGroup, ...where(t) }, target),
+    );
     const makeDefault = spec?.setDefaultVersion ?? true;
-    next = withTarget(next, target.group, {
+    next = withTarget(next, target, {
       templateId: group.templateId,
       sourceVersion: group.templateVersion,
       madeDefault: makeDefault,
@@ -705,7 +717,7 @@ function refreshing(pass: Pass): Decision {
   const config = waveConfig(pipeline, wave);
   for (const target of current.rollout ?? []) {
     if (!inWave(target, wave)) continue;
-    const refreshes = (observed.refreshes ?? []).filter((r) => r.group === target.group);
+    const refreshes = (observed.refreshes ?? []).filter((r) => sameGroup(r, target));
     if (target.status === 'versioned' && target.templateId && target.version !== undefined) {
       // Ours even if unrecorded (a pass died after starting it): it moves the group to our version.
       const mine = refreshes.find(
@@ -717,21 +729,21 @@ function refreshing(pass: Pass): Decision {
       );
       const foreign = refreshes.find((r) => ACTIVE_REFRESH.has(r.status) && r.id !== mine?.id);
       if (mine) {
-        next = withTarget(next, target.group, { status: 'refreshing', refreshId: mine.id });
+        next = withTarget(next, target, { status: 'refreshing', refreshId: mine.id });
       } else if (foreign) {
         // A refresh we did not start holds the group: a state to handle, not a crash.
-        next = withTarget(next, target.group, {
+        next = withTarget(next, target, {
           reason: `Waiting for refresh ${foreign.id} (${foreign.status})`,
         });
         if (policy === 'cancel' && foreign.status !== 'Cancelling')
           actions.push({ kind: 'cancel-refresh', ...where(target), group: target.group });
       } else {
         // AWS cannot roll back a group that names $Default or $Latest: refresh it without auto rollback.
-        const group = observed.groups?.find((g) => g.name === target.group);
+        const group = observed.groups?.find((g) => sameGroup(observedAt(g), target));
         const wanted = pipeline.rollout?.refresh.autoRollback ?? false;
         const autoRollback = wanted && group?.usesAlias === false;
         if (wanted && !autoRollback) {
-          next = withTarget(next, target.group, {
+          next = withTarget(next, target, {
             reason: 'No automatic rollback: the group uses $Default or $Latest',
           });
         }
@@ -759,7 +771,7 @@ function refreshing(pass: Pass): Decision {
       // the target, so the record, the API, the CLI and a rollout.waiting notification show it.
       const waiting = !done && mine.reason?.startsWith(WAITING) ? mine.reason : undefined;
       const stopped = !waiting && target.reason?.startsWith(WAITING);
-      next = withTarget(next, target.group, {
+      next = withTarget(next, target, {
         percentage: mine.percentage,
         ...(mine.status === 'Baking' ? { baking: true } : target.baking ? { baking: false } : {}),
         ...(waiting ? { reason: waiting } : stopped ? { reason: undefined } : {}),
@@ -860,10 +872,10 @@ function rollingBack(pass: Pass): Decision {
     if (target.status !== 'rolling-back') continue;
     const { templateId, sourceVersion } = target;
     if (templateId === undefined || sourceVersion === undefined) {
-      next = withTarget(next, target.group, { status: 'failed', reason: 'Nothing to roll back to' });
+      next = withTarget(next, target, { status: 'failed', reason: 'Nothing to roll back to' });
       continue;
     }
-    const refreshes = (observed.refreshes ?? []).filter((r) => r.group === target.group);
+    const refreshes = (observed.refreshes ?? []).filter((r) => sameGroup(r, target));
     const mine = refreshes.find(
       (r) =>
         r.id === target.rollbackRefreshId ||
@@ -876,7 +888,7 @@ function rollingBack(pass: Pass): Decision {
       if (target.rollbackRefreshId !== undefined) continue; // started, not yet visible
       const foreign = refreshes.find((r) => ACTIVE_REFRESH.has(r.status));
       if (foreign) {
-        next = withTarget(next, target.group, {
+        next = withTarget(next, target, {
           reason: `Waiting for refresh ${foreign.id} (${foreign.status})`,
         });
         continue;
@@ -893,7 +905,7 @@ function rollingBack(pass: Pass): Decision {
       continue;
     }
     const done = REFRESH_DONE[mine.status];
-    next = withTarget(next, target.group, {
+    next = withTarget(next, target, {
       rollbackRefreshId: mine.id,
       percentage: mine.percentage,
       ...(done === 'succeeded'

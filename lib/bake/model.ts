@@ -153,6 +153,8 @@ export interface RolloutTarget {
   readonly wave?: number;
   /** Its region, when not the bake's own: the group runs the pipeline's copy of the image there. */
   readonly region?: string;
+  /** Its account, when not the service's own: reached through the pipeline's target role. */
+  readonly account?: string;
   readonly status: TargetStatus;
   readonly templateId?: string;
   /** The template version the group used, and the bake's new one. */
@@ -275,6 +277,9 @@ export interface ObservedImage {
 
 export interface ObservedGroup {
   readonly name: string;
+  /** Where it is, when not the bake's region and the service's account (as its target says). */
+  readonly region?: string;
+  readonly account?: string;
   readonly templateId?: string;
   /** The template's version the group names, resolved to a number ($Default/$Latest included). */
   readonly templateVersion?: number;
@@ -290,6 +295,8 @@ export interface ObservedGroup {
 
 export interface ObservedRefresh {
   readonly group: string;
+  readonly region?: string;
+  readonly account?: string;
   readonly id: string;
   /** The launch template and version the refresh moves the group to, if it names one. */
   readonly desiredTemplateId?: string;
@@ -299,11 +306,20 @@ export interface ObservedRefresh {
   readonly reason?: string;
 }
 
+/** A target account (in a region, when not the bake's) the pass could not read, and why. */
+export interface Unreachable {
+  readonly account: string;
+  readonly region?: string;
+  readonly reason: string;
+}
+
 /** What one reconcile pass saw of a bake's resources (read from AWS, never from the record). */
 export interface Observed {
   /** Rollout target groups, and their refreshes newest first (only for bakes rolling out). */
   readonly groups?: readonly ObservedGroup[];
   readonly refreshes?: readonly ObservedRefresh[];
+  /** Target accounts whose role could not be assumed, or refused the reads (their groups are not in `groups`). */
+  readonly unreachable?: readonly Unreachable[];
   readonly now: Date;
   readonly instances: readonly ObservedInstance[];
   /** Instances whose SSM agent reports Online. */
@@ -347,8 +363,9 @@ export type Action =
     }
   | {
       readonly kind: 'create-template-version';
-      /** Where the group or template is, when not the bake's region. */
+      /** Where the group or template is, when not the bake's region (and account). */
       readonly region?: string;
+      readonly account?: string;
       readonly group: string;
       readonly templateId: string;
       readonly sourceVersion: number;
@@ -357,8 +374,9 @@ export type Action =
     }
   | {
       readonly kind: 'start-refresh';
-      /** Where the group or template is, when not the bake's region. */
+      /** Where the group or template is, when not the bake's region (and account). */
       readonly region?: string;
+      readonly account?: string;
       readonly group: string;
       readonly templateId: string;
       readonly version: number;
@@ -370,12 +388,18 @@ export type Action =
       /** Back to the version the group ran before (`onFailure: rollback`): no checkpoints, alarms or bake time. */
       readonly rollback?: boolean;
     }
-  | { readonly kind: 'cancel-refresh'; readonly group: string; readonly region?: string }
+  | {
+      readonly kind: 'cancel-refresh';
+      readonly group: string;
+      readonly region?: string;
+      readonly account?: string;
+    }
   | {
       /** Puts the template's default back to `version`, if it is still the bake's `replacing`. */
       readonly kind: 'restore-default-version';
-      /** Where the group or template is, when not the bake's region. */
+      /** Where the group or template is, when not the bake's region (and account). */
       readonly region?: string;
+      readonly account?: string;
       readonly templateId: string;
       readonly version: number;
       readonly replacing: number;
@@ -385,6 +409,7 @@ export type Action =
       readonly templateId: string;
       readonly keep: number;
       readonly region?: string;
+      readonly account?: string;
     };
 
 /** What `act` learned from an action, to fold into the record before it is committed. */
@@ -408,12 +433,16 @@ export type ActionResult =
   | {
       readonly kind: 'template-versioned';
       readonly group: string;
+      readonly region?: string;
+      readonly account?: string;
       readonly templateId: string;
       readonly version: number;
     }
   | {
       readonly kind: 'refresh-started';
       readonly group: string;
+      readonly region?: string;
+      readonly account?: string;
       readonly refreshId: string;
       readonly rollback?: boolean;
     }

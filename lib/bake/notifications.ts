@@ -6,7 +6,7 @@ import {
   type Severity,
 } from '../notify/notifications';
 import type { BakeRecord, WaveStatus } from './model';
-import { inWave } from './waves';
+import { inWave, sameGroup } from './waves';
 
 function make(
   bake: BakeRecord,
@@ -117,7 +117,7 @@ function waveNotifications(previous: BakeRecord, next: BakeRecord): Notification
 /** One rollout.waiting when a target's refresh starts waiting on protected or Standby instances. */
 function waitingNotifications(previous: BakeRecord, next: BakeRecord): Notification[] {
   return (next.rollout ?? []).flatMap((target) => {
-    const before = previous.rollout?.find((t) => t.group === target.group)?.reason;
+    const before = previous.rollout?.find((t) => sameGroup(t, target))?.reason;
     if (
       target.status !== 'refreshing' ||
       !target.reason?.startsWith('Waiting for') ||
@@ -141,7 +141,7 @@ function waitingNotifications(previous: BakeRecord, next: BakeRecord): Notificat
 /** One rollout.checkpoint per configured checkpoint a target's refresh passed since `previous`. */
 function checkpointNotifications(previous: BakeRecord, next: BakeRecord): Notification[] {
   return (next.rollout ?? []).flatMap((target) => {
-    const before = previous.rollout?.find((t) => t.group === target.group)?.checkpoint ?? 0;
+    const before = previous.rollout?.find((t) => sameGroup(t, target))?.checkpoint ?? 0;
     if (target.checkpoint === undefined || target.checkpoint <= before) return [];
     return [
       make(

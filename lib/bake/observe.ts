@@ -26,15 +26,18 @@ import type {
   ObservedImage,
   ObservedInstance,
   ObservedRefresh,
+  Unreachable,
   StepStage,
 } from './model';
 import { parseCommandComment, TAG_BAKE_ID, TAG_ROLE, tagValue } from '../aws/tags';
-import { isAwsError } from '../errors';
+import { describeError, isAwsError, isTransient } from '../errors';
+import type { AssumedRole } from '../aws/regional';
+import { observedAt, roleFor, sameGroup, type GroupAt } from './waves';
 
 /** The narrow slice of AWS a pass reads from. */
 export interface ObserveClients {
-  readonly autoScalingIn: (region: string) => Pick<AutoScalingClient, 'send'>;
-  readonly ec2In: (region: string) => Pick<EC2Client, 'send'>;
+  readonly autoScalingIn: (region: string, role?: AssumedRole) => Pick<AutoScalingClient, 'send'>;
+  readonly ec2In: (region: string, role?: AssumedRole) => Pick<EC2Client, 'send'>;
   readonly ssm: Pick<SSMClient, 'send'>;
 }
 
@@ -208,22 +211,56 @@ async function templatesNamed(ec2: Pick<EC2Client, 'send'>, ids: string[]): Prom
   }
 }
 
-/** The target groups of these bakes' rollouts, by region. */
-function byRegion(bakes: readonly BakeRecord[], home: string): Map<string, string[]> {
-  const regions = new Map<string, Set<string>>();
-  for (const target of bakes.flatMap((bake) => bake.rollout ?? [])) {
-    const region = target.region ?? home;
-    regions.set(region, (regions.get(region) ?? new Set()).add(target.group));
+/** Where some bakes' target groups are read: a region, and a role when in another account. */
+interface GroupsAt {
+  readonly region: string;
+  readonly account?: string;
+  readonly role?: AssumedRole;
+  /** The one bake whose role session reads it (another account's groups). */
+  readonly bakeId?: string;
+  readonly names: string[];
+}
+
+/**
+ * The target groups of these bakes' rollouts, by place: one read per region of the service's own
+ * account for every bake together; in another account, per bake, as each bake's own role session.
+ */
+function byPlace(
+  bakes: readonly BakeRecord[],
+  pipelines: ReadonlyMap<string, Pipeline>,
+  home: string,
+): GroupsAt[] {
+  const places = new Map<
+    string,
+    { region: string; account?: string; role?: AssumedRole; bakeId?: string; names: Set<string> }
+  >();
+  for (const bake of bakes) {
+    for (const target of bake.rollout ?? []) {
+      const region = target.region ?? home;
+      const key = target.account ? `${target.account}|${region}|${bake.id}` : region;
+      let place = places.get(key);
+      if (!place) {
+        // A pipeline no longer configured names no role: its groups stay unread (decide fails the bake).
+        const pipeline = pipelines.get(bake.pipeline);
+        if (target.account && !pipeline?.rollout?.targetRole) continue;
+        const role = roleFor(pipeline, bake, target.account);
+        place = {
+          region,
+          ...(target.account ? { account: target.account } : {}),
+          ...(role ? { role, bakeId: bake.id } : {}),
+          names: new Set(),
+        };
+        places.set(key, place);
+      }
+      place.names.add(target.group);
+    }
   }
-  return new Map([...regions].map(([region, names]) => [region, [...names]]));
+  return [...places.values()].map((place) => ({ ...place, names: [...place.names] }));
 }
 
 /** The rollout target groups of the pass, with the template version each uses as a number. */
-async function groupsNamed(
-  clients: ObserveClients,
-  region: string,
-  names: string[],
-): Promise<ObservedGroup[]> {
+async function groupsNamed(clients: ObserveClients, home: string, at: GroupsAt): Promise<ObservedGroup[]> {
+  const { region, names } = at;
   const groups: {
     name: string;
     templateId?: string;
@@ -232,7 +269,7 @@ async function groupsNamed(
   }[] = [];
   for (const batch of chunks(names, GROUP_NAMES)) {
     const page = await clients
-      .autoScalingIn(region)
+      .autoScalingIn(region, at.role)
       .send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: batch }));
     for (const group of page.AutoScalingGroups ?? []) {
       const spec =
@@ -257,7 +294,7 @@ async function groupsNamed(
   const templateIds = [...new Set(groups.flatMap((g) => (g.templateId ? [g.templateId] : [])))];
   const templates = new Map<string, { default?: number; latest?: number }>();
   for (const batch of chunks(templateIds, EC2_FILTER_VALUES)) {
-    for (const t of await templatesNamed(clients.ec2In(region), batch)) {
+    for (const t of await templatesNamed(clients.ec2In(region, at.role), batch)) {
       templates.set(t.LaunchTemplateId ?? '', {
         default: t.DefaultVersionNumber,
         latest: t.LatestVersionNumber,
@@ -274,6 +311,7 @@ async function groupsNamed(
           : Number(g.version);
     return {
       name: g.name,
+      ...placeFields(at, home),
       templateId: g.templateId,
       templateVersion: Number.isFinite(version) ? version : undefined,
       usesAlias: g.version === '$Latest' || g.version === '$Default',
@@ -284,19 +322,24 @@ async function groupsNamed(
   });
 }
 
-async function refreshesOf(
-  clients: ObserveClients,
-  region: string,
-  groups: string[],
-): Promise<ObservedRefresh[]> {
+/** The place fields of what was read at `at`, as its targets carry them (none for the bake's own). */
+function placeFields(at: GroupsAt, home: string): { region?: string; account?: string } {
+  return {
+    ...(at.region !== home ? { region: at.region } : {}),
+    ...(at.account ? { account: at.account } : {}),
+  };
+}
+
+async function refreshesOf(clients: ObserveClients, home: string, at: GroupsAt): Promise<ObservedRefresh[]> {
   const found: ObservedRefresh[] = [];
-  for (const group of groups) {
+  for (const group of at.names) {
     const page = await clients
-      .autoScalingIn(region)
+      .autoScalingIn(at.region, at.role)
       .send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: group, MaxRecords: 5 }));
     for (const refresh of page.InstanceRefreshes ?? []) {
       found.push({
         group,
+        ...placeFields(at, home),
         id: refresh.InstanceRefreshId ?? '',
         desiredTemplateId: refresh.DesiredConfiguration?.LaunchTemplate?.LaunchTemplateId,
         desiredVersion: refresh.DesiredConfiguration?.LaunchTemplate?.Version,
@@ -355,12 +398,29 @@ export async function observe(
   // Rollout targets by region (a target without one is in the home region): one read per region.
   const rolling = bakes.filter((bake) => ROLLOUT_PHASES.has(bake.phase));
   const groups: ObservedGroup[] = [];
-  for (const [region, names] of byRegion(rolling, home))
-    groups.push(...(await groupsNamed(clients, region, names)));
+  const unreachable = new Map<string, Unreachable[]>();
+  for (const at of byPlace(rolling, pipelines, home)) {
+    try {
+      groups.push(...(await groupsNamed(clients, home, at)));
+    } catch (error) {
+      // Another account's refusal (the role's trust, its permissions) fails that target, not the pass.
+      if (!at.role || !at.bakeId || isTransient(error)) throw error;
+      const { code, message } = describeError(error);
+      const { account } = placeFields(at, home);
+      unreachable.set(at.bakeId, [
+        ...(unreachable.get(at.bakeId) ?? []),
+        {
+          account: account ?? '',
+          ...(at.region !== home ? { region: at.region } : {}),
+          reason: `${code}: ${message}`,
+        },
+      ]);
+    }
+  }
   const refreshes: ObservedRefresh[] = [];
   const refreshing = bakes.filter((b) => REFRESH_PHASES.has(b.phase));
-  for (const [region, names] of byRegion(refreshing, home))
-    refreshes.push(...(await refreshesOf(clients, region, names)));
+  for (const at of byPlace(refreshing, pipelines, home))
+    refreshes.push(...(await refreshesOf(clients, home, at)));
 
   for (const bake of bakes) {
     const mine = instances.get(bake.id) ?? [];
@@ -377,7 +437,8 @@ export async function observe(
         commands.push(...(await commandsOf(clients.ssm, bake, instance.instanceId)));
       }
     }
-    const targets = new Set((bake.rollout ?? []).map((t) => t.group));
+    const targets = bake.rollout ?? [];
+    const mineGroup = (g: GroupAt) => targets.some((t) => sameGroup(t, g));
     result.set(bake.id, {
       now,
       instances: mine,
@@ -385,8 +446,9 @@ export async function observe(
       commands,
       images: images.get(bake.id) ?? [],
       // Only bakes rolling out had their groups looked at: for the others, "not observed" is not "not found".
-      ...(rolling.includes(bake) ? { groups: groups.filter((g) => targets.has(g.name)) } : {}),
-      ...(REFRESH_PHASES.has(bake.phase) ? { refreshes: refreshes.filter((r) => targets.has(r.group)) } : {}),
+      ...(rolling.includes(bake) ? { groups: groups.filter((g) => mineGroup(observedAt(g))) } : {}),
+      ...(unreachable.has(bake.id) ? { unreachable: unreachable.get(bake.id) } : {}),
+      ...(REFRESH_PHASES.has(bake.phase) ? { refreshes: refreshes.filter(mineGroup) } : {}),
     });
   }
   return result;

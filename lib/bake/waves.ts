@@ -1,5 +1,7 @@
 /** A rollout's waves in the bake record: where each stands, and which targets are the current wave's. */
 import { wavesOf, type Pipeline, type Wave } from '../pipeline/schema';
+import { partitionOf, type AssumedRole } from '../aws/regional';
+import { RefusedError } from '../errors';
 import type { BakeRecord, RolloutTarget, WaveRecord } from './model';
 
 /** The record's rollout as it starts: every target pending, each naming its wave; every wave pending. */
@@ -13,6 +15,7 @@ export function rolloutStart(
         group: t.autoScalingGroup,
         wave: index,
         ...(t.region ? { region: t.region } : {}),
+        ...(t.account ? { account: t.account } : {}),
         status: 'pending',
       })),
     ),
@@ -48,4 +51,57 @@ export function withWave(bake: BakeRecord, wave: number, patch: Partial<WaveReco
 export function waveLabel(bake: BakeRecord, wave: number): string {
   const waves = bake.waves ?? [];
   return waves.length > 1 ? `wave ${waves[wave]?.name ?? wave + 1}` : '';
+}
+
+/** A target group where it is: its name, with its region and account when not the bake's own. */
+export interface GroupAt {
+  readonly group: string;
+  readonly region?: string | undefined;
+  readonly account?: string | undefined;
+}
+
+/** The same group in the same place (a group's name is unique only within an account and region). */
+export function sameGroup(a: GroupAt, b: GroupAt): boolean {
+  return a.group === b.group && a.region === b.region && a.account === b.account;
+}
+
+/** The place fields an action or result on a target's group carries, when not the bake's own. */
+export function where(target: Omit<GroupAt, 'group'>): { region?: string; account?: string } {
+  return {
+    ...(target.region ? { region: target.region } : {}),
+    ...(target.account ? { account: target.account } : {}),
+  };
+}
+
+/** The target as an action or result names it: its group and its place. */
+export function groupAt(target: GroupAt): GroupAt & { readonly group: string } {
+  return { group: target.group, ...where(target) };
+}
+
+/** An observed group as a `GroupAt`. */
+export function observedAt(group: { name: string; region?: string; account?: string }): GroupAt {
+  return { group: group.name, ...where(group) };
+}
+
+/**
+ * The role a bake's calls in another account go through: the pipeline's target role there, a
+ * session named after the bake. None for the service's own account.
+ */
+export function roleFor(
+  pipeline: Pick<Pipeline, 'rollout'> | undefined,
+  bake: Pick<BakeRecord, 'id' | 'region'>,
+  account: string | undefined,
+): AssumedRole | undefined {
+  if (account === undefined) return undefined;
+  const role = pipeline?.rollout?.targetRole;
+  if (!role)
+    throw new RefusedError(
+      'TargetRoleMissing',
+      `account ${account} is a rollout target, but the pipeline names no rollout.targetRole to reach it`,
+    );
+  return {
+    roleArn: `arn:${partitionOf(bake.region)}:iam::${account}:role/${role.name}`,
+    externalId: role.externalId,
+    sessionName: bake.id,
+  };
 }

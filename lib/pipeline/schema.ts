@@ -83,6 +83,8 @@ const lifecycleSchema = z
   })
   .strict();
 
+const accountSchema = z.string().regex(/^\d{12}$/, 'must be a 12-digit account id');
+
 /** One group a rollout moves to the new image. */
 const targetSchema = z
   .object({
@@ -93,6 +95,12 @@ const targetSchema = z
      * the region must be one of `distribute.regions`.
      */
     region: regionSchema.optional(),
+    /**
+     * The group's account, when not the stack's: the service assumes `rollout.targetRole` there
+     * (resources/target-account-role.yml), and the image is shared with it, so the account must be
+     * one of `distribute.accounts`.
+     */
+    account: accountSchema.optional(),
     /** Make the new version the template's default (groups that use $Default follow it). */
     setDefaultVersion: z.boolean().default(true),
     /** Lifecycle hook handling for this group, instead of the pipeline's. */
@@ -136,6 +144,24 @@ const rolloutSchema = z
      * refreshes their groups back to the versions they ran before and puts their defaults back.
      */
     onFailure: z.enum(['stop', 'rollback']).default('stop'),
+    /**
+     * The role a target in another account is reached through: the same name in every target
+     * account (a StackSet of resources/target-account-role.yml), assumed with this ExternalId.
+     */
+    targetRole: z
+      .object({
+        /** The stack may assume only roles named so (serverless.yml, ReachTargetAccounts). */
+        name: z
+          .string()
+          .regex(
+            /^ami-bakery-target[\w+=,.@-]{0,47}$/,
+            'must start with ami-bakery-target (the only roles the stack may assume)',
+          )
+          .default('ami-bakery-target'),
+        externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, 'letters, digits and +=,.@:/-, 2 to 1224'),
+      })
+      .strict()
+      .optional(),
     refresh: z
       .object({
         minHealthyPercentage: z.number().int().min(0).max(100).default(90),
@@ -197,7 +223,9 @@ const rolloutSchema = z
   })
   .refine(
     (rollout) => {
-      const groups = targetsOf(rollout).map((t) => t.autoScalingGroup);
+      const groups = targetsOf(rollout).map(
+        (t) => `${t.account ?? ''}/${t.region ?? ''}/${t.autoScalingGroup}`,
+      );
       return new Set(groups).size === groups.length;
     },
     { message: 'a group can be the target of one wave only, once' },
@@ -272,11 +300,17 @@ export const pipelineSchema = z
     distribute: z
       .object({
         regions: z.array(regionSchema).default([]),
-        accounts: z.array(z.string().regex(/^\d{12}$/, 'must be a 12-digit account id')).default([]),
+        accounts: z.array(accountSchema).default([]),
         organizationalUnits: z.array(z.string().startsWith('arn:aws:organizations::')).default([]),
+        /**
+         * The KMS key each copy is encrypted with, by region (absent: the region's default EBS key).
+         * An image shared with other accounts needs customer managed keys that allow them: the
+         * AWS managed aws/ebs key cannot be shared (docs/cross-account.md).
+         */
+        kmsKeys: z.record(regionSchema, z.string().min(1)).default({}),
       })
       .strict()
-      .default({ regions: [], accounts: [], organizationalUnits: [] }),
+      .default({ regions: [], accounts: [], organizationalUnits: [], kmsKeys: {} }),
     publish: z.object({ parameter: z.string().regex(/^\/[\w./-]+$/) }).strict(),
     rollout: rolloutSchema.optional(),
     /** Lifecycle hook handling for the rollout's target groups (a target may override it). */
@@ -315,6 +349,30 @@ export const pipelineSchema = z
           message: `${target.autoScalingGroup} is in ${target.region}, where the pipeline does not distribute the image: add the region to distribute.regions (or omit region for the stack's own)`,
         });
     }
+    // A target in another account launches the image shared with it, through the target role.
+    const accounts = new Set(pipeline.distribute.accounts);
+    for (const target of pipeline.rollout ? targetsOf(pipeline.rollout) : []) {
+      if (target.account === undefined) continue;
+      if (!accounts.has(target.account))
+        context.addIssue({
+          code: 'custom',
+          path: ['rollout'],
+          message: `${target.autoScalingGroup} is in account ${target.account}, which the image is not shared with: add it to distribute.accounts (or omit account for the stack's own)`,
+        });
+      if (!pipeline.rollout?.targetRole)
+        context.addIssue({
+          code: 'custom',
+          path: ['rollout', 'targetRole'],
+          message: `${target.autoScalingGroup} is in account ${target.account}: give rollout.targetRole (the role's name there and its ExternalId)`,
+        });
+    }
+    for (const region of Object.keys(pipeline.distribute.kmsKeys))
+      if (!regions.has(region))
+        context.addIssue({
+          code: 'custom',
+          path: ['distribute', 'kmsKeys', region],
+          message: `${region} is not one of distribute.regions: a key is for a copy the pipeline makes`,
+        });
     // A wave's bake time runs inside its refreshes, so inside the refreshing deadline.
     const allowed = pipeline.deadlines.refreshing ?? DEFAULT_DEADLINES.refreshing;
     (pipeline.rollout?.waves ?? []).forEach((wave, index) => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { KMSClient } from '@aws-sdk/client-kms';
 import type { Pluggable } from '@smithy/types';
 import { inject } from 'vitest';
 import { EmulatorControl } from '../../emulator/control';
@@ -16,6 +17,7 @@ export interface TestAws extends AwsClients {
   readonly accountId: string;
   readonly iam: IAMClient;
   readonly elb: ElasticLoadBalancingV2Client;
+  readonly kms: KMSClient;
 }
 
 /**
@@ -68,7 +70,9 @@ export function awsForTest(key: string, env: NodeJS.ProcessEnv = {}): TestAws {
   iam.middlewareStack.use(accountHeader(accountId));
   const elb = new ElasticLoadBalancingV2Client(config);
   elb.middlewareStack.use(accountHeader(accountId));
-  return Object.assign(Object.create(clients) as AwsClients, { accountId, iam, elb });
+  const kms = new KMSClient(config);
+  kms.middlewareStack.use(accountHeader(accountId));
+  return Object.assign(Object.create(clients) as AwsClients, { accountId, iam, elb, kms });
 }
 
 /** The extension's control API for the test's account. */
@@ -102,5 +106,6 @@ export function awsForDefaultAccount(): TestAws {
     accountId: '123456789012',
     iam: new IAMClient(config),
     elb: new ElasticLoadBalancingV2Client(config),
+    kms: new KMSClient(config),
   });
 }

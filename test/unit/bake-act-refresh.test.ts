@@ -1,3 +1,4 @@
+import { KMSClient } from '@aws-sdk/client-kms';
 import { AutoScalingClient, StartInstanceRefreshCommand } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -31,6 +32,7 @@ const clients = {
   autoScalingIn: (region: string) => (regions.push(region), new AutoScalingClient({ region })),
   ec2In: (region: string) => new EC2Client({ region }),
   ssmIn: (region: string) => new SSMClient({ region }),
+  kmsIn: (region: string) => new KMSClient({ region }),
 };
 const start = {
   kind: 'start-refresh' as const,

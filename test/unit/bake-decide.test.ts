@@ -29,7 +29,7 @@ const withTest: Pipeline = {
 };
 const distributed: Pipeline = {
   ...minimal,
-  distribute: { regions: ['eu-west-1'], accounts: ['111122223333'], organizationalUnits: [] },
+  distribute: { regions: ['eu-west-1'], accounts: ['111122223333'], organizationalUnits: [], kmsKeys: {} },
 };
 
 const T0 = '2026-11-22T00:00:00.000Z';
@@ -1411,7 +1411,7 @@ describe('decide: what mutation testing found untested', () => {
   };
   const twoRegions: Pipeline = {
     ...minimal,
-    distribute: { regions: ['eu-west-1', 'ap-south-1'], accounts: [], organizationalUnits: [] },
+    distribute: { regions: ['eu-west-1', 'ap-south-1'], accounts: [], organizationalUnits: [], kmsKeys: {} },
   };
 
   it.each<[string, BakeRecord, Pipeline, Observed, Partial<BakeRecord>, Action[]]>([
@@ -1900,7 +1900,7 @@ describe('decide: what the record and the actions say', () => {
     [
       'distributing to organizational units only: shared too',
       bake('distributing', imaged),
-      { ...minimal, distribute: { regions: [], accounts: [], organizationalUnits: ['ou-ab12-cd34ef56'] } },
+      { ...minimal, distribute: { regions: [], accounts: [], organizationalUnits: ['ou-ab12-cd34ef56'], kmsKeys: {} } },
       seen({ images: [image('available')] }),
       { phase: 'succeeded' },
       [

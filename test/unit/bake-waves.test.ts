@@ -735,6 +735,9 @@ describe('waves: what mutation testing found unstated', () => {
     };
   };
 
+  /** The groups as a pass reads them in eu-west-1. */
+  const westGroups = groups.map((g) => ({ ...g, region: 'eu-west-1' }));
+
   it('versions a group in another region with the copy there, and every later action names the region', () => {
     const record = bake('rolling', {
       copies: [{ region: 'eu-west-1', imageId: 'ami-west' }],
@@ -742,7 +745,7 @@ describe('waves: what mutation testing found unstated', () => {
       rollout: [{ group: 'canary', wave: 0, region: 'eu-west-1', status: 'pending' }],
     });
 
-    const decision = decide(record, westPipeline(), seen({ groups }));
+    const decision = decide(record, westPipeline(), seen({ groups: westGroups }));
 
     expect(decision.actions).toEqual([
       {
@@ -762,7 +765,7 @@ describe('waves: what mutation testing found unstated', () => {
         rollout: [moving('canary', 0, { region: 'eu-west-1' })],
       }),
       westPipeline(),
-      seen({ groups, refreshes: [refresh('canary', 'Successful')] }),
+      seen({ groups: westGroups, refreshes: [{ ...refresh('canary', 'Successful'), region: 'eu-west-1' }] }),
     );
     expect(refreshing.actions.filter((a) => a.kind === 'prune-template-versions')).toEqual([
       { kind: 'prune-template-versions', region: 'eu-west-1', templateId: 'lt-0', keep: 10 },
@@ -775,7 +778,7 @@ describe('waves: what mutation testing found unstated', () => {
       rollout: [{ group: 'canary', wave: 0, region: 'eu-west-1', status: 'pending' }],
     });
 
-    const decision = decide(record, westPipeline(), seen({ groups, refreshes: [] }));
+    const decision = decide(record, westPipeline(), seen({ groups: westGroups, refreshes: [] }));
 
     // The wave fails with it, and the bake ends: the record says where the group was left too.
     expect(decision.next.rollout?.[0]).toMatchObject({

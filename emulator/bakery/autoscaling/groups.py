@@ -17,6 +17,7 @@ from moto.autoscaling.models import ASG_NAME_TAG, AutoScalingBackend, FakeAutoSc
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
+from .. import kms
 from . import hooks, tables
 from .common import COUNTED, LAUNCHING, TERMINATING, backend_of
 
@@ -43,18 +44,14 @@ def launch(group: FakeAutoScalingGroup, count: int, version_number: int | None =
             zone = group.ec2_backend.get_subnet(subnet_id).availability_zone
         else:
             zone = group.availability_zones[len(group.instance_states) % len(group.availability_zones)]
-        reservation = group.ec2_backend.run_instances(
-            version.image_id,
-            1,
-            version.user_data,
-            version.security_groups,
-            instance_type=version.instance_type,
-            tags={"instance": dict(tags)},
-            placement=zone,
-            launch_template={"LaunchTemplateId": template.id, "Version": str(version.number)},
-            is_instance_type_default=False,
-            subnet_id=subnet_id,
-        )
+        try:
+            reservation = launch_one(group, version, template, tags, zone, subnet_id)
+        except kms.LaunchRefused as refused:
+            # The launch fails as a scaling activity (AWS: "Client.InternalError: Client error on
+            # launch"); a refresh waiting on it fails with that reason.
+            tables.group_extra(group).launch_failure = refused.message
+            break
+        tables.group_extra(group).launch_failure = None
         instance = reservation.instances[0]
         instance.autoscaling_group = group
         state = InstanceState(instance, lifecycle_state="Pending", protected_from_scale_in=group.new_instances_protected_from_scale_in)
@@ -63,6 +60,23 @@ def launch(group: FakeAutoScalingGroup, count: int, version_number: int | None =
         launched.append(state)
         hooks.start_actions(group, state, LAUNCHING)
     return launched
+
+
+def launch_one(group: FakeAutoScalingGroup, version, template, tags: dict, zone: str | None, subnet_id: str | None):
+    """RunInstances as Auto Scaling makes it, for one instance of the group."""
+    return group.ec2_backend.run_instances(
+        version.image_id,
+        1,
+        version.user_data,
+        version.security_groups,
+        instance_type=version.instance_type,
+        tags={"instance": dict(tags)},
+        placement=zone,
+        launch_template={"LaunchTemplateId": template.id, "Version": str(version.number)},
+        is_instance_type_default=False,
+        subnet_id=subnet_id,
+        by_autoscaling=True,
+    )
 
 
 def launched_version(state: InstanceState) -> int | None:

@@ -320,6 +320,10 @@ def step_refresh(refresh: Refresh) -> None:
             begin_termination(group, state)
         converge(group)
     refresh.batch_new = [state.instance.id for state in group.instance_states if state.instance.id not in before]
+    failure = tables.group_extra(group).launch_failure
+    if not refresh.batch_new and failure:
+        fail_refresh(refresh, f"An instance failed to launch: {failure}")
+        return
     if not refresh.batch_new:
         refresh.replaced += size  # nothing to launch (scaled in meanwhile)
 

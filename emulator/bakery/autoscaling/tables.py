@@ -24,6 +24,8 @@ class GroupExtra:
     grace_period: int | None = None
     # DefaultInstanceWarmup, which moto drops.
     default_instance_warmup: int | None = None
+    # Why the last launch failed (an image the account cannot use), until one succeeds.
+    launch_failure: str | None = None
 
 
 @dataclass
