@@ -12,7 +12,7 @@ import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import { pipelines } from '../config/pipelines';
 import { createBakery } from '../functions/bakery';
 import { createApiHandler } from '../lib/api/handler';
-import type { AnyAwsClient } from '../lib/aws/clients';
+import type { InstrumentableClient } from '../lib/aws/clients';
 import type { Bakery } from '../lib/bake/service';
 import { loadPipelines, PipelineCatalog } from '../lib/pipeline/catalog';
 import { lambdaContext, type LocalEnvironment } from '../scripts/local/environment';
@@ -73,7 +73,7 @@ export async function benchApiLatency(
 ): Promise<Figure[]> {
   const inAws = new AsyncLocalStorage<{ ms: number }>();
   const options = local.clientOptions('api');
-  const timed = (client: AnyAwsClient) => {
+  const timed = (client: InstrumentableClient) => {
     options.instrument?.(client);
     client.middlewareStack.use(awsTimer(inAws));
   };

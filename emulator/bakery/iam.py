@@ -747,7 +747,11 @@ def kms_requests(action: str, body: dict[str, Any], account: str, region: str) -
         if found is None:
             return []  # KMS answers NotFoundException itself
         owner, key = found
-        return [Request(f"kms:{action}", key.arn, {}, resource_account=owner, resource_policy=json.loads(key.policy))]
+        context: dict[str, Any] = {}
+        if action == "CreateGrant":
+            # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
+            context = {"kms:GranteePrincipal": body.get("GranteePrincipal", ""), "kms:GrantOperations": list(body.get("Operations", []))}
+        return [Request(f"kms:{action}", key.arn, context, resource_account=owner, resource_policy=json.loads(key.policy))]
     if action in ("CreateKey", "ListKeys", "ListAliases"):
         return [Request(f"kms:{action}", "*")]
     raise NotModelled(f"kms:{action}")

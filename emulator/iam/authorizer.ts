@@ -42,6 +42,16 @@ export type Message =
   | { id: number; op: 'forget'; principals: string[] }
   | { id: number; op: 'authorize'; principal: string; account: string; requests: AuthorizationRequest[] };
 
+/**
+ * aws:PrincipalArn of a caller: "for IAM roles, the request context returns the ARN of the role,
+ * not the ARN of the user that assumed the role" (IAM User Guide, AWS global condition context
+ * keys) — a role session `arn:aws:sts::A:assumed-role/R/S` is `arn:aws:iam::A:role/R`.
+ */
+export function principalArn(principal: string): string {
+  const session = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/.exec(principal);
+  return session ? `arn:${session[1]}:iam::${session[2]}:role/${session[3]}` : principal;
+}
+
 function simulation(
   principal: string,
   account: string,
@@ -54,7 +64,7 @@ function simulation(
       action: request.action,
       resource: { resource: request.resource, accountId: request.resourceAccount ?? account },
       contextVariables: {
-        'aws:PrincipalArn': principal,
+        'aws:PrincipalArn': principalArn(principal),
         'aws:PrincipalAccount': account,
         ...request.context,
       },

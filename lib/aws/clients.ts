@@ -1,3 +1,5 @@
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -23,12 +25,15 @@ export interface AwsClients {
 /** One of the service clients; the document client shares the DynamoDB client's middleware stack. */
 export type AnyAwsClient = AwsClients[Exclude<keyof AwsClients, 'documents'>];
 
+/** Every client the service builds, the regional and role-session ones included. */
+export type InstrumentableClient = AnyAwsClient | KMSClient | STSClient;
+
 export interface AwsClientOptions {
   /**
    * Called once with each client right after it is built, before its first call:
    * the place to attach middleware (tracing, or an emulator's account header in tests).
    */
-  readonly instrument?: (client: AnyAwsClient) => void;
+  readonly instrument?: (client: InstrumentableClient) => void;
   /**
    * Credentials to sign with instead of the default provider chain's: a caller that runs
    * several functions in one process (the local stack) gives each function its own identity.

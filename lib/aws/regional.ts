@@ -46,7 +46,7 @@ export function createRegionalClients(
     const cached = cache.get(key) as T | undefined;
     if (cached) return cached;
     const client = make();
-    if (!(client instanceof KMSClient)) options.instrument?.(client);
+    options.instrument?.(client);
     if (cache.size >= MOST_CACHED) {
       const oldest = cache.keys().next();
       if (!oldest.done) cache.delete(oldest.value);
@@ -89,6 +89,7 @@ function assumeRole(
     // Loaded on first use: only a rollout into another account needs STS.
     const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
     const sts = new STSClient(clientConfig(settings, settings.region, options.credentials));
+    options.instrument?.(sts);
     const { Credentials: credentials } = await sts.send(
       new AssumeRoleCommand({
         RoleArn: role.roleArn,

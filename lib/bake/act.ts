@@ -514,7 +514,10 @@ export async function act(
   actions: readonly Action[],
 ): Promise<ActionResult[]> {
   const results: ActionResult[] = [];
+  let unshared = false;
   for (const action of actions) {
+    // An image that could not be shared is never published: the pass's failure ends the bake.
+    if (unshared && action.kind === 'publish') continue;
     try {
       results.push(await run(clients, bake, pipeline, action));
     } catch (error) {
@@ -523,6 +526,7 @@ export async function act(
       if (action.kind === 'terminate' && isAwsError(error, 'InvalidInstanceID.NotFound')) continue;
       const { code, message } = describeError(error);
       results.push({ kind: 'rejected', action: action.kind, code, message });
+      if (action.kind === 'share-image') unshared = true;
     }
   }
   return results;

@@ -8,6 +8,7 @@ import { startBake } from '../../lib/bake/service';
 import { loadPipelines } from '../../lib/pipeline/catalog';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { accountHeader, awsForTest, controlFor } from '../support/aws';
+import { withShareableKeys } from '../support/keys';
 import { bakeryForTest, runToEnd } from '../support/bakery';
 
 // The stages after imaging: a test instance from the new image, copies to other regions,
@@ -30,7 +31,7 @@ describe('a bake with a test stage, a copy and a share', () => {
   it('tests the image on a fresh instance, copies it, shares both, publishes in both regions', async () => {
     const aws = awsForTest(`${import.meta.url}#distribute`);
     const sandbox = await createSandbox(aws, { name: 'distribute', desiredCapacity: 1 });
-    const bakery = await bakeryForTest(aws, sandbox, [web, distributed]);
+    const bakery = await bakeryForTest(aws, sandbox, [web, await withShareableKeys(aws, distributed)]);
 
     const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'fleet')).id);
 

@@ -19,6 +19,7 @@ import type { PipelineInput } from '../../lib/pipeline/schema';
 import { runJanitor } from '../../lib/retention/run';
 import { apiFor } from '../support/api';
 import { awsForTest, controlFor } from '../support/aws';
+import { withShareableKeys } from '../support/keys';
 import { bakeryForTest, type TestBakery } from '../support/bakery';
 
 // Every function of the stack does its work once, each as its own packaged role, and the grants
@@ -41,6 +42,8 @@ const UNEXERCISED: Unexercised = {
     'ec2:DescribeInstanceStatus': 'readiness by EC2 status checks (this run checks readiness by a command)',
     'ssm:SendCommand':
       'starts a handed-over check whose command the lifecycle function did not send (it died first)',
+    'sts:AssumeRole':
+      'reaches a rollout target in another account through its target role (test/integration/rollout-accounts.test.ts)',
   },
   lifecycle: {
     'autoscaling:RecordLifecycleActionHeartbeat':
@@ -91,12 +94,12 @@ it('docs/permissions.md is what the functions call, each allowed by its packaged
     desiredCapacity: 1,
     groupName: 'web-fleet',
   });
-  const fleet: PipelineInput = {
+  const fleet: PipelineInput = await withShareableKeys(aws, {
     ...web,
     distribute: { regions: ['eu-west-1'], accounts: ['111122223333'] },
     lifecycle: { readiness: { command: [READINESS] }, drain: { command: ['app-drain'] } },
     retention: { keep: 1, minAgeDays: 0 },
-  };
+  });
   const bakery = await bakeryForTest(aws, sandbox, [fleet, minimal], { timerQueue: true });
   // A readiness check that outlives the lifecycle function's bound: it goes to reconcile's timers.
   await control.configure({

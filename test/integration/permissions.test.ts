@@ -15,6 +15,7 @@ import { startBake } from '../../lib/bake/service';
 import { TAG_MANAGED, TAG_PIPELINE, TAG_STATUS } from '../../lib/aws/tags';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { accountHeader, awsForTest, controlFor } from '../support/aws';
+import { withShareableKeys } from '../support/keys';
 import { bakeryForTest, runToEnd } from '../support/bakery';
 import { receiveNotifications } from '../support/notifications';
 
@@ -29,7 +30,11 @@ async function setUp(
 ) {
   const aws = awsForTest(`${import.meta.url}#${name}`);
   const sandbox = await createSandbox(aws, { name, desiredCapacity: 1, groupName: 'web-fleet' });
-  const bakery = await bakeryForTest(aws, sandbox, configured, options);
+  // A pipeline that shares its image is encrypted with keys its accounts may use (aws/ebs cannot be shared).
+  const withKeys: PipelineInput[] = [];
+  for (const p of configured)
+    withKeys.push((p.distribute?.accounts ?? []).length > 0 ? await withShareableKeys(aws, p) : p);
+  const bakery = await bakeryForTest(aws, sandbox, withKeys, options);
   const control = controlFor(aws);
   await control.configure({ timeScale: 0.002 });
   return { aws, sandbox, bakery, control };

@@ -1,7 +1,7 @@
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it, vi } from 'vitest';
-import { createAwsClients, type AnyAwsClient } from '../../lib/aws/clients';
+import { createAwsClients, type InstrumentableClient } from '../../lib/aws/clients';
 import { readAwsSettings } from '../../lib/aws/settings';
 
 const settings = readAwsSettings({
@@ -12,13 +12,13 @@ const settings = readAwsSettings({
 
 describe('createAwsClients', () => {
   it('builds no client until one is used', () => {
-    const instrument = vi.fn<(client: AnyAwsClient) => void>();
+    const instrument = vi.fn<(client: InstrumentableClient) => void>();
     createAwsClients(settings, { instrument });
     expect(instrument).not.toHaveBeenCalled();
   });
 
   it('builds each client once and instruments it once', () => {
-    const instrument = vi.fn<(client: AnyAwsClient) => void>();
+    const instrument = vi.fn<(client: InstrumentableClient) => void>();
     const clients = createAwsClients(settings, { instrument });
 
     const first = clients.ec2;
@@ -39,7 +39,7 @@ describe('createAwsClients', () => {
   });
 
   it('shares the DynamoDB client and its middleware (so its instrumentation) with the document client', () => {
-    const instrument = vi.fn<(client: AnyAwsClient) => void>();
+    const instrument = vi.fn<(client: InstrumentableClient) => void>();
     const clients = createAwsClients(settings, { instrument });
 
     const documents = clients.documents;

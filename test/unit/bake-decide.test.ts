@@ -1900,7 +1900,10 @@ describe('decide: what the record and the actions say', () => {
     [
       'distributing to organizational units only: shared too',
       bake('distributing', imaged),
-      { ...minimal, distribute: { regions: [], accounts: [], organizationalUnits: ['ou-ab12-cd34ef56'], kmsKeys: {} } },
+      {
+        ...minimal,
+        distribute: { regions: [], accounts: [], organizationalUnits: ['ou-ab12-cd34ef56'], kmsKeys: {} },
+      },
       seen({ images: [image('available')] }),
       { phase: 'succeeded' },
       [

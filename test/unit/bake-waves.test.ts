@@ -1047,4 +1047,67 @@ describe('waves: rolling back, the last details', () => {
       ['failed', 'Rollback refresh Cancelled'],
     ]);
   });
+  const WORKLOAD = '222233334444';
+  const accountPipeline = (): Pipeline => {
+    const { rollout } = staged();
+    if (!rollout) throw new Error('staged() has a rollout');
+    return {
+      ...minimal,
+      distribute: { ...minimal.distribute, accounts: [WORKLOAD] },
+      rollout: {
+        ...rollout,
+        targetRole: { name: 'ami-bakery-target', externalId: 'ext-1' },
+        waves: [
+          {
+            ...firstWave(rollout),
+            targets: [{ autoScalingGroup: 'canary', account: WORKLOAD, setDefaultVersion: true }],
+          },
+        ],
+      },
+    };
+  };
+  const accountRecord = () =>
+    bake('rolling', {
+      waves: [{ name: 'canary', status: 'rolling' }],
+      rollout: [{ group: 'canary', wave: 0, account: WORKLOAD, status: 'pending' }],
+    });
+
+  it('versions a group in another account only as read there, and the action names the account', () => {
+    // A group of the same name in the service's own account is another group.
+    const home = decide(accountRecord(), accountPipeline(), seen({ groups }));
+    const there = decide(
+      accountRecord(),
+      accountPipeline(),
+      seen({ groups: groups.map((g) => ({ ...g, account: WORKLOAD })) }),
+    );
+
+    expect(home.next.rollout?.[0]).toMatchObject({
+      status: 'failed',
+      reason: 'Group canary not found, or not using a launch template',
+    });
+    expect(there.actions).toEqual([
+      {
+        kind: 'create-template-version',
+        account: WORKLOAD,
+        group: 'canary',
+        templateId: 'lt-0',
+        sourceVersion: 3,
+        imageId: 'ami-new',
+        makeDefault: true,
+      },
+    ]);
+  });
+
+  it('fails a group whose account could not be read, with the refusal', () => {
+    const decision = decide(
+      accountRecord(),
+      accountPipeline(),
+      seen({ groups: [], unreachable: [{ account: WORKLOAD, reason: 'AccessDenied: not trusted' }] }),
+    );
+
+    expect(decision.next.rollout?.[0]).toMatchObject({
+      status: 'failed',
+      reason: `Account ${WORKLOAD} unreachable for canary: AccessDenied: not trusted`,
+    });
+  });
 });

@@ -66,6 +66,36 @@ describe('invalid pipeline configuration', () => {
       /field distribute\.accounts\.0: must be a 12-digit account id/,
     ],
     [
+      'a target in an account the image is not shared with',
+      withWeb({
+        rollout: {
+          targets: [{ autoScalingGroup: 'g', account: '222233334444' }],
+          targetRole: { externalId: 'ext-1' },
+        },
+      }),
+      /g is in account 222233334444, which the image is not shared with: add it to distribute\.accounts/,
+    ],
+    [
+      'a target in another account without a role to reach it',
+      withWeb({
+        distribute: { accounts: ['222233334444'] },
+        rollout: { targets: [{ autoScalingGroup: 'g', account: '222233334444' }] },
+      }),
+      /field rollout\.targetRole: g is in account 222233334444: give rollout\.targetRole/,
+    ],
+    [
+      'a target role the stack may not assume',
+      withWeb({
+        rollout: { targets: [{ autoScalingGroup: 'g' }], targetRole: { name: 'admin', externalId: 'ext-1' } },
+      }),
+      /field rollout\.targetRole\.name: must start with ami-bakery-target/,
+    ],
+    [
+      'a copy key for a region the pipeline does not copy to',
+      withWeb({ distribute: { kmsKeys: { 'eu-west-1': 'arn:aws:kms:eu-west-1:1:key/k' } } }),
+      /field distribute\.kmsKeys\.eu-west-1: eu-west-1 is not one of distribute\.regions/,
+    ],
+    [
       'an image name that is not unique',
       withWeb({ image: { name: '{pipeline}-latest' } }),
       /field image\.name: must contain \{bakeId\}/,
