@@ -35,9 +35,12 @@ export function describeBake(bake: Bake): string[] {
   const waves = bake.waves ?? [];
   const targetLine = (target: NonNullable<Bake['rollout']>[number], indent: string) => {
     const progress = target.percentage !== undefined ? ` ${target.percentage}%` : '';
+    const place = [target.account ? `account ${target.account}` : '', target.region ?? ''].filter(Boolean);
+    const at = place.length > 0 ? ` (${place.join(', ')})` : '';
+    const version = target.version !== undefined ? ` v${target.version}` : '';
     const baking = target.baking ? ' baking' : '';
     lines.push(
-      `${indent}${target.group}: ${target.status}${progress}${baking}${target.reason ? ` (${target.reason})` : ''}`,
+      `${indent}${target.group}${at}${version}: ${target.status}${progress}${baking}${target.reason ? ` (${target.reason})` : ''}`,
     );
     if (target.ended) lines.push(`            ${endedLine(target.ended)}`);
   };

@@ -74,6 +74,11 @@ const approval = z.object({
 const target = z.object({
   group: z.string(),
   wave: z.number().int().optional().describe('Its wave: an index into `waves`'),
+  region: z.string().optional().describe("The group's region, when not the bake's"),
+  account: z
+    .string()
+    .optional()
+    .describe("The group's account, when not the service's (reached through the target role)"),
   status: z.enum([
     'pending',
     'versioned',

@@ -48,6 +48,31 @@ describe('describeBake', () => {
     ]);
   });
 
+  it('names a group’s account and region when not the bake’s, and the version it moves to', () => {
+    const estate: Bake = {
+      ...cancelled,
+      phase: 'refreshing',
+      rollout: [
+        {
+          group: 'web',
+          account: '222233334444',
+          region: 'eu-west-1',
+          version: 7,
+          status: 'refreshing',
+          percentage: 40,
+        },
+        { group: 'api', region: 'eu-west-1', status: 'pending' },
+        { group: 'home', version: 3, status: 'succeeded' },
+      ],
+    };
+
+    expect(describeBake(estate).slice(1)).toEqual([
+      '  rollout   web (account 222233334444, eu-west-1) v7: refreshing 40%',
+      '  rollout   api (eu-west-1): pending',
+      '  rollout   home v3: succeeded',
+    ]);
+  });
+
   it('shows each wave with its groups under it', () => {
     const staged: Bake = {
       ...cancelled,
