@@ -19,7 +19,9 @@ import {
 import { CreateGrantCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_CREDENTIALS } from '../../emulator/harness';
+import { AUTO_SCALING_KEY_OPERATIONS } from '../../lib/bake/share';
 import { accountHeader, awsForTest, controlFor, eventually } from '../support/aws';
+import { shareableKey } from '../support/keys';
 
 // Where sharing an image meets KMS (emulator/bakery/kms.py): the AWS managed aws/ebs key cannot
 // be shared ("Snapshots encrypted with your default KMS key cannot be shared with other
@@ -30,14 +32,7 @@ const tooling = awsForTest(`${import.meta.url}#tooling`);
 const workload = awsForTest(`${import.meta.url}#workload`);
 const region = 'us-east-1';
 const autoScalingRole = `arn:aws:iam::${workload.accountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
-const operations = [
-  'Decrypt',
-  'GenerateDataKeyWithoutPlaintext',
-  'ReEncryptFrom',
-  'ReEncryptTo',
-  'CreateGrant',
-  'DescribeKey',
-] as const;
+const operations = AUTO_SCALING_KEY_OPERATIONS;
 
 async function refusal(call: Promise<unknown>): Promise<string> {
   try {
@@ -112,28 +107,9 @@ async function workloadKms(actions: string[]): Promise<KMSClient> {
 let sharedKey = '';
 let privateKey = '';
 
-/** A key policy that lets these accounts use the key. */
-const keyPolicy = (accounts: string[]) =>
-  JSON.stringify({
-    Version: '2012-10-17',
-    Statement: accounts.map((account) => ({
-      Effect: 'Allow',
-      Principal: { AWS: `arn:aws:iam::${account}:root` },
-      Action: 'kms:*',
-      Resource: '*',
-    })),
-  });
-
 beforeAll(async () => {
-  sharedKey =
-    (
-      await tooling.kms.send(
-        new CreateKeyCommand({ Policy: keyPolicy([tooling.accountId, workload.accountId]) }),
-      )
-    ).KeyMetadata?.Arn ?? '';
-  privateKey =
-    (await tooling.kms.send(new CreateKeyCommand({ Policy: keyPolicy([tooling.accountId]) }))).KeyMetadata
-      ?.Arn ?? '';
+  sharedKey = await shareableKey(tooling, region, [workload.accountId]);
+  privateKey = await shareableKey(tooling, region, []);
 });
 
 describe('KMS and image sharing across accounts', () => {
@@ -227,12 +203,7 @@ describe('KMS and image sharing across accounts', () => {
 
   it("lets another account's Auto Scaling launch a shared image only with a grant for its service-linked role", async () => {
     // A key of its own: the grant another test made on sharedKey would let this launch through.
-    const fleetKey =
-      (
-        await tooling.kms.send(
-          new CreateKeyCommand({ Policy: keyPolicy([tooling.accountId, workload.accountId]) }),
-        )
-      ).KeyMetadata?.Arn ?? '';
+    const fleetKey = await shareableKey(tooling, region, [workload.accountId]);
     const { imageId } = await imageEncryptedWith(tooling.ec2, fleetKey);
     const refreshTo = async (group: string): Promise<{ status?: string; reason?: string }> => {
       const template = await workload.ec2.send(

@@ -6,15 +6,16 @@ import {
   DescribeLaunchTemplateVersionsCommand,
   DescribeSnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { CreateKeyCommand, ListGrantsCommand } from '@aws-sdk/client-kms';
+import { ListGrantsCommand } from '@aws-sdk/client-kms';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import { createSandbox, describeGroup } from '../../emulator/sandbox';
 import { startBake } from '../../lib/bake/service';
 import type { PipelineInput } from '../../lib/pipeline/schema';
-import { awsForTest, controlFor, type TestAws } from '../support/aws';
+import { awsForTest, controlFor } from '../support/aws';
 import { bakeryForTest, runToEnd } from '../support/bakery';
+import { shareableKey } from '../support/keys';
 import { deployTargetRole } from '../support/target-account';
 
 // A rollout into another account: the tooling account bakes, a workload account runs the group.
@@ -25,24 +26,6 @@ const [, minimal] = pipelines as [PipelineInput, PipelineInput];
 const EXTERNAL_ID = 'bakery-ext-7f3a';
 const autoScalingRole = (account: string) =>
   `arn:aws:iam::${account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
-
-/** A key in the tooling account whose policy lets these accounts use it. */
-async function keyFor(tooling: TestAws, accounts: string[]): Promise<string> {
-  const created = await tooling.kms.send(
-    new CreateKeyCommand({
-      Policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: accounts.map((account) => ({
-          Effect: 'Allow',
-          Principal: { AWS: `arn:aws:iam::${account}:root` },
-          Action: 'kms:*',
-          Resource: '*',
-        })),
-      }),
-    }),
-  );
-  return created.KeyMetadata?.Arn ?? '';
-}
 
 async function setUp(key: string) {
   const tooling = awsForTest(`${import.meta.url}#${key}-tooling`);
@@ -95,7 +78,7 @@ async function setUp(key: string) {
 describe('a rollout into another account', () => {
   it('shares the image and its snapshot, grants the account’s Auto Scaling the key, versions and refreshes its group', async () => {
     const { tooling, workload, sandbox, fleet, pipeline } = await setUp('estate');
-    const key = await keyFor(tooling, [tooling.accountId, workload.accountId]);
+    const key = await shareableKey(tooling, 'us-east-1', [workload.accountId]);
     const bakery = await bakeryForTest(tooling, sandbox, [pipeline(key)]);
     await controlFor(tooling).configure({ timeScale: 0.002 });
     await controlFor(workload).configure({ timeScale: 0.002 });
@@ -175,7 +158,7 @@ describe('a rollout into another account', () => {
 
   it('fails before the rollout when the key policy leaves the account out, naming it and the permission', async () => {
     const { tooling, sandbox, workload, pipeline } = await setUp('keyless');
-    const key = await keyFor(tooling, [tooling.accountId]);
+    const key = await shareableKey(tooling, 'us-east-1', []);
     const bakery = await bakeryForTest(tooling, sandbox, [pipeline(key)]);
 
     const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'estate')).id, {
@@ -195,7 +178,7 @@ describe('a rollout into another account', () => {
 
   it('fails before the rollout when the target role does not trust the ExternalId, with STS’s refusal', async () => {
     const { tooling, sandbox, workload, pipeline } = await setUp('untrusted');
-    const key = await keyFor(tooling, [tooling.accountId, workload.accountId]);
+    const key = await shareableKey(tooling, 'us-east-1', [workload.accountId]);
     const bakery = await bakeryForTest(tooling, sandbox, [pipeline(key, 'not-the-one')]);
 
     const bake = await runToEnd(bakery, (await startBake(bakery.as('api'), 'estate')).id, {
