@@ -2,7 +2,7 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { AnyAwsClient, AwsClients, AwsClientOptions } from './clients';
 import { clientConfig, type AwsSettings } from './settings';
 
@@ -54,7 +54,22 @@ export function createRegionalClients(
     cache.set(key, client);
     return client;
   }
-  const assumer = (role: AssumedRole) => assumeRole(settings, options, role);
+  // One credentials provider per role session: a bake's EC2, Auto Scaling and KMS clients there,
+  // in every region, share one AssumeRole.
+  const sessions = new Map<string, AwsCredentialIdentityProvider>();
+  const assumer = (role: AssumedRole): AwsCredentialIdentityProvider => {
+    const key = `${role.roleArn}|${role.sessionName}`;
+    let provider = sessions.get(key);
+    if (!provider) {
+      provider = assumeRole(settings, options, role);
+      if (sessions.size >= MOST_CACHED) {
+        const oldest = sessions.keys().next();
+        if (!oldest.done) sessions.delete(oldest.value);
+      }
+      sessions.set(key, provider);
+    }
+    return provider;
+  };
   const config = (region: string, role?: AssumedRole) =>
     clientConfig(settings, region, role ? assumer(role) : options.credentials);
   const keyOf = (kind: string, region: string, role?: AssumedRole) =>
@@ -76,35 +91,52 @@ export function createRegionalClients(
   };
 }
 
+/** Credentials are asked for again this long before they expire. */
+const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
+
 /**
  * Credentials of `role`, assumed with the service's own (AssumeRole in the home region, with the
- * ExternalId the role's trust policy requires). The SDK caches them and asks again before they expire.
+ * ExternalId the role's trust policy requires), kept until shortly before they expire; callers
+ * that ask at once share one AssumeRole.
  */
 function assumeRole(
   settings: AwsSettings,
   options: AwsClientOptions,
   role: AssumedRole,
 ): AwsCredentialIdentityProvider {
+  let current: Promise<AwsCredentialIdentity> | undefined;
   return async () => {
-    // Loaded on first use: only a rollout into another account needs STS.
-    const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
-    const sts = new STSClient(clientConfig(settings, settings.region, options.credentials));
-    options.instrument?.(sts);
-    const { Credentials: credentials } = await sts.send(
-      new AssumeRoleCommand({
-        RoleArn: role.roleArn,
-        RoleSessionName: role.sessionName,
-        ExternalId: role.externalId,
-        DurationSeconds: 3_600,
-      }),
-    );
-    if (!credentials?.AccessKeyId || !credentials.SecretAccessKey)
-      throw new Error(`AssumeRole of ${role.roleArn} returned no credentials`);
-    return {
-      accessKeyId: credentials.AccessKeyId,
-      secretAccessKey: credentials.SecretAccessKey,
-      ...(credentials.SessionToken ? { sessionToken: credentials.SessionToken } : {}),
-      ...(credentials.Expiration ? { expiration: credentials.Expiration } : {}),
-    };
+    const held = current ? await current.catch(() => undefined) : undefined;
+    const fresh =
+      held && (!held.expiration || held.expiration.getTime() - Date.now() > REFRESH_BEFORE_EXPIRY_MS);
+    if (!current || !fresh) current = assume(settings, options, role);
+    return current;
+  };
+}
+
+async function assume(
+  settings: AwsSettings,
+  options: AwsClientOptions,
+  role: AssumedRole,
+): Promise<AwsCredentialIdentity> {
+  // Loaded on first use: only a rollout into another account needs STS.
+  const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
+  const sts = new STSClient(clientConfig(settings, settings.region, options.credentials));
+  options.instrument?.(sts);
+  const { Credentials: credentials } = await sts.send(
+    new AssumeRoleCommand({
+      RoleArn: role.roleArn,
+      RoleSessionName: role.sessionName,
+      ExternalId: role.externalId,
+      DurationSeconds: 3_600,
+    }),
+  );
+  if (!credentials?.AccessKeyId || !credentials.SecretAccessKey)
+    throw new Error(`AssumeRole of ${role.roleArn} returned no credentials`);
+  return {
+    accessKeyId: credentials.AccessKeyId,
+    secretAccessKey: credentials.SecretAccessKey,
+    ...(credentials.SessionToken ? { sessionToken: credentials.SessionToken } : {}),
+    ...(credentials.Expiration ? { expiration: credentials.Expiration } : {}),
   };
 }
