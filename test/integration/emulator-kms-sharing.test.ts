@@ -20,7 +20,7 @@ import { CreateGrantCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } f
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_CREDENTIALS } from '../../emulator/harness';
 import { AUTO_SCALING_KEY_OPERATIONS } from '../../lib/bake/share';
-import { accountHeader, awsForTest, controlFor, eventually } from '../support/aws';
+import { accountHeader, awsForTest, controlFor, eventually, refusal } from '../support/aws';
 import { shareableKey } from '../support/keys';
 
 // Where sharing an image meets KMS (emulator/bakery/kms.py): the AWS managed aws/ebs key cannot
@@ -33,15 +33,6 @@ const workload = awsForTest(`${import.meta.url}#workload`);
 const region = 'us-east-1';
 const autoScalingRole = `arn:aws:iam::${workload.accountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
 const operations = AUTO_SCALING_KEY_OPERATIONS;
-
-async function refusal(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (error) {
-    return `${(error as Error).name}: ${(error as Error).message}`;
-  }
-  return 'allowed';
-}
 
 /** An image of an instance whose root volume is encrypted with `kmsKeyId` (the default key when absent). */
 async function imageEncryptedWith(

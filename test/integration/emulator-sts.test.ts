@@ -2,7 +2,7 @@ import { CreateLaunchTemplateCommand, DescribeLaunchTemplatesCommand, EC2Client 
 import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { accountHeader, awsForTest, controlFor } from '../support/aws';
+import { accountHeader, awsForTest, controlFor, refusal } from '../support/aws';
 
 // STS AssumeRole across accounts, as IAM decides it
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_manage-assume.html): the caller's own
@@ -36,15 +36,6 @@ async function stsAs(arn: string, statement: Record<string, unknown>): Promise<S
 }
 
 const mayAssume = { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: target };
-
-async function refusal(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (error) {
-    return `${(error as Error).name}: ${(error as Error).message}`;
-  }
-  return 'allowed';
-}
 
 beforeAll(async () => {
   await workload.iam.send(

@@ -80,6 +80,16 @@ export function controlFor(aws: TestAws): EmulatorControl {
   return new EmulatorControl(inject('emulatorEndpoint'), aws.accountId);
 }
 
+/** How a call ended: `Name: message` of its error, or `allowed`. */
+export async function refusal(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+  } catch (error) {
+    return `${(error as Error).name}: ${(error as Error).message}`;
+  }
+  return 'allowed';
+}
+
 /** Polls `probe` until it returns a value that is not undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(
   probe: () => Promise<T | undefined>,
