@@ -37,16 +37,19 @@ class LaunchRefused(EC2ClientError):
     """RunInstances of an image the account may not use (not shared, or its key unusable)."""
 
 
+def key_home(account: str, region: str, key_id: str) -> tuple[str, str]:
+    """(account, region) a key lives in, as the caller in `account` and `region` names it (a key ARN names its own)."""
+    parts = key_id.split(":") if key_id.startswith("arn:") else []
+    if len(parts) >= 6:
+        return parts[4] or account, parts[3] or region
+    return account, region
+
+
 def key_for(account: str, region: str, key_id: str) -> tuple[str, Any] | None:
     """(owner account, key) for a key id, alias or ARN as the caller in `account` names it."""
-    owner = account
-    if key_id.startswith("arn:"):
-        parts = key_id.split(":")
-        if len(parts) >= 6:
-            owner, region = parts[4] or account, parts[3] or region
-    backend = kms_backends[owner][region]
+    owner, region = key_home(account, region, key_id)
     try:
-        return owner, backend.describe_key(key_id)
+        return owner, kms_backends[owner][region].describe_key(key_id)
     except Exception:  # moto's NotFoundException, or an alias that names nothing
         return None
 
@@ -56,13 +59,8 @@ def is_aws_managed(key) -> bool:
 
 
 def _other_backend(response: KmsResponse) -> KmsBackend | None:
-    key_id = response._get_param("KeyId") or ""
-    if not key_id.startswith("arn:"):
-        return None
-    parts = key_id.split(":")
-    if len(parts) < 6 or parts[4] in ("", response.current_account):
-        return None
-    return kms_backends[parts[4]][parts[3] or response.region]
+    owner, region = key_home(response.current_account, response.region, response._get_param("KeyId") or "")
+    return kms_backends[owner][region] if owner != response.current_account else None
 
 
 def image_owner(account: str, region: str, image_id: str):
