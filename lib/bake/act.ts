@@ -205,11 +205,6 @@ async function launch(
 }
 
 /** The pipeline an action needs; a bake whose pipeline was removed can only end things. */
-/** The key a copy in `region` is encrypted with, when the pipeline names one. */
-function copyKey(pipeline: Pipeline | undefined, region: string): string | undefined {
-  return pipeline?.distribute.kmsKeys[region];
-}
-
 /** The rollout's target accounts with a group in `region`, each with its role for this bake. */
 function targetAccountsIn(
   pipeline: Pipeline,
@@ -300,6 +295,7 @@ async function run(
       return { kind: 'done' };
     case 'copy-image': {
       const target = clients.ec2In(action.region);
+      const key = pipeline?.distribute.kmsKeys[action.region];
       const copyTags = [...tags, { Key: TAG_RECIPE, Value: bake.recipeHash }];
       const copied = await target.send(
         new CopyImageCommand({
@@ -308,7 +304,7 @@ async function run(
           Name: action.name,
           ClientToken: `${bake.id}-${action.region}`,
           Encrypted: true,
-          ...(copyKey(pipeline, action.region) ? { KmsKeyId: copyKey(pipeline, action.region) } : {}),
+          ...(key ? { KmsKeyId: key } : {}),
           // Tagged as it is made: a copy is the service's own from its first moment (so the
           // janitor finds it and IAM lets the service share it), with no window untagged.
           TagSpecifications: [

@@ -7,7 +7,7 @@ import {
   type RolloutTarget,
   type StepRecord,
 } from './model';
-import { groupAt, sameGroup, type GroupAt } from './waves';
+import { sameGroup, type GroupAt } from './waves';
 
 /** The record with one rollout target (by group, region and account) updated. */
 export function withTarget(bake: BakeRecord, at: GroupAt, patch: Partial<RolloutTarget>): BakeRecord {
@@ -87,7 +87,7 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
         bake = withResource(bake, { kind: 'parameter', id: result.parameter, region: result.region });
         break;
       case 'template-versioned':
-        bake = withTarget(bake, groupAt(result), {
+        bake = withTarget(bake, result, {
           status: 'versioned',
           templateId: result.templateId,
           version: result.version,
@@ -95,8 +95,8 @@ export function applyResults(next: BakeRecord, results: readonly ActionResult[])
         break;
       case 'refresh-started':
         bake = result.rollback
-          ? withTarget(bake, groupAt(result), { rollbackRefreshId: result.refreshId, percentage: 0 })
-          : withTarget(bake, groupAt(result), {
+          ? withTarget(bake, result, { rollbackRefreshId: result.refreshId, percentage: 0 })
+          : withTarget(bake, result, {
               status: 'refreshing',
               refreshId: result.refreshId,
               percentage: 0,

@@ -73,11 +73,6 @@ export function where(target: Omit<GroupAt, 'group'>): { region?: string; accoun
   };
 }
 
-/** The target as an action or result names it: its group and its place. */
-export function groupAt(target: GroupAt): GroupAt & { readonly group: string } {
-  return { group: target.group, ...where(target) };
-}
-
 /** An observed group as a `GroupAt`. */
 export function observedAt(group: { name: string; region?: string; account?: string }): GroupAt {
   return { group: group.name, ...where(group) };
