@@ -91,6 +91,8 @@ class Principal:
     label: str
     # A role session from STS AssumeRole: its account is the role's, whatever the request says.
     session: bool = False
+    # The session's role, whose current policies the session acts with.
+    role_arn: str | None = None
 
 
 @dataclass
@@ -194,6 +196,7 @@ def reset() -> None:
             if keys:
                 EVALUATOR.ask({"op": "forget", "principals": keys})
         PRINCIPALS.clear()
+        SESSION_POLICIES.clear()
         ROLES.clear()
         DENIALS.clear()
         GRANTS.clear()
@@ -731,10 +734,29 @@ def register_session(access_key_id: str, role_arn: str, session_name: str) -> Pr
     account = role_arn.split(":")[4]
     role_name = role_arn.rsplit("/", 1)[-1]
     session_arn = f"arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}"
-    EVALUATOR.ask({"op": "register", "principal": session_arn, "policies": role_policies(role)})
-    principal = Principal(access_key_id, session_arn, account, f"{role_name}/{session_name}", session=True)
+    principal = Principal(access_key_id, session_arn, account, f"{role_name}/{session_name}", session=True, role_arn=role_arn)
     PRINCIPALS[access_key_id] = principal
+    SESSION_POLICIES.pop(session_arn, None)
+    refresh_session(principal)
     return principal
+
+
+# The policies each role session was last registered with, as JSON.
+SESSION_POLICIES: dict[str, str] = {}
+
+
+def refresh_session(principal: Principal) -> None:
+    """A role session acts with its role's *current* policies: a changed role policy applies to
+    sessions already issued — how AWS revokes sessions, by adding a policy to the role (IAM User
+    Guide, "Revoke IAM role temporary security credentials")."""
+    if not principal.session or principal.role_arn is None or EVALUATOR is None:
+        return
+    role = role_named(principal.role_arn)
+    policies = role_policies(role) if role is not None else []
+    text = json.dumps(policies, sort_keys=True)
+    if SESSION_POLICIES.get(principal.arn) != text:
+        EVALUATOR.ask({"op": "register", "principal": principal.arn, "policies": policies})
+        SESSION_POLICIES[principal.arn] = text
 
 
 def kms_requests(action: str, body: dict[str, Any], account: str, region: str) -> list[Request]:

@@ -167,6 +167,7 @@ def authorization_error(service: str, environ: dict[str, Any], region: str, acti
         return error_response(service, status, code, f"{message} (the key belongs to account {principal.account})")
     status, code = ACCESS_DENIED.get(service, (403, "AccessDenied"))
     try:
+        iam.refresh_session(principal)
         requests, template = iam.requests_for(service, action, read_body(environ), account, region)
         iam.check(principal.arn, account, principal.label, requests, template)
     except iam.NotModelled as gap:

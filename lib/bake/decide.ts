@@ -30,6 +30,7 @@ import {
   type TargetStatus,
   type StepStage,
   type TerminalPhase,
+  type Unreachable,
   type WaveStatus,
 } from './model';
 
@@ -649,9 +650,7 @@ function rolling(pass: Pass): Decision {
     if (target.status !== 'pending' || !inWave(target, wave)) continue;
     const group = observed.groups.find((g) => sameGroup(observedAt(g), target));
     if (!group?.templateId || group.templateVersion === undefined) {
-      const cut = (observed.unreachable ?? []).find(
-        (u) => u.account === target.account && u.region === target.region,
-      );
+      const cut = unreachableAt(observed, target);
       next = withTarget(next, target, {
         status: 'failed',
         reason: cut
@@ -693,6 +692,11 @@ function rolling(pass: Pass): Decision {
   // Every pending target either failed or has its create-template-version action by now.
   if (actions.length > 0) return wait(next, actions);
   return decideStep(enter(next, 'refreshing', observed.now), pipeline, observed);
+}
+
+/** The target's account, when the pass could not read there (and why). */
+function unreachableAt(observed: Observed, target: RolloutTarget): Unreachable | undefined {
+  return (observed.unreachable ?? []).find((u) => u.account === target.account && u.region === target.region);
 }
 
 /** How Auto Scaling's StatusReason begins while a refresh waits on protected or Standby instances. */
@@ -761,6 +765,15 @@ function refreshing(pass: Pass): Decision {
     }
     if (target.status === 'refreshing') {
       const mine = refreshes.find((r) => r.id === target.refreshId);
+      const cut = unreachableAt(observed, target);
+      if (!mine && cut) {
+        // Its account stopped answering mid-refresh: the target (and its wave) fails with why.
+        next = withTarget(next, target, {
+          status: 'failed',
+          reason: `Account ${cut.account} unreachable for ${target.group}: ${cut.reason}`,
+        });
+        continue;
+      }
       if (!mine) continue;
       const done = REFRESH_DONE[mine.status];
       // Checkpoints are passed going forward only: during a rollback the percentage counts back

@@ -399,28 +399,33 @@ export async function observe(
   const rolling = bakes.filter((bake) => ROLLOUT_PHASES.has(bake.phase));
   const groups: ObservedGroup[] = [];
   const unreachable = new Map<string, Unreachable[]>();
-  for (const at of byPlace(rolling, pipelines, home)) {
+  /**
+   * What `read` finds at `at`. Another account's refusal (the role's trust, its permissions)
+   * fails that bake's targets there, not the pass: it is recorded as the account unreachable.
+   */
+  async function readAt<T>(at: GroupsAt, read: () => Promise<T[]>): Promise<T[]> {
     try {
-      groups.push(...(await groupsNamed(clients, home, at)));
+      return await read();
     } catch (error) {
-      // Another account's refusal (the role's trust, its permissions) fails that target, not the pass.
       if (!at.role || !at.bakeId || isTransient(error)) throw error;
       const { code, message } = describeError(error);
-      const { account } = placeFields(at, home);
-      unreachable.set(at.bakeId, [
-        ...(unreachable.get(at.bakeId) ?? []),
-        {
-          account: account ?? '',
-          ...(at.region !== home ? { region: at.region } : {}),
-          reason: `${code}: ${message}`,
-        },
-      ]);
+      const cut: Unreachable = {
+        account: at.account ?? '',
+        ...(at.region !== home ? { region: at.region } : {}),
+        reason: `${code}: ${message}`,
+      };
+      const known = unreachable.get(at.bakeId) ?? [];
+      if (!known.some((u) => u.account === cut.account && u.region === cut.region))
+        unreachable.set(at.bakeId, [...known, cut]);
+      return [];
     }
   }
+  for (const at of byPlace(rolling, pipelines, home))
+    groups.push(...(await readAt(at, () => groupsNamed(clients, home, at))));
   const refreshes: ObservedRefresh[] = [];
   const refreshing = bakes.filter((b) => REFRESH_PHASES.has(b.phase));
   for (const at of byPlace(refreshing, pipelines, home))
-    refreshes.push(...(await refreshesOf(clients, home, at)));
+    refreshes.push(...(await readAt(at, () => refreshesOf(clients, home, at))));
 
   for (const bake of bakes) {
     const mine = instances.get(bake.id) ?? [];

@@ -1,5 +1,5 @@
 import { CreateLaunchTemplateCommand, DescribeLaunchTemplatesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, DeleteRolePolicyCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accountHeader, awsForTest, controlFor, refusal } from '../support/aws';
@@ -115,6 +115,44 @@ describe('STS AssumeRole into another account', () => {
     ).toMatch(/^UnauthorizedOperation: .*ec2:CreateLaunchTemplate/);
     const identity = new STSClient({ region, credentials, maxAttempts: 1 });
     expect((await identity.send(new GetCallerIdentityCommand({}))).Account).toBe(workload.accountId);
+  });
+
+  it('applies a change to the role’s policies to sessions already issued, as AWS revokes sessions', async () => {
+    const sts = await stsAs(caller, mayAssume);
+    const assumed = await sts.send(
+      new AssumeRoleCommand({ RoleArn: target, RoleSessionName: 'revoked', ExternalId: 'ext-123' }),
+    );
+    const ec2 = new EC2Client({
+      region,
+      maxAttempts: 1,
+      credentials: {
+        accessKeyId: assumed.Credentials?.AccessKeyId ?? '',
+        secretAccessKey: assumed.Credentials?.SecretAccessKey ?? '',
+        sessionToken: assumed.Credentials?.SessionToken ?? '',
+      },
+    });
+    const read = () => refusal(ec2.send(new DescribeLaunchTemplatesCommand({})));
+
+    const before = await read();
+    await workload.iam.send(
+      new DeleteRolePolicyCommand({ RoleName: 'ami-bakery-target', PolicyName: 'read-templates' }),
+    );
+    const revoked = await read();
+    await workload.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'ami-bakery-target',
+        PolicyName: 'read-templates',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeLaunchTemplates', Resource: '*' }],
+        }),
+      }),
+    );
+    const restored = await read();
+
+    expect(before).toBe('allowed');
+    expect(revoked).toMatch(/^UnauthorizedOperation: .*ec2:DescribeLaunchTemplates/);
+    expect(restored).toBe('allowed');
   });
 
   it.each<[string, string, Record<string, unknown>, string | undefined, string]>([

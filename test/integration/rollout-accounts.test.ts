@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ListGrantsCommand } from '@aws-sdk/client-kms';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { DeleteRolePolicyCommand } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import { createSandbox, describeGroup } from '../../emulator/sandbox';
@@ -189,6 +190,32 @@ describe('a rollout into another account', () => {
     expect(bake.failure?.code).toBe('KeyNotUsableByAccount');
     expect(bake.failure?.message).toMatch(
       /AccessDenied: User: .* is not authorized to perform: sts:AssumeRole/,
+    );
+  });
+  it('fails the group, with the refusal, when its account stops answering mid-refresh', async () => {
+    const { tooling, sandbox, workload, pipeline } = await setUp('revoked');
+    const key = await shareableKey(tooling, 'us-east-1', [workload.accountId]);
+    const bakery = await bakeryForTest(tooling, sandbox, [pipeline(key)]);
+    await controlFor(tooling).configure({ timeScale: 0.002 });
+    await controlFor(workload).configure({ timeScale: 0.5 }); // the refresh outlasts a few passes
+    const { id } = await startBake(bakery.as('api'), 'estate');
+    await runToEnd(bakery, id, {
+      timeoutMs: 30_000,
+      until: ({ bake }) => bake.rollout?.[0]?.status === 'refreshing',
+    });
+
+    // The workload account withdraws the role's permissions: its sessions lose them at once.
+    await workload.iam.send(
+      new DeleteRolePolicyCommand({ RoleName: 'ami-bakery-target', PolicyName: 'roll-out' }),
+    );
+    const bake = await runToEnd(bakery, id, { timeoutMs: 30_000 });
+
+    expect(bake.phase).toBe('failed');
+    expect(bake.rollout?.[0]).toMatchObject({ group: 'revoked-web', status: 'failed' });
+    expect(bake.rollout?.[0]?.reason).toMatch(
+      new RegExp(
+        `^Account ${workload.accountId} unreachable for revoked-web: AccessDenied: .*not authorized to perform: autoscaling:Describe`,
+      ),
     );
   });
 });

@@ -1110,4 +1110,22 @@ describe('waves: rolling back, the last details', () => {
       reason: `Account ${WORKLOAD} unreachable for canary: AccessDenied: not trusted`,
     });
   });
+  it('fails a refreshing group whose account stopped answering; one it can read goes on', () => {
+    const record = bake('refreshing', {
+      waves: [{ name: 'canary', status: 'rolling' }],
+      rollout: [moving('canary', 0, { account: WORKLOAD }), moving('web-a', 0)],
+    });
+    const cut = [{ account: WORKLOAD, reason: 'AccessDenied: revoked' }];
+
+    const decision = decide(
+      record,
+      accountPipeline(),
+      seen({ groups, refreshes: [refresh('web-a', 'InProgress', 'r-web-a', 50)], unreachable: cut }),
+    );
+
+    expect(decision.next.rollout?.map((t) => [t.group, t.status, t.reason])).toEqual([
+      ['canary', 'failed', `Account ${WORKLOAD} unreachable for canary: AccessDenied: revoked`],
+      ['web-a', 'refreshing', undefined],
+    ]);
+  });
 });
