@@ -53,6 +53,7 @@ export function createBakery(
     clock: () => new Date(),
     log,
     leaseSeconds: environment.LEASE_SECONDS,
+    nightlySchedule: environment.NIGHTLY_SCHEDULE,
     autoScaling: aws.autoScaling,
     ec2In: regional.ec2In,
     ssmIn: regional.ssmIn,

@@ -3,9 +3,10 @@ import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import type { z } from 'zod';
 import { BAKE_ID, isTerminal, type BakeRecord } from '../bake/model';
 import { planBake } from '../bake/plan';
+import { nextRun } from '../bake/schedule';
 import { approveBake, cancelBake, rejectBake, startBake, startRollout, type Bakery } from '../bake/service';
 import { isAwsError, NotFoundError } from '../errors';
-import { targetsOf, wavesOf } from '../pipeline/schema';
+import { targetsOf, wavesOf, type Pipeline } from '../pipeline/schema';
 import { BakeStore, IdempotencyKeyReusedError } from '../store/bakes';
 import { retentionPlan } from '../retention/janitor';
 import { openApiDocument } from './openapi';
@@ -257,30 +258,59 @@ async function getBakes(bakery: Bakery, request: ApiRequest): Promise<ApiRespons
   };
 }
 
+/** The image a pipeline's parameter names in a region, null before its first publish there. */
+async function publishedIn(bakery: Bakery, parameter: string, region: string): Promise<string | null> {
+  try {
+    const answer = await bakery.ssmIn(region).send(new GetParameterCommand({ Name: parameter }));
+    return answer.Parameter?.Value ?? null;
+  } catch (error) {
+    if (isAwsError(error, 'ParameterNotFound')) return null;
+    throw error;
+  }
+}
+
+/**
+ * What the next nightly run would do for a pipeline, asked now: when it runs and whether it would
+ * bake, with the reason (a base image that cannot be resolved is a reason too, not a failure of
+ * the whole list).
+ */
+async function nextNightly(bakery: Bakery, pipeline: Pipeline) {
+  if (!pipeline.schedule.nightly) return null;
+  const at = bakery.nightlySchedule ? nextRun(bakery.nightlySchedule, bakery.clock()) : undefined;
+  const when = { at: at?.toISOString() ?? null, schedule: bakery.nightlySchedule ?? null };
+  try {
+    const { decision } = await planBake(bakery, pipeline.name, { withMaxAge: true });
+    return { ...when, wouldBake: decision.bake, reason: decision.reason };
+  } catch (error) {
+    if (error instanceof NotFoundError) return { ...when, wouldBake: false, reason: error.message };
+    throw error;
+  }
+}
+
 async function getPipelines(bakery: Bakery): Promise<ApiResponse> {
   const pipelines = await Promise.all(
     bakery.catalog.all.map(async (pipeline) => {
-      const [latest, succeeded, current] = await Promise.all([
+      const regions = [bakery.region, ...pipeline.distribute.regions];
+      const [latest, succeeded, images, nightly] = await Promise.all([
         bakery.store.list({ pipeline: pipeline.name, limit: 1 }),
         bakery.store.lastSucceeded(pipeline.name),
-        bakery
-          .ssmIn(bakery.region)
-          .send(new GetParameterCommand({ Name: pipeline.publish.parameter }))
-          .then(
-            (answer) => answer.Parameter?.Value ?? null,
-            (error: unknown) => {
-              if (isAwsError(error, 'ParameterNotFound')) return null;
-              throw error;
-            },
-          ),
+        Promise.all(
+          regions.map(async (region) => ({
+            region,
+            imageId: await publishedIn(bakery, pipeline.publish.parameter, region),
+          })),
+        ),
+        nextNightly(bakery, pipeline),
       ]);
       const last = latest.bakes[0];
       return {
         name: pipeline.name,
         ...(pipeline.description ? { description: pipeline.description } : {}),
         parameter: pipeline.publish.parameter,
-        currentImageId: current,
+        currentImageId: images[0]?.imageId ?? null,
+        currentImages: images,
         nightly: pipeline.schedule.nightly,
+        nextNightly: nightly,
         requireApproval: pipeline.rollout?.requireApproval ?? false,
         targets: pipeline.rollout ? targetsOf(pipeline.rollout).map((t) => t.autoScalingGroup) : [],
         waves: pipeline.rollout

@@ -228,8 +228,23 @@ export const pipelinesResponse = z.object({
       name: z.string(),
       description: z.string().optional(),
       parameter: z.string(),
-      currentImageId: z.string().nullable().describe('The value of the published SSM parameter'),
+      currentImageId: z
+        .string()
+        .nullable()
+        .describe("The value of the published SSM parameter in the stack's region"),
+      currentImages: z
+        .array(z.object({ region: z.string(), imageId: z.string().nullable() }))
+        .describe('The published parameter in every region the pipeline publishes to, home first'),
       nightly: z.boolean(),
+      nextNightly: z
+        .object({
+          at: z.string().nullable().describe('When the nightly check runs next (UTC), if the schedule says'),
+          schedule: z.string().nullable().describe('The nightly schedule expression'),
+          wouldBake: z.boolean().describe('Whether it would bake, were it to run now'),
+          reason: z.string(),
+        })
+        .nullable()
+        .describe('For a nightly pipeline: what its next nightly check would do, asked now'),
       requireApproval: z.boolean(),
       targets: z.array(z.string()).describe('Every target group, wave after wave'),
       waves: z.array(

@@ -44,6 +44,8 @@ export interface Bakery extends ActClients {
   readonly log: Log;
   /** How long a pass may hold a bake while acting; longer than the reconcile function's timeout. */
   readonly leaseSeconds: number;
+  /** The nightly trigger's EventBridge schedule expression, when known (the API shows the next run). */
+  readonly nightlySchedule?: string;
 }
 
 export interface StartOptions {

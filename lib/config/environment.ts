@@ -10,6 +10,8 @@ const environmentSchema = z.object({
   LEASE_SECONDS: z.coerce.number().int().min(1).max(900).default(120),
   /** The stack's builder instance profile (named per stage and region), for pipelines that name none. */
   BUILDER_INSTANCE_PROFILE: z.string().min(1).optional(),
+  /** The nightly function's schedule expression, for the API to say when it runs next. */
+  NIGHTLY_SCHEDULE: z.string().min(1).default('cron(0 3 * * ? *)'),
 });
 
 export type Environment = Readonly<z.output<typeof environmentSchema>>;
