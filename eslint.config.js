@@ -12,6 +12,7 @@ export default tseslint.config(
       'coverage/',
       '.stryker-tmp/',
       'emulator/**/*.py',
+      'console/dist/',
     ],
   },
   js.configs.recommended,

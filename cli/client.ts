@@ -70,16 +70,20 @@ export class ApiClient {
     });
   }
 
-  async call(
+  /**
+   * One request as sent and answered, whatever the status: the console forwards these.
+   * @throws UnreachableError when nothing answers.
+   */
+  async send(
     method: string,
     path: string,
-    options: { body?: unknown; query?: Record<string, string>; headers?: Record<string, string> } = {},
-  ): Promise<ApiAnswer> {
+    options: { body?: string; query?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; headers: Headers; text: string }> {
     // The endpoint's own path (an API Gateway stage, /prod) comes first.
     const url = new URL(this.endpoint);
     url.pathname = `${this.endpoint.pathname.replace(/\/+$/, '')}${path}`;
     for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const { body } = options;
     let headers: Record<string, string> = {
       host: url.host,
       accept: 'application/json',
@@ -104,20 +108,31 @@ export class ApiClient {
     } catch (error) {
       throw new UnreachableError(url.toString(), causeOf(error));
     }
-    const text = await response.text();
+    return { status: response.status, headers: response.headers, text: await response.text() };
+  }
+
+  async call(
+    method: string,
+    path: string,
+    options: { body?: unknown; query?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<ApiAnswer> {
+    const { status, text } = await this.send(method, path, {
+      ...options,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text) as unknown;
     } catch {
       // not JSON: keep the text
     }
-    if (response.status >= 400) {
+    if (status >= 400) {
       const problem =
         typeof parsed === 'object' && parsed !== null && 'title' in parsed
           ? (parsed as Problem)
-          : { title: `HTTP ${response.status}`, status: response.status, detail: text.slice(0, 500) };
+          : { title: `HTTP ${status}`, status, detail: text.slice(0, 500) };
       throw new ApiError(problem);
     }
-    return { status: response.status, body: parsed };
+    return { status, body: parsed };
   }
 }

@@ -11,8 +11,10 @@ import type {
   retentionResponse,
   skippedResponse,
 } from '../lib/api/schemas';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ApiClient, ApiError, UnreachableError } from './client';
+import { ConsoleNotBuiltError, loadConsoleFiles, startConsole } from './console-server';
 import { describeBake, listLines, type Bake } from './format';
 
 const USAGE = `Usage: ami-bakery <command> [options]
@@ -28,6 +30,7 @@ Commands
   pipelines                                            pipelines, their last bake and current image
   rollout <pipeline> <ami-id> [--reason TEXT] [--follow]  roll an existing image out (rollback)
   retention <pipeline>                                 what the janitor would delete, and why the rest stays
+  console [--port N] [--no-open]                       the web console on 127.0.0.1 (ami-bakery console --help)
   help                                                 this text
 
 Options
@@ -41,6 +44,24 @@ Options
 
 Exit codes: 0 done (a followed bake succeeded), 1 failed (a refused request, an unreachable API,
 a failed or cancelled bake), 2 usage error.
+`;
+
+const CONSOLE_USAGE = `Usage: ami-bakery console [--endpoint URL] [--region NAME] [--port N] [--no-open]
+
+Serves the web console on http://127.0.0.1 and opens it in your browser: pipelines, bakes, a
+bake's phases, steps and rollout (live), approvals, cancel, rollbacks and retention plans.
+
+The console's API calls go to the API (--endpoint, default $AMI_BAKERY_URL) through this
+process, signed with SigV4 from your own AWS credentials (as kubectl proxy does); nothing in the
+cloud stack is opened to the browser. Only 127.0.0.1 listens, and only the page opened from the
+printed address (it carries a key made for this run) may call the API through it.
+
+Options
+  --port N     the local port (default: any free one)
+  --no-open    print the address, do not start a browser
+  --endpoint, --region   as for every command
+
+Stop with Ctrl-C.
 `;
 
 class UsageError extends Error {}
@@ -71,6 +92,8 @@ function parse(argv: string[]) {
         interval: { type: 'string', default: '1000' },
         cursor: { type: 'string' },
         'idempotency-key': { type: 'string' },
+        port: { type: 'string' },
+        'no-open': { type: 'boolean', default: false },
         version: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -157,6 +180,7 @@ const COMMANDS = [
   'pipelines',
   'rollout',
   'retention',
+  'console',
   'help',
 ];
 
@@ -187,6 +211,58 @@ function version(): string {
   return pkg.version;
 }
 
+/** The command that opens a URL in the desktop's browser, by platform. */
+function browserCommand(url: string): [string, string[]] {
+  if (process.platform === 'darwin') return ['open', [url]];
+  if (process.platform === 'win32') return ['cmd', ['/c', 'start', '""', url]];
+  return ['xdg-open', [url]];
+}
+
+/** `ami-bakery console`: serves the console until Ctrl-C; 0 when stopped so. */
+async function serveConsoleUntilStopped(
+  client: ApiClient,
+  portOption: string | undefined,
+  open: boolean,
+  io: Output,
+): Promise<number> {
+  const port = portOption === undefined ? 0 : Number(portOption);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new UsageError(`--port: a port number from 0 to 65535, not ${portOption ?? ''}`);
+  let files: ReturnType<typeof loadConsoleFiles>;
+  try {
+    files = loadConsoleFiles();
+  } catch (error) {
+    if (error instanceof ConsoleNotBuiltError) throw new UsageError(error.message);
+    throw error;
+  }
+  const running = await startConsole({
+    files,
+    port,
+    forward: async (request) => {
+      const answer = await client.send(request.method, request.path, request);
+      return { status: answer.status, headers: Object.fromEntries(answer.headers), body: answer.text };
+    },
+  });
+  if (io.json) io.out(JSON.stringify({ url: running.url }));
+  else
+    io.out(
+      `ami-bakery console: ${running.url}\n  (only this address works: it carries this run's key; Ctrl-C stops)`,
+    );
+  if (open) {
+    const [command, args] = browserCommand(running.url);
+    // No browser (a server, CI) is not a failure: the address is printed.
+    spawn(command, args, { stdio: 'ignore', detached: true })
+      .on('error', () => undefined)
+      .unref();
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await running.stop();
+  return 0;
+}
+
 async function finishWith(
   client: ApiClient,
   bake: Bake,
@@ -214,6 +290,10 @@ export async function run(argv: string[], io: Output): Promise<number> {
   const [command, ...rest] = positionals;
   if (values.version) {
     io.out(io.json ? JSON.stringify({ version: version() }) : `ami-bakery ${version()}`);
+    return 0;
+  }
+  if (values.help && command === 'console') {
+    io.out(CONSOLE_USAGE);
     return 0;
   }
   if (values.help || command === 'help' || !command) {
@@ -336,6 +416,10 @@ export async function run(argv: string[], io: Output): Promise<number> {
         io.out(`${plan.delete.length} to delete (${plan.reclaimGiB} GiB), ${plan.keep.length} kept`);
       }
       return 0;
+    }
+    case 'console': {
+      one(rest, 0, 'console');
+      return serveConsoleUntilStopped(client, values.port, !values['no-open'], io);
     }
     default:
       throw new UsageError(`unknown command: ${command}`);

@@ -1,8 +1,9 @@
 /**
  * `npm run dev`: the whole service on localhost against the emulator (or AWS_ENDPOINT_URL): the
- * HTTP API on http://127.0.0.1:$PORT (default 3000) through the real api handler, and the
- * reconcile function on its events, timers and sweep. Stop with Ctrl-C.
+ * HTTP API on http://127.0.0.1:$PORT (default 3000) through the real api handler, the web console
+ * at /console/ of it, and the reconcile function on its events, timers and sweep. Stop with Ctrl-C.
  */
+import { loadConsoleFiles } from '../cli/console-server';
 import { EmulatorStartError } from '../emulator/harness';
 import { writeFunctionEnvFiles } from './local/environment';
 import { startLocalStack } from './local/stack';
@@ -22,9 +23,11 @@ async function main(): Promise<void> {
     },
     timeScale: 0.02,
     port: Number(process.env.PORT ?? 3000),
+    console: loadConsoleFiles(),
   });
   writeFunctionEnvFiles(stack.local, '.local');
   say(`ami-bakery dev: API on ${stack.api.url} (unsigned), AWS at ${stack.local.endpoint}`);
+  say(`  console:  ${stack.api.url}/console/`);
   say(`  try:  AMI_BAKERY_URL=${stack.api.url} npx ami-bakery bake web --follow`);
   say(`        curl -s ${stack.api.url}/pipelines`);
   say(

@@ -1,3 +1,4 @@
+import type { ConsoleFile } from '../../cli/console-server';
 import type { EmulatorDelays } from '../../emulator/control';
 import { readAwsSettings } from '../../lib/aws/settings';
 import { startLocalApi, type LocalApi } from './api-server';
@@ -19,7 +20,14 @@ export interface LocalStack {
  */
 export async function startLocalStack(
   name: string,
-  options: { delays?: EmulatorDelays; timeScale?: number; sweepSeconds?: number; port?: number } = {},
+  options: {
+    delays?: EmulatorDelays;
+    timeScale?: number;
+    sweepSeconds?: number;
+    port?: number;
+    /** The built web console, served under /console/ of the API. */
+    console?: ReadonlyMap<string, ConsoleFile>;
+  } = {},
 ): Promise<LocalStack> {
   const local = await startLocalEnvironment(name);
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
@@ -44,7 +52,9 @@ export async function startLocalStack(
       ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
     });
   }
-  const server = await startLocalApi((event) => api.invoke(event), options.port ?? 0);
+  const server = await startLocalApi((event) => api.invoke(event), options.port ?? 0, {
+    ...(options.console ? { console: options.console } : {}),
+  });
   return {
     local,
     triggers,
