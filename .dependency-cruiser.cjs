@@ -37,6 +37,14 @@ module.exports = {
       from: { path: '^(lib|cli|config|emulator)/' },
       to: { path: '^functions/' },
     },
+    {
+      name: 'console-runs-in-a-browser',
+      comment:
+        'the web console (console/src) bundles for a browser: besides its own modules only Preact and the pure bake model, never Node or AWS code (its API types are type-only imports)',
+      severity: 'error',
+      from: { path: '^console/src/' },
+      to: { pathNot: '^(console/src/|lib/bake/model\\.ts$|node_modules/preact/)' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -86,12 +86,19 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
-/** A page's heading, focused when the page changes so a screen reader says where it is. */
+/** Whether a page was shown yet: the first one leaves focus where the browser puts it. */
+let shown = false;
+
+/**
+ * A page's heading, focused when the reader moves to another page (not on the first), so a
+ * screen reader says where it is and Tab goes on from there.
+ */
 export function PageTitle({ children, title }: { children: ComponentChildren; title: string }) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · ami-bakery`;
-    ref.current?.focus();
+    if (shown) ref.current?.focus();
+    shown = true;
   }, [title]);
   return (
     <h1 ref={ref} tabIndex={-1}>

@@ -409,12 +409,9 @@ describe('reading bakes', () => {
     // The parameter in every region it publishes to (here the stack's only).
     expect(plain?.currentImages).toEqual([{ region: bakery.region, imageId: plain?.currentImageId }]);
     // What the next nightly check would do, asked now: plain is fresh, gated never baked.
-    expect(plain?.nextNightly).toMatchObject({
-      at: expect.stringMatching(/T03:00:00\.000Z$/),
-      schedule: 'cron(0 3 * * ? *)',
-      wouldBake: false,
-      reason: expect.stringMatching(/^base image and recipe unchanged since bake /),
-    });
+    expect(plain?.nextNightly).toMatchObject({ schedule: 'cron(0 3 * * ? *)', wouldBake: false });
+    expect(plain?.nextNightly?.at).toMatch(/T03:00:00\.000Z$/);
+    expect(plain?.nextNightly?.reason).toMatch(/^base image and recipe unchanged since bake /);
     expect(Date.parse(plain?.nextNightly?.at ?? '') - Date.now()).toBeLessThanOrEqual(86_400_000);
     expect(result.pipelines.find((p) => p.name === 'gated')?.nextNightly).toMatchObject({
       wouldBake: true,

@@ -6,16 +6,25 @@ import { startLocalApi, type LocalApi } from '../../scripts/local/api-server';
 // echoes what it was given: the server is under test, not the api function (cli.test.ts runs that).
 let api: LocalApi;
 const seen: { body?: string; isBase64Encoded?: boolean }[] = [];
+const paths: string[] = [];
+const consoleFiles = new Map([
+  ['index.html', { type: 'text/html; charset=utf-8', body: Buffer.from('<title>console</title>') }],
+]);
 
 beforeAll(async () => {
-  api = await startLocalApi((event) => {
-    seen.push({ body: event.body, ...(event.isBase64Encoded ? { isBase64Encoded: true } : {}) });
-    return Promise.resolve({
-      statusCode: 200,
-      headers: { 'content-type': 'application/json' },
-      body: '{"ok":true}',
-    });
-  });
+  api = await startLocalApi(
+    (event) => {
+      seen.push({ body: event.body, ...(event.isBase64Encoded ? { isBase64Encoded: true } : {}) });
+      paths.push(`${event.requestContext.http.method} ${event.rawPath}?${event.rawQueryString}`);
+      return Promise.resolve({
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        body: '{"ok":true}',
+      });
+    },
+    0,
+    { console: consoleFiles },
+  );
 });
 
 afterAll(() => api.stop());
@@ -35,6 +44,25 @@ async function hangUpAfter(raw: string): Promise<void> {
 }
 
 describe('the local API server', () => {
+  it('serves the web console under /console/, its API calls reaching the same handler', async () => {
+    const bare = await fetch(`${api.url}/console`, { redirect: 'manual' });
+    const page = await fetch(`${api.url}/console/`);
+    const call = await fetch(`${api.url}/console/api/bakes?pipeline=web`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"pipeline":"web"}',
+    });
+
+    expect(bare.status).toBe(308);
+    expect(bare.headers.get('location')).toBe('/console/');
+    expect(await page.text()).toBe('<title>console</title>');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(call.status).toBe(200);
+    expect(await call.json()).toEqual({ ok: true });
+    expect(seen.at(-1)).toEqual({ body: '{"pipeline":"web"}' });
+    expect(paths.at(-1)).toBe('POST /bakes?pipeline=web');
+  });
+
   it('keeps serving after a client hangs up in the middle of a body', async () => {
     const before = seen.length;
 
