@@ -143,7 +143,11 @@ async function referencesIn(
           Versions: [...versions.keys()],
         }),
       );
+      // `$Latest` and a group's "3" may be the same version: each version is one reason.
+      const seen = new Set<number | undefined>();
       for (const version of described.LaunchTemplateVersions ?? []) {
+        if (seen.has(version.VersionNumber)) continue;
+        seen.add(version.VersionNumber);
         const whys = [...versions.entries()]
           .filter(
             ([v]) =>

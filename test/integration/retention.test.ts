@@ -157,6 +157,17 @@ async function world(key: string): Promise<World> {
       VPCZoneIdentifier: sandbox.subnetIds.join(','),
     }),
   );
+  // A group naming the latest version by number: one reason for it, naming both.
+  await aws.autoScaling.send(
+    new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: `${key}-pinned-latest`,
+      LaunchTemplate: { LaunchTemplateId: templateId, Version: '3' },
+      MinSize: 0,
+      MaxSize: 1,
+      DesiredCapacity: 0,
+      VPCZoneIdentifier: sandbox.subnetIds.join(','),
+    }),
+  );
   await aws.ec2.send(
     new RunInstancesCommand({ ImageId: ids.byInstance, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
   );
@@ -180,7 +191,9 @@ describe('retention', () => {
     expect(why[ids.newest ?? '']).toMatch(/among the 1 newest/);
     expect(why[ids.byDefault ?? '']).toMatch(/launch template refs-kept v1 \(default version\)/);
     expect(why[ids.byGroup ?? '']).toMatch(/v2 \(version named by group refs-pinned\)/);
-    expect(why[ids.sharedStays ?? '']).toMatch(/v3 \(latest version\)/);
+    expect(plan.keep.find((i) => i.imageId === ids.sharedStays)?.reasons).toEqual([
+      'launch template refs-kept v3 (latest version, version named by group refs-pinned-latest)',
+    ]);
     expect(why[ids.byInstance ?? '']).toMatch(/instance i-\w+ \((pending|running)\)/);
     expect(why[ids.byParameter ?? '']).toMatch(/SSM parameter \/ami-bakery\/kept\/latest/);
     expect(plan.delete.map((i) => i.imageId).sort()).toEqual([ids.multi, ids.sharedGoes, ids.failed].sort());

@@ -133,7 +133,9 @@ function Actions({ bake, reload }: { bake: Bake; reload: () => void }) {
           </h2>
           <p>The image is published; its rollout waits for an answer.</p>
           <label>
-            Comment <span class="muted">(kept with the answer)</span>
+            <span>
+              Comment <span class="muted">(kept with the answer)</span>
+            </span>
             <textarea
               name="comment"
               rows={2}

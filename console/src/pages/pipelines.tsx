@@ -120,7 +120,9 @@ function BakeNow({ pipeline }: { pipeline: string }) {
   return (
     <form class="bake-now" onSubmit={(event) => void start(event)}>
       <label>
-        Reason <span class="muted">(optional)</span>
+        <span>
+          Reason <span class="muted">(optional)</span>
+        </span>
         <input
           name="reason"
           value={reason}

@@ -60,7 +60,15 @@ function Images({ images, keep }: { images: Image[]; keep: boolean }) {
               <td>{image.bakeId ? <a href={`#/bakes/${image.bakeId}`}>{image.bakeId}</a> : '—'}</td>
               <td>{image.snapshots.reduce((sum, s) => sum + s.sizeGiB, 0)}</td>
               <td>
-                {keep ? image.reasons.join('; ') : image.snapshots.map((s) => s.snapshotId).join(', ') || '—'}
+                {keep ? (
+                  <ul class="reasons">
+                    {image.reasons.map((reason) => (
+                      <li key={reason}>{reason}</li>
+                    ))}
+                  </ul>
+                ) : (
+                  image.snapshots.map((s) => s.snapshotId).join(', ') || '—'
+                )}
               </td>
             </tr>
           ))}
