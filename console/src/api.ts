@@ -40,6 +40,12 @@ export class ApiProblem extends Error {
   ) {
     super(`${title}: ${detail}`);
   }
+
+  /** Whatever a call threw, as a problem the page can show. */
+  static from(error: unknown): ApiProblem {
+    if (error instanceof ApiProblem) return error;
+    return new ApiProblem(0, 'Error', error instanceof Error ? error.message : String(error));
+  }
 }
 
 /** The API as the console reaches it: `api/` next to the page, through the console server. */

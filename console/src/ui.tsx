@@ -38,10 +38,7 @@ export function useLoad<T>(
         next = cadence.current?.(value);
       } catch (error) {
         if (stopped) return;
-        const problem =
-          error instanceof ApiProblem
-            ? error
-            : new ApiProblem(0, 'Error', error instanceof Error ? error.message : String(error));
+        const problem = ApiProblem.from(error);
         setState((last) => ({
           key,
           ...(last.key === key && last.value !== undefined ? { value: last.value } : {}),

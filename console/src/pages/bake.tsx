@@ -1,3 +1,4 @@
+import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, ApiProblem, type Bake, type BakeList, type Target } from '../api';
 import { duration, isTerminal, placeOf, shares, stageOf, when } from '../format';
@@ -111,7 +112,7 @@ function Actions({ bake, reload }: { bake: Bake; reload: () => void }) {
       setConfirming(false);
       reload();
     } catch (error) {
-      setProblem(error instanceof ApiProblem ? error : new ApiProblem(0, 'Error', String(error)));
+      setProblem(ApiProblem.from(error));
     } finally {
       setBusy(false);
     }
@@ -231,7 +232,7 @@ function Rollback({ bake }: { bake: Bake }) {
       });
       navigate(`/bakes/${rollout.id}`);
     } catch (error) {
-      setProblem(error instanceof ApiProblem ? error : new ApiProblem(0, 'Error', String(error)));
+      setProblem(ApiProblem.from(error));
     } finally {
       setBusy(false);
     }
@@ -382,12 +383,12 @@ function Image({ bake }: { bake: Bake }) {
           </>
         ) : null}
         {bake.copies.map((copy) => (
-          <>
-            <dt key={`dt-${copy.region}`}>{copy.region}</dt>
-            <dd key={`dd-${copy.region}`}>
+          <Fragment key={copy.region}>
+            <dt>{copy.region}</dt>
+            <dd>
               <Code>{copy.imageId}</Code> <span class="muted">copy</span>
             </dd>
-          </>
+          </Fragment>
         ))}
         {bake.published.length > 0 ? (
           <>

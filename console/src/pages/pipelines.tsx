@@ -112,7 +112,7 @@ function BakeNow({ pipeline }: { pipeline: string }) {
       if ('skipped' in answer) setSkipped(answer.reason);
       else navigate(`/bakes/${answer.bake.id}`);
     } catch (error) {
-      setProblem(error instanceof ApiProblem ? error : new ApiProblem(0, 'Error', String(error)));
+      setProblem(ApiProblem.from(error));
     } finally {
       setBusy(false);
     }
