@@ -26,13 +26,14 @@ import type {
   ObservedImage,
   ObservedInstance,
   ObservedRefresh,
+  RolloutTarget,
   Unreachable,
   StepStage,
 } from './model';
 import { parseCommandComment, TAG_BAKE_ID, TAG_ROLE, tagValue } from '../aws/tags';
 import { describeError, isAwsError, isTransient } from '../errors';
 import type { AssumedRole } from '../aws/regional';
-import { observedAt, roleFor, sameGroup, type GroupAt } from './waves';
+import { currentWave, inWave, observedAt, roleFor, sameGroup, type GroupAt } from './waves';
 
 /** The narrow slice of AWS a pass reads from. */
 export interface ObserveClients {
@@ -229,6 +230,8 @@ function byPlace(
   bakes: readonly BakeRecord[],
   pipelines: ReadonlyMap<string, Pipeline>,
   home: string,
+  /** Which of a bake's targets to read (default: every one). */
+  followed: (bake: BakeRecord, target: RolloutTarget) => boolean = () => true,
 ): GroupsAt[] {
   const places = new Map<
     string,
@@ -236,6 +239,7 @@ function byPlace(
   >();
   for (const bake of bakes) {
     for (const target of bake.rollout ?? []) {
+      if (!followed(bake, target)) continue;
       const region = target.region ?? home;
       const key = target.account ? `${target.account}|${region}|${bake.id}` : region;
       let place = places.get(key);
@@ -424,7 +428,11 @@ export async function observe(
     groups.push(...(await readAt(at, () => groupsNamed(clients, home, at))));
   const refreshes: ObservedRefresh[] = [];
   const refreshing = bakes.filter((b) => REFRESH_PHASES.has(b.phase));
-  for (const at of byPlace(refreshing, pipelines, home))
+  // Refreshing follows the current wave's groups only (DescribeInstanceRefreshes takes one group
+  // per call: a ten-wave rollout would read ten times what it uses); a rollback, every wave's.
+  const followed = (bake: BakeRecord, target: RolloutTarget) =>
+    bake.phase === 'rolling-back' || inWave(target, currentWave(bake));
+  for (const at of byPlace(refreshing, pipelines, home, followed))
     refreshes.push(...(await readAt(at, () => refreshesOf(clients, home, at))));
 
   for (const bake of bakes) {

@@ -6,7 +6,7 @@ import { DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand }
 import { describe, expect, it } from 'vitest';
 import { pipelines } from '../../config/pipelines';
 import { createSandbox, describeGroup, type Sandbox } from '../../emulator/sandbox';
-import { approveBake, startBake } from '../../lib/bake/service';
+import { approveBake, startBake, type Bakery } from '../../lib/bake/service';
 import { pipelineSchema, type PipelineInput } from '../../lib/pipeline/schema';
 import { awsForTest, controlFor, type TestAws } from '../support/aws';
 import { testAlarm } from '../support/alarms';
@@ -40,6 +40,27 @@ async function setUp(key: string, pipeline: PipelineInput) {
   return { aws, sandbox, bakery };
 }
 
+/** The bakery with its Auto Scaling calls watched: each group whose refreshes a pass reads. */
+function readingRefreshes(bakery: Bakery): { bakery: Bakery; groups: string[] } {
+  const groups: string[] = [];
+  const watch = <T extends object>(client: T): T =>
+    new Proxy(client, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (property !== 'send' || typeof value !== 'function') return value;
+        return (command: unknown, ...rest: unknown[]) => {
+          if (command instanceof DescribeInstanceRefreshesCommand)
+            groups.push(command.input.AutoScalingGroupName ?? '');
+          return (value as (...args: unknown[]) => unknown).call(target, command, ...rest);
+        };
+      },
+    });
+  return {
+    groups,
+    bakery: { ...bakery, autoScalingIn: (region, role) => watch(bakery.autoScalingIn(region, role)) },
+  };
+}
+
 async function versionsIn(aws: TestAws, group: string): Promise<(string | undefined)[]> {
   return (await describeGroup(aws, group)).Instances?.map((i) => i.LaunchTemplate?.Version).sort() ?? [];
 }
@@ -62,14 +83,22 @@ describe('a rollout in waves', () => {
     });
     const { aws, sandbox, bakery } = await setUp('waves', pipeline);
     const { id } = await startBake(bakery.as('api'), 'staged');
+    const watched = readingRefreshes(bakery);
 
-    const gated = await runToEnd(bakery, id, {
+    const gated = await runToEnd(watched.bakery, id, {
       timeoutMs: 30_000,
       until: ({ bake }) => bake.phase === 'awaiting-approval',
     });
+    const readBeforeGate = [...new Set(watched.groups)];
     const fleetBefore = await versionsIn(aws, 'waves-fleet');
     await approveBake(bakery.as('api'), id, { by: 'carol', comment: 'canary is healthy' });
-    const bake = await runToEnd(bakery, id, { timeoutMs: 30_000 });
+    watched.groups.length = 0;
+    const bake = await runToEnd(watched.bakery, id, { timeoutMs: 30_000 });
+
+    // A pass reads the refreshes of the wave under way only (one call per group): the fleet's
+    // were not read while the canary refreshed (pruning template versions at the end reads both).
+    expect(readBeforeGate).toEqual(['waves-canary']);
+    expect(watched.groups[0]).toBe('waves-fleet');
 
     expect(gated.waves?.map((w) => w.status)).toEqual(['succeeded', 'awaiting-approval']);
     expect(gated.rollout?.map((t) => [t.group, t.status])).toEqual([
