@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
+import { KEY_HEADER } from '../console/src/protocol';
 
 /**
  * The web console's server side: the built page (console/dist) and its API calls, forwarded.
@@ -18,8 +19,7 @@ import { extname, join } from 'node:path';
  * - a strict Content-Security-Policy: the page runs only its own script and talks only to itself.
  */
 
-/** The header the page sends its session key in. */
-export const KEY_HEADER = 'x-ami-bakery-console-key';
+export { KEY_HEADER };
 
 /** An API request as the page made it, path relative to the API's root (`/bakes/…`). */
 export interface ForwardRequest {

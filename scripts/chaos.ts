@@ -171,10 +171,11 @@ function container(
   { emulatorClock = false } = {},
 ): { bakery: Bakery; fate: Fate } {
   const fate: Fate = { callsLeft: Number.POSITIVE_INFINITY };
+  const own = local.clientOptions(fn);
   const clientOptions: AwsClientOptions = {
-    ...local.clientOptions(fn),
+    ...own,
     instrument: (client) => {
-      local.clientOptions(fn).instrument?.(client);
+      own.instrument?.(client);
       client.middlewareStack.use(countCalls());
     },
   };

@@ -6,21 +6,13 @@
 import { loadConsoleFiles } from '../cli/console-server';
 import { EmulatorStartError } from '../emulator/harness';
 import { writeFunctionEnvFiles } from './local/environment';
-import { startLocalStack } from './local/stack';
+import { DEV_DELAYS, startLocalStack } from './local/stack';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<void> {
   const stack = await startLocalStack('dev', {
-    delays: {
-      'ec2.instance.pending': 2,
-      'ssm.agent.online': 1,
-      'ssm.command.pending': 0.5,
-      'ssm.command.in-progress': 2,
-      'ssm.invocation.visible': 0.3,
-      'ec2.instance.stopping': 2,
-      'ec2.image.pending': 4,
-    },
+    delays: DEV_DELAYS,
     timeScale: 0.02,
     port: Number(process.env.PORT ?? 3000),
     console: loadConsoleFiles(),

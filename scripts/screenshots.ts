@@ -8,7 +8,7 @@ import { chromium, type Page } from 'playwright-core';
 import { loadConsoleFiles } from '../cli/console-server';
 import { buildConsole } from '../console/build';
 import { EmulatorStartError } from '../emulator/harness';
-import { startLocalStack } from './local/stack';
+import { DEV_DELAYS, startLocalStack } from './local/stack';
 
 const OUT = new URL('../docs/console/', import.meta.url).pathname;
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -22,13 +22,7 @@ async function main(): Promise<void> {
   await buildConsole();
   await mkdir(OUT, { recursive: true });
   const stack = await startLocalStack('screenshots', {
-    delays: {
-      'ec2.instance.pending': 2,
-      'ssm.agent.online': 1,
-      'ssm.command.in-progress': 2,
-      'ec2.instance.stopping': 2,
-      'ec2.image.pending': 4,
-    },
+    delays: DEV_DELAYS,
     timeScale: 0.02,
     console: loadConsoleFiles(),
   });

@@ -6,6 +6,7 @@ import type {
   retentionResponse,
   skippedResponse,
 } from '../../lib/api/schemas';
+import { KEY_HEADER } from './protocol';
 
 /** The API's shapes, as lib/api/schemas.ts defines them (types only: nothing of zod ships). */
 export type Bake = z.infer<typeof bakeResponse>['bake'];
@@ -15,8 +16,6 @@ export type RetentionPlan = z.infer<typeof retentionResponse>['plan'];
 export type Skipped = z.infer<typeof skippedResponse>;
 export type Target = NonNullable<Bake['rollout']>[number];
 
-/** The header the console server wants this session's key in (cli/console-server.ts). */
-const KEY_HEADER = 'x-ami-bakery-console-key';
 const KEY_STORE = 'ami-bakery-console-key';
 
 /**

@@ -6,6 +6,17 @@ import { startLocalEnvironment, type LocalEnvironment } from './environment';
 import { startLocalFunction } from './lambda';
 import { startLocalTriggers, type LocalTriggers } from './triggers';
 
+/** The emulated AWS waits of `npm run dev` (and its screenshots): short, but each one visible. */
+export const DEV_DELAYS: EmulatorDelays = {
+  'ec2.instance.pending': 2,
+  'ssm.agent.online': 1,
+  'ssm.command.pending': 0.5,
+  'ssm.command.in-progress': 2,
+  'ssm.invocation.visible': 0.3,
+  'ec2.instance.stopping': 2,
+  'ec2.image.pending': 4,
+};
+
 export interface LocalStack {
   readonly local: LocalEnvironment;
   readonly triggers: LocalTriggers;

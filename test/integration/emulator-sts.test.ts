@@ -37,6 +37,20 @@ async function stsAs(arn: string, statement: Record<string, unknown>): Promise<S
 
 const mayAssume = { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: target };
 
+/** The target role's one permission, read-templates: (re)attached by the setup and the revocation test. */
+async function grantReadTemplates(): Promise<void> {
+  await workload.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: 'ami-bakery-target',
+      PolicyName: 'read-templates',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeLaunchTemplates', Resource: '*' }],
+      }),
+    }),
+  );
+}
+
 beforeAll(async () => {
   await workload.iam.send(
     new CreateRoleCommand({
@@ -54,16 +68,7 @@ beforeAll(async () => {
       }),
     }),
   );
-  await workload.iam.send(
-    new PutRolePolicyCommand({
-      RoleName: 'ami-bakery-target',
-      PolicyName: 'read-templates',
-      PolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeLaunchTemplates', Resource: '*' }],
-      }),
-    }),
-  );
+  await grantReadTemplates();
   await workload.ec2.send(
     new CreateLaunchTemplateCommand({
       LaunchTemplateName: 'in-workload',
@@ -138,16 +143,7 @@ describe('STS AssumeRole into another account', () => {
       new DeleteRolePolicyCommand({ RoleName: 'ami-bakery-target', PolicyName: 'read-templates' }),
     );
     const revoked = await read();
-    await workload.iam.send(
-      new PutRolePolicyCommand({
-        RoleName: 'ami-bakery-target',
-        PolicyName: 'read-templates',
-        PolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeLaunchTemplates', Resource: '*' }],
-        }),
-      }),
-    );
+    await grantReadTemplates();
     const restored = await read();
 
     expect(before).toBe('allowed');

@@ -1,5 +1,5 @@
 import { api, type BakeList, type Pipeline } from '../api';
-import { duration, PHASES, when } from '../format';
+import { duration, isTerminal, PHASES, when } from '../format';
 import { navigate } from '../router';
 import { Badge, Loading, PageTitle, ProblemBox, useLoad } from '../ui';
 
@@ -13,8 +13,7 @@ export function BakesPage({ query }: { query: URLSearchParams }) {
     key,
     () => api<BakeList>('GET', '/bakes', { query: { pipeline, status, cursor, limit: '20' } }),
     // A page with unfinished bakes follows them.
-    (page) =>
-      page.bakes.some((b) => !['succeeded', 'failed', 'cancelled'].includes(b.phase)) ? 2000 : undefined,
+    (page) => (page.bakes.some((b) => !isTerminal(b.phase)) ? 2000 : undefined),
   );
   const names = useLoad('pipeline-names', () => api<{ pipelines: Pipeline[] }>('GET', '/pipelines'));
   const go = (changes: Record<string, string>) => {
