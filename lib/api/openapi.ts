@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod';
 import { BAKE_ID } from '../bake/model';
 import {
   approvalBody,
@@ -16,8 +16,9 @@ import {
 
 type Schema = Record<string, unknown>;
 
-const input = (schema: z.ZodType): Schema => z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' });
-const output = (schema: z.ZodType): Schema =>
+const input = (schema: z.ZodMiniType): Schema =>
+  z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' });
+const output = (schema: z.ZodMiniType): Schema =>
   z.toJSONSchema(schema, { io: 'output', target: 'draft-2020-12' });
 const strip = ({ $schema: _, ...rest }: Schema): Schema => rest;
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from '../zod';
 import { ConflictError, InvalidRequestError, isTransient, NotFoundError, PipelineBusyError } from '../errors';
 import type { problem } from './schemas';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import type { z } from 'zod';
+import type * as z from '../zod';
 import { BAKE_ID, isTerminal, type BakeRecord } from '../bake/model';
 import { planBake } from '../bake/plan';
 import { nextRun } from '../bake/schedule';
@@ -40,7 +40,7 @@ export interface ApiResponse {
 /** How long an Idempotency-Key is remembered. */
 const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 
-function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query'): z.output<T> {
+function parse<T extends z.ZodMiniType>(schema: T, value: unknown, where: 'body' | 'query'): z.output<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

@@ -1,17 +1,17 @@
-import * as z from 'zod';
+import * as z from '../zod';
 import { ConfigError } from '../errors';
 
 /** The deployed stack's settings, as serverless.yml passes them to the functions. */
 const environmentSchema = z.object({
-  BAKES_TABLE: z.string().min(3),
-  NOTIFICATIONS_TOPIC_ARN: z.string().startsWith('arn:'),
+  BAKES_TABLE: z.string().check(z.minLength(3)),
+  NOTIFICATIONS_TOPIC_ARN: z.string().check(z.startsWith('arn:')),
   TIMER_QUEUE_URL: z.url(),
   /** Longer than the reconcile function's timeout: a pass that dies gives way within this. */
-  LEASE_SECONDS: z.coerce.number().int().min(1).max(900).default(120),
+  LEASE_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(900)), 120),
   /** The stack's builder instance profile (named per stage and region), for pipelines that name none. */
-  BUILDER_INSTANCE_PROFILE: z.string().min(1).optional(),
+  BUILDER_INSTANCE_PROFILE: z.optional(z.string().check(z.minLength(1))),
   /** The nightly function's schedule expression, for the API to say when it runs next. */
-  NIGHTLY_SCHEDULE: z.string().min(1).default('cron(0 3 * * ? *)'),
+  NIGHTLY_SCHEDULE: z._default(z.string().check(z.minLength(1)), 'cron(0 3 * * ? *)'),
 });
 
 export type Environment = Readonly<z.output<typeof environmentSchema>>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod';
 
 /**
  * A lifecycle hook notification, as Auto Scaling publishes it to the hook's SNS topic
@@ -6,12 +6,12 @@ import * as z from 'zod';
  */
 const actionMessage = z.object({
   LifecycleTransition: z.enum(['autoscaling:EC2_INSTANCE_LAUNCHING', 'autoscaling:EC2_INSTANCE_TERMINATING']),
-  LifecycleHookName: z.string().min(1).max(255),
-  LifecycleActionToken: z.string().min(1).max(64),
-  AutoScalingGroupName: z.string().min(1).max(255),
-  EC2InstanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/),
-  Time: z.string().optional(),
-  NotificationMetadata: z.string().optional(),
+  LifecycleHookName: z.string().check(z.minLength(1), z.maxLength(255)),
+  LifecycleActionToken: z.string().check(z.minLength(1), z.maxLength(64)),
+  AutoScalingGroupName: z.string().check(z.minLength(1), z.maxLength(255)),
+  EC2InstanceId: z.string().check(z.regex(/^i-[0-9a-f]{8,17}$/)),
+  Time: z.optional(z.string()),
+  NotificationMetadata: z.optional(z.string()),
 });
 
 const testMessage = z.object({ Event: z.literal('autoscaling:TEST_NOTIFICATION') });
@@ -20,7 +20,7 @@ const snsRecord = z.object({
   EventSource: z.literal('aws:sns'),
   Sns: z.object({ MessageId: z.string(), Message: z.string() }),
 });
-const snsEvent = z.object({ Records: z.array(snsRecord).min(1) });
+const snsEvent = z.object({ Records: z.array(snsRecord).check(z.minLength(1)) });
 
 export interface LifecycleAction {
   readonly transition: 'launching' | 'terminating';

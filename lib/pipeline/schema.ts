@@ -1,36 +1,36 @@
-import * as z from 'zod';
+import * as z from '../zod';
+
+const nonEmpty = () => z.string().check(z.minLength(1));
+/** An integer in [min, max]. */
+const integer = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
 
 /** A shell step run through SSM Run Command (`AWS-RunShellScript`), never over SSH. */
-const stepSchema = z
-  .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lowercase letters, digits and dashes, at most 40'),
-    run: z.array(z.string().min(1)).min(1),
-    timeoutSeconds: z.number().int().min(30).max(172_800).default(900),
-  })
-  .strict();
+const stepSchema = z.strictObject({
+  name: z
+    .string()
+    .check(z.regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lowercase letters, digits and dashes, at most 40')),
+  run: z.array(nonEmpty()).check(z.minLength(1)),
+  timeoutSeconds: z._default(integer(30, 172_800), 900),
+});
 
 const baseImageSchema = z.union([
-  z
-    .object({
-      /** An SSM public parameter such as /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64. */
-      ssmParameter: z.string().startsWith('/'),
-    })
-    .strict(),
-  z
-    .object({
-      /** The newest available image matching a name pattern, from the given owners. */
-      filter: z
-        .object({
-          owners: z.array(z.string().min(1)).min(1),
-          name: z.string().min(1),
-          architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
-        })
-        .strict(),
-    })
-    .strict(),
+  z.strictObject({
+    /** An SSM public parameter such as /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64. */
+    ssmParameter: z.string().check(z.startsWith('/')),
+  }),
+  z.strictObject({
+    /** The newest available image matching a name pattern, from the given owners. */
+    filter: z.strictObject({
+      owners: z.array(nonEmpty()).check(z.minLength(1)),
+      name: nonEmpty(),
+      architecture: z._default(z.enum(['x86_64', 'arm64']), 'x86_64'),
+    }),
+  }),
 ]);
 
-const regionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1');
+const regionSchema = z
+  .string()
+  .check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1'));
 
 /** Seconds each phase may take before the bake fails; missing phases use these defaults. */
 export const DEFAULT_DEADLINES = {
@@ -51,339 +51,337 @@ export const DEFAULT_DEADLINES = {
 } as const;
 
 /** What the lifecycle function does while Auto Scaling holds an instance in a wait state. */
-const lifecycleSchema = z
-  .object({
-    /** Launching: CONTINUE once this passes, ABANDON if it fails or outlasts its timeout. */
-    readiness: z
-      .union([
-        z
-          .object({
-            /** Shell lines run on the instance through SSM, e.g. curl -fsS localhost:3000/health. */
-            command: z.array(z.string().min(1)).min(1),
-            timeoutSeconds: z.number().int().min(10).max(7_200).default(600),
-          })
-          .strict(),
-        z
-          .object({
-            /** Both EC2 status checks (system and instance) ok. */
-            ec2StatusChecks: z.literal(true),
-            timeoutSeconds: z.number().int().min(10).max(7_200).default(600),
-          })
-          .strict(),
-      ])
-      .optional(),
-    /** Terminating: run this (stop taking traffic, flush logs), then CONTINUE even if it fails. */
-    drain: z
-      .object({
-        command: z.array(z.string().min(1)).min(1),
-        timeoutSeconds: z.number().int().min(10).max(3_600).default(300),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
+const lifecycleSchema = z.strictObject({
+  /** Launching: CONTINUE once this passes, ABANDON if it fails or outlasts its timeout. */
+  readiness: z.optional(
+    z.union([
+      z.strictObject({
+        /** Shell lines run on the instance through SSM, e.g. curl -fsS localhost:3000/health. */
+        command: z.array(nonEmpty()).check(z.minLength(1)),
+        timeoutSeconds: z._default(integer(10, 7_200), 600),
+      }),
+      z.strictObject({
+        /** Both EC2 status checks (system and instance) ok. */
+        ec2StatusChecks: z.literal(true),
+        timeoutSeconds: z._default(integer(10, 7_200), 600),
+      }),
+    ]),
+  ),
+  /** Terminating: run this (stop taking traffic, flush logs), then CONTINUE even if it fails. */
+  drain: z.optional(
+    z.strictObject({
+      command: z.array(nonEmpty()).check(z.minLength(1)),
+      timeoutSeconds: z._default(integer(10, 3_600), 300),
+    }),
+  ),
+});
 
-const accountSchema = z.string().regex(/^\d{12}$/, 'must be a 12-digit account id');
+const accountSchema = z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit account id'));
 
 /** One group a rollout moves to the new image. */
-const targetSchema = z
-  .object({
-    /** The group whose launch template gets a new version and whose instances are refreshed. */
-    autoScalingGroup: z.string().min(1).max(255),
-    /**
-     * The group's region, when not the stack's: it runs the pipeline's copy of the image there, so
-     * the region must be one of `distribute.regions`.
-     */
-    region: regionSchema.optional(),
-    /**
-     * The group's account, when not the stack's: the service assumes `rollout.targetRole` there
-     * (resources/target-account-role.yml), and the image is shared with it, so the account must be
-     * one of `distribute.accounts`.
-     */
-    account: accountSchema.optional(),
-    /** Make the new version the template's default (groups that use $Default follow it). */
-    setDefaultVersion: z.boolean().default(true),
-    /** Lifecycle hook handling for this group, instead of the pipeline's. */
-    lifecycle: lifecycleSchema.optional(),
-  })
-  .strict();
+const targetSchema = z.strictObject({
+  /** The group whose launch template gets a new version and whose instances are refreshed. */
+  autoScalingGroup: z.string().check(z.minLength(1), z.maxLength(255)),
+  /**
+   * The group's region, when not the stack's: it runs the pipeline's copy of the image there, so
+   * the region must be one of `distribute.regions`.
+   */
+  region: z.optional(regionSchema),
+  /**
+   * The group's account, when not the stack's: the service assumes `rollout.targetRole` there
+   * (resources/target-account-role.yml), and the image is shared with it, so the account must be
+   * one of `distribute.accounts`.
+   */
+  account: z.optional(accountSchema),
+  /** Make the new version the template's default (groups that use $Default follow it). */
+  setDefaultVersion: z._default(z.boolean(), true),
+  /** Lifecycle hook handling for this group, instead of the pipeline's. */
+  lifecycle: z.optional(lifecycleSchema),
+});
 
 /**
  * A stage of a rollout: its groups are refreshed together, and the next wave starts only once
  * every refresh of this one succeeded (after its bake time).
  */
-const waveSchema = z
-  .object({
-    /** Shown in the record, the CLI and notifications; `wave-1`, `wave-2`... when absent. */
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][\w.-]{0,62}$/)
-      .optional(),
-    targets: z.array(targetSchema).min(1),
+const waveSchema = z.strictObject({
+  /** Shown in the record, the CLI and notifications; `wave-1`, `wave-2`... when absent. */
+  name: z.optional(z.string().check(z.regex(/^[A-Za-z0-9][\w.-]{0,62}$/))),
+  targets: z.array(targetSchema).check(z.minLength(1)),
+  /**
+   * After each group's last replacement, its refresh stays `Baking` this long with the alarms
+   * still watched (Instance Refresh's own BakeTime); the wave ends when every group's has.
+   */
+  bakeMinutes: z._default(integer(0, 2_880), 0),
+  /** CloudWatch alarms that fail (and, with autoRollback, roll back) this wave's refreshes, bake time included. */
+  alarms: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(255))).check(z.maxLength(10)), []),
+  /** A person approves before this wave starts (the first wave's gate is also `rollout.requireApproval`). */
+  requireApproval: z._default(z.boolean(), false),
+});
+
+const refreshSchema = z
+  .strictObject({
+    minHealthyPercentage: z._default(integer(0, 100), 90),
+    maxHealthyPercentage: z._default(integer(100, 200), 100),
+    instanceWarmupSeconds: z.optional(integer(0, 3_600)),
+    skipMatching: z._default(z.boolean(), true),
+    autoRollback: z._default(z.boolean(), true),
+    checkpointPercentages: z.optional(z.array(integer(1, 100))),
+    checkpointDelaySeconds: z.optional(integer(0, 172_800)),
     /**
-     * After each group's last replacement, its refresh stays `Baking` this long with the alarms
-     * still watched (Instance Refresh's own BakeTime); the wave ends when every group's has.
+     * After the last replacement, the refresh stays `Baking` this long (its alarms still
+     * watched) before it succeeds (RefreshPreferences.BakeTime).
      */
-    bakeMinutes: z.number().int().min(0).max(2_880).default(0),
-    /** CloudWatch alarms that fail (and, with autoRollback, roll back) this wave's refreshes, bake time included. */
-    alarms: z.array(z.string().min(1).max(255)).max(10).default([]),
-    /** A person approves before this wave starts (the first wave's gate is also `rollout.requireApproval`). */
-    requireApproval: z.boolean().default(false),
+    bakeTimeSeconds: z.optional(integer(0, 172_800)),
+    /** CloudWatch alarms that fail (and, with autoRollback, roll back) the refresh. */
+    alarms: z._default(z.array(nonEmpty()), []),
+    /**
+     * Instances protected from scale in: replace them (Refresh), leave them (Ignore), or wait
+     * for the protection to go, up to an hour, then fail (Wait: AWS's default, and ours).
+     */
+    scaleInProtectedInstances: z._default(z.enum(['Refresh', 'Ignore', 'Wait']), 'Wait'),
+    /** Instances in Standby: terminate them, leave them, or wait (up to an hour) for them. */
+    standbyInstances: z._default(z.enum(['Terminate', 'Ignore', 'Wait']), 'Wait'),
   })
-  .strict();
+  .check(
+    // AWS refuses a CheckpointDelay without CheckpointPercentages (RefreshPreferences).
+    z.refine((refresh) => refresh.checkpointDelaySeconds === undefined || refresh.checkpointPercentages, {
+      message: 'checkpointDelaySeconds needs checkpointPercentages',
+      path: ['checkpointDelaySeconds'],
+    }),
+    // A last checkpoint below 100 ends AWS's refresh there, Successful, with part of the fleet
+    // still on the old image: a rollout must replace the whole fleet, so it ends with 100.
+    z.refine((refresh) => (refresh.checkpointPercentages?.at(-1) ?? 100) === 100, {
+      message: 'the last of checkpointPercentages must be 100 (a rollout replaces the whole fleet)',
+      path: ['checkpointPercentages'],
+    }),
+  );
 
 /** Where the new image goes after publishing: launch templates, then Instance Refresh, wave by wave. */
 const rolloutSchema = z
-  .object({
+  .strictObject({
     /** The groups, all in one wave (or give `waves` instead). */
-    targets: z.array(targetSchema).min(1).optional(),
+    targets: z.optional(z.array(targetSchema).check(z.minLength(1))),
     /** Ordered stages, each with its own groups, bake time, alarms and approval. */
-    waves: z.array(waveSchema).min(1).max(20).optional(),
+    waves: z.optional(z.array(waveSchema).check(z.minLength(1), z.maxLength(20))),
     /**
      * When a wave fails: `stop` leaves the waves already done on the new image; `rollback`
      * refreshes their groups back to the versions they ran before and puts their defaults back.
      */
-    onFailure: z.enum(['stop', 'rollback']).default('stop'),
+    onFailure: z._default(z.enum(['stop', 'rollback']), 'stop'),
     /**
      * The role a target in another account is reached through: the same name in every target
      * account (a StackSet of resources/target-account-role.yml), assumed with this ExternalId.
      */
-    targetRole: z
-      .object({
+    targetRole: z.optional(
+      z.strictObject({
         /** The stack may assume only roles named so (serverless.yml, ReachTargetAccounts). */
-        name: z
+        name: z._default(
+          z
+            .string()
+            .check(
+              z.regex(
+                /^ami-bakery-target[\w+=,.@-]{0,47}$/,
+                'must start with ami-bakery-target (the only roles the stack may assume)',
+              ),
+            ),
+          'ami-bakery-target',
+        ),
+        externalId: z
           .string()
-          .regex(
-            /^ami-bakery-target[\w+=,.@-]{0,47}$/,
-            'must start with ami-bakery-target (the only roles the stack may assume)',
-          )
-          .default('ami-bakery-target'),
-        externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, 'letters, digits and +=,.@:/-, 2 to 1224'),
-      })
-      .strict()
-      .optional(),
-    refresh: z
-      .object({
-        minHealthyPercentage: z.number().int().min(0).max(100).default(90),
-        maxHealthyPercentage: z.number().int().min(100).max(200).default(100),
-        instanceWarmupSeconds: z.number().int().min(0).max(3_600).optional(),
-        skipMatching: z.boolean().default(true),
-        autoRollback: z.boolean().default(true),
-        checkpointPercentages: z.array(z.number().int().min(1).max(100)).optional(),
-        checkpointDelaySeconds: z.number().int().min(0).max(172_800).optional(),
-        /**
-         * After the last replacement, the refresh stays `Baking` this long (its alarms still
-         * watched) before it succeeds (RefreshPreferences.BakeTime).
-         */
-        bakeTimeSeconds: z.number().int().min(0).max(172_800).optional(),
-        /** CloudWatch alarms that fail (and, with autoRollback, roll back) the refresh. */
-        alarms: z.array(z.string().min(1)).default([]),
-        /**
-         * Instances protected from scale in: replace them (Refresh), leave them (Ignore), or wait
-         * for the protection to go, up to an hour, then fail (Wait: AWS's default, and ours).
-         */
-        scaleInProtectedInstances: z.enum(['Refresh', 'Ignore', 'Wait']).default('Wait'),
-        /** Instances in Standby: terminate them, leave them, or wait (up to an hour) for them. */
-        standbyInstances: z.enum(['Terminate', 'Ignore', 'Wait']).default('Wait'),
-      })
-      .strict()
-      // AWS refuses a CheckpointDelay without CheckpointPercentages (RefreshPreferences).
-      .refine((refresh) => refresh.checkpointDelaySeconds === undefined || refresh.checkpointPercentages, {
-        message: 'checkpointDelaySeconds needs checkpointPercentages',
-        path: ['checkpointDelaySeconds'],
-      })
-      // A last checkpoint below 100 ends AWS's refresh there, Successful, with part of the fleet
-      // still on the old image: a rollout must replace the whole fleet, so it ends with 100.
-      .refine((refresh) => (refresh.checkpointPercentages?.at(-1) ?? 100) === 100, {
-        message: 'the last of checkpointPercentages must be 100 (a rollout replaces the whole fleet)',
-        path: ['checkpointPercentages'],
-      })
-      .default({
-        minHealthyPercentage: 90,
-        maxHealthyPercentage: 100,
-        skipMatching: true,
-        autoRollback: true,
-        alarms: [],
-        scaleInProtectedInstances: 'Wait',
-        standbyInstances: 'Wait',
+          .check(z.regex(/^[\w+=,.@:/-]{2,1224}$/, 'letters, digits and +=,.@:/-, 2 to 1224')),
       }),
+    ),
+    refresh: z._default(refreshSchema, {
+      minHealthyPercentage: 90,
+      maxHealthyPercentage: 100,
+      skipMatching: true,
+      autoRollback: true,
+      alarms: [],
+      scaleInProtectedInstances: 'Wait',
+      standbyInstances: 'Wait',
+    }),
     /** A refresh already running on a group (not ours): wait for it, or cancel it. */
-    whenRefreshInProgress: z.enum(['wait', 'cancel']).default('wait'),
+    whenRefreshInProgress: z._default(z.enum(['wait', 'cancel']), 'wait'),
     /** Wait after publishing until someone approves (or rejects) the rollout. */
-    requireApproval: z.boolean().default(false),
+    requireApproval: z._default(z.boolean(), false),
     /**
      * After a successful refresh, delete the versions ami-bakery made beyond this many newest
      * ones; never the default, the latest, or one a group or an active refresh names.
      */
-    keepTemplateVersions: z.number().int().min(1).max(1_000).default(10),
+    keepTemplateVersions: z._default(integer(1, 1_000), 10),
   })
-  .strict()
-  .refine((rollout) => (rollout.targets === undefined) !== (rollout.waves === undefined), {
-    message: 'give either targets (one wave) or waves',
-  })
-  .refine(
-    (rollout) => {
-      const groups = targetsOf(rollout).map(
-        (t) => `${t.account ?? ''}/${t.region ?? ''}/${t.autoScalingGroup}`,
-      );
-      return new Set(groups).size === groups.length;
-    },
-    { message: 'a group can be the target of one wave only, once' },
+  .check(
+    z.refine((rollout) => (rollout.targets === undefined) !== (rollout.waves === undefined), {
+      message: 'give either targets (one wave) or waves',
+    }),
+    z.refine(
+      (rollout) => {
+        const groups = targetsOf(rollout).map(
+          (t) => `${t.account ?? ''}/${t.region ?? ''}/${t.autoScalingGroup}`,
+        );
+        return new Set(groups).size === groups.length;
+      },
+      { message: 'a group can be the target of one wave only, once' },
+    ),
   );
 
-const deadlinesSchema = z
-  .object(
+const deadlinesSchema = z._default(
+  z.strictObject(
     Object.fromEntries(
-      Object.keys(DEFAULT_DEADLINES).map((phase) => [
-        phase,
-        z.number().int().min(10).max(604_800).optional(),
-      ]),
-    ) as Record<keyof typeof DEFAULT_DEADLINES, z.ZodOptional<z.ZodNumber>>,
-  )
-  .strict()
-  .default({});
+      Object.keys(DEFAULT_DEADLINES).map((phase) => [phase, z.optional(integer(10, 604_800))]),
+    ) as Record<keyof typeof DEFAULT_DEADLINES, z.ZodMiniOptional<z.ZodMiniNumberFormat>>,
+  ),
+  {},
+);
 
 /** A pipeline's name: it becomes part of tags, SSM paths, image names and IAM-scoped resource names. */
 export const PIPELINE_NAME = /^[a-z][a-z0-9-]{1,38}$/;
 export const PIPELINE_NAME_RULE = 'lowercase letters, digits and dashes, 2 to 39, starting with a letter';
 
 export const pipelineSchema = z
-  .object({
-    name: z.string().regex(PIPELINE_NAME, PIPELINE_NAME_RULE),
-    description: z.string().max(255).optional(),
+  .strictObject({
+    name: z.string().check(z.regex(PIPELINE_NAME, PIPELINE_NAME_RULE)),
+    description: z.optional(z.string().check(z.maxLength(255))),
     baseImage: baseImageSchema,
-    builder: z
-      .object({
-        /** Tried in order when EC2 answers InsufficientInstanceCapacity. */
-        instanceTypes: z.array(z.string().regex(/^[a-z0-9-]+\.[a-z0-9]+$/)).min(1),
-        spot: z.boolean().default(false),
-        /** A subnet id, or the Name tag of the subnet. */
-        subnet: z.string().min(1),
-        /** Security group ids, or group names. The builder needs no inbound rule. */
-        securityGroups: z.array(z.string().min(1)).min(1),
-        /**
-         * Instance profile name; its role needs AmazonSSMManagedInstanceCore. Absent: the stack's
-         * own builder profile (named per stage and region, BUILDER_INSTANCE_PROFILE).
-         */
-        instanceProfile: z.string().min(1).optional(),
-        associatePublicIp: z.boolean().default(false),
-        rootVolume: z
-          .object({
-            sizeGiB: z.number().int().min(8).max(16_384).default(16),
-            type: z.enum(['gp3', 'gp2', 'io2']).default('gp3'),
-            /** KMS key for the (always encrypted) volume; the account default key when absent. */
-            kmsKeyId: z.string().optional(),
-          })
-          .strict()
-          .default({ sizeGiB: 16, type: 'gp3' }),
-      })
-      .strict(),
-    provision: z.array(stepSchema).min(1),
-    validate: z.array(stepSchema).default([]),
+    builder: z.strictObject({
+      /** Tried in order when EC2 answers InsufficientInstanceCapacity. */
+      instanceTypes: z.array(z.string().check(z.regex(/^[a-z0-9-]+\.[a-z0-9]+$/))).check(z.minLength(1)),
+      spot: z._default(z.boolean(), false),
+      /** A subnet id, or the Name tag of the subnet. */
+      subnet: nonEmpty(),
+      /** Security group ids, or group names. The builder needs no inbound rule. */
+      securityGroups: z.array(nonEmpty()).check(z.minLength(1)),
+      /**
+       * Instance profile name; its role needs AmazonSSMManagedInstanceCore. Absent: the stack's
+       * own builder profile (named per stage and region, BUILDER_INSTANCE_PROFILE).
+       */
+      instanceProfile: z.optional(nonEmpty()),
+      associatePublicIp: z._default(z.boolean(), false),
+      rootVolume: z._default(
+        z.strictObject({
+          sizeGiB: z._default(integer(8, 16_384), 16),
+          type: z._default(z.enum(['gp3', 'gp2', 'io2']), 'gp3'),
+          /** KMS key for the (always encrypted) volume; the account default key when absent. */
+          kmsKeyId: z.optional(z.string()),
+        }),
+        { sizeGiB: 16, type: 'gp3' },
+      ),
+    }),
+    provision: z.array(stepSchema).check(z.minLength(1)),
+    validate: z._default(z.array(stepSchema), []),
     /** Optional test stage: a fresh instance from the new image runs these; failure fails the bake. */
-    test: z
-      .object({ instanceType: z.string().optional(), steps: z.array(stepSchema).min(1) })
-      .strict()
-      .optional(),
-    image: z
-      .object({
-        /** Placeholders: {pipeline}, {date} (YYYYMMDD-HHmmss, UTC), {bakeId}. */
-        name: z
-          .string()
-          .min(3)
-          .max(100)
-          .includes('{bakeId}', { message: 'must contain {bakeId}, to stay unique' }),
-        description: z.string().max(255).optional(),
-        tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
-      })
-      .strict(),
-    distribute: z
-      .object({
-        regions: z.array(regionSchema).default([]),
-        accounts: z.array(accountSchema).default([]),
-        organizationalUnits: z.array(z.string().startsWith('arn:aws:organizations::')).default([]),
+    test: z.optional(
+      z.strictObject({
+        instanceType: z.optional(z.string()),
+        steps: z.array(stepSchema).check(z.minLength(1)),
+      }),
+    ),
+    image: z.strictObject({
+      /** Placeholders: {pipeline}, {date} (YYYYMMDD-HHmmss, UTC), {bakeId}. */
+      name: z
+        .string()
+        .check(
+          z.minLength(3),
+          z.maxLength(100),
+          z.includes('{bakeId}', { message: 'must contain {bakeId}, to stay unique' }),
+        ),
+      description: z.optional(z.string().check(z.maxLength(255))),
+      tags: z._default(
+        z.record(z.string().check(z.minLength(1), z.maxLength(128)), z.string().check(z.maxLength(256))),
+        {},
+      ),
+    }),
+    distribute: z._default(
+      z.strictObject({
+        regions: z._default(z.array(regionSchema), []),
+        accounts: z._default(z.array(accountSchema), []),
+        organizationalUnits: z._default(
+          z.array(z.string().check(z.startsWith('arn:aws:organizations::'))),
+          [],
+        ),
         /**
          * The KMS key each copy is encrypted with, by region (absent: the region's default EBS key).
          * An image shared with other accounts needs customer managed keys that allow them: the
          * AWS managed aws/ebs key cannot be shared (docs/cross-account.md).
          */
-        kmsKeys: z.record(regionSchema, z.string().min(1)).default({}),
-      })
-      .strict()
-      .default({ regions: [], accounts: [], organizationalUnits: [], kmsKeys: {} }),
-    publish: z.object({ parameter: z.string().regex(/^\/[\w./-]+$/) }).strict(),
-    rollout: rolloutSchema.optional(),
+        kmsKeys: z._default(z.record(regionSchema, nonEmpty()), {}),
+      }),
+      { regions: [], accounts: [], organizationalUnits: [], kmsKeys: {} },
+    ),
+    publish: z.strictObject({ parameter: z.string().check(z.regex(/^\/[\w./-]+$/)) }),
+    rollout: z.optional(rolloutSchema),
     /** Lifecycle hook handling for the rollout's target groups (a target may override it). */
-    lifecycle: lifecycleSchema.optional(),
-    schedule: z
-      .object({
+    lifecycle: z.optional(lifecycleSchema),
+    schedule: z._default(
+      z.strictObject({
         /** Re-bake nightly only if the base image or recipe changed, or the last bake is older. */
-        nightly: z.boolean().default(false),
-        maxAgeDays: z.number().int().min(1).max(365).default(30),
-      })
-      .strict()
-      .default({ nightly: false, maxAgeDays: 30 }),
+        nightly: z._default(z.boolean(), false),
+        maxAgeDays: z._default(integer(1, 365), 30),
+      }),
+      { nightly: false, maxAgeDays: 30 },
+    ),
     deadlines: deadlinesSchema,
     /** Which of the pipeline's images the janitor keeps; it never touches one still in use. */
-    retention: z
-      .object({
+    retention: z._default(
+      z.strictObject({
         /** The newest successful images kept in each region. */
-        keep: z.number().int().min(1).max(1_000).default(5),
+        keep: z._default(integer(1, 1_000), 5),
         /** Images younger than this are kept whatever their rank. */
-        minAgeDays: z.number().int().min(0).max(3_650).default(7),
+        minAgeDays: z._default(integer(0, 3_650), 7),
         /** Only plan, never delete (the first run of a pipeline is always a dry run). */
-        dryRun: z.boolean().default(false),
-      })
-      .strict()
-      .default({ keep: 5, minAgeDays: 7, dryRun: false }),
+        dryRun: z._default(z.boolean(), false),
+      }),
+      { keep: 5, minAgeDays: 7, dryRun: false },
+    ),
   })
-  .strict()
-  .superRefine((pipeline, context) => {
-    // A target in another region runs the pipeline's copy there.
-    const regions = new Set(pipeline.distribute.regions);
-    for (const target of pipeline.rollout ? targetsOf(pipeline.rollout) : []) {
-      if (target.region !== undefined && !regions.has(target.region))
-        context.addIssue({
-          code: 'custom',
-          path: ['rollout'],
-          message: `${target.autoScalingGroup} is in ${target.region}, where the pipeline does not distribute the image: add the region to distribute.regions (or omit region for the stack's own)`,
-        });
-    }
-    // A target in another account launches the image shared with it, through the target role.
-    const accounts = new Set(pipeline.distribute.accounts);
-    for (const target of pipeline.rollout ? targetsOf(pipeline.rollout) : []) {
-      if (target.account === undefined) continue;
-      if (!accounts.has(target.account))
-        context.addIssue({
-          code: 'custom',
-          path: ['rollout'],
-          message: `${target.autoScalingGroup} is in account ${target.account}, which the image is not shared with: add it to distribute.accounts (or omit account for the stack's own)`,
-        });
-      if (!pipeline.rollout?.targetRole)
-        context.addIssue({
-          code: 'custom',
-          path: ['rollout', 'targetRole'],
-          message: `${target.autoScalingGroup} is in account ${target.account}: give rollout.targetRole (the role's name there and its ExternalId)`,
-        });
-    }
-    for (const region of Object.keys(pipeline.distribute.kmsKeys))
-      if (!regions.has(region))
-        context.addIssue({
-          code: 'custom',
-          path: ['distribute', 'kmsKeys', region],
-          message: `${region} is not one of distribute.regions: a key is for a copy the pipeline makes`,
-        });
-    // A wave's bake time runs inside its refreshes, so inside the refreshing deadline.
-    const allowed = pipeline.deadlines.refreshing ?? DEFAULT_DEADLINES.refreshing;
-    (pipeline.rollout?.waves ?? []).forEach((wave, index) => {
-      if (wave.bakeMinutes * 60 >= allowed)
-        context.addIssue({
-          code: 'custom',
-          path: ['rollout', 'waves', index, 'bakeMinutes'],
-          message: `the bake time (${wave.bakeMinutes * 60} s) must be shorter than deadlines.refreshing (${allowed} s)`,
-        });
-    });
-  });
+  .check(
+    z.superRefine((pipeline, context) => {
+      // A target in another region runs the pipeline's copy there.
+      const regions = new Set(pipeline.distribute.regions);
+      for (const target of pipeline.rollout ? targetsOf(pipeline.rollout) : []) {
+        if (target.region !== undefined && !regions.has(target.region))
+          context.addIssue({
+            code: 'custom',
+            path: ['rollout'],
+            message: `${target.autoScalingGroup} is in ${target.region}, where the pipeline does not distribute the image: add the region to distribute.regions (or omit region for the stack's own)`,
+          });
+      }
+      // A target in another account launches the image shared with it, through the target role.
+      const accounts = new Set(pipeline.distribute.accounts);
+      for (const target of pipeline.rollout ? targetsOf(pipeline.rollout) : []) {
+        if (target.account === undefined) continue;
+        if (!accounts.has(target.account))
+          context.addIssue({
+            code: 'custom',
+            path: ['rollout'],
+            message: `${target.autoScalingGroup} is in account ${target.account}, which the image is not shared with: add it to distribute.accounts (or omit account for the stack's own)`,
+          });
+        if (!pipeline.rollout?.targetRole)
+          context.addIssue({
+            code: 'custom',
+            path: ['rollout', 'targetRole'],
+            message: `${target.autoScalingGroup} is in account ${target.account}: give rollout.targetRole (the role's name there and its ExternalId)`,
+          });
+      }
+      for (const region of Object.keys(pipeline.distribute.kmsKeys))
+        if (!regions.has(region))
+          context.addIssue({
+            code: 'custom',
+            path: ['distribute', 'kmsKeys', region],
+            message: `${region} is not one of distribute.regions: a key is for a copy the pipeline makes`,
+          });
+      // A wave's bake time runs inside its refreshes, so inside the refreshing deadline.
+      const allowed = pipeline.deadlines.refreshing ?? DEFAULT_DEADLINES.refreshing;
+      (pipeline.rollout?.waves ?? []).forEach((wave, index) => {
+        if (wave.bakeMinutes * 60 >= allowed)
+          context.addIssue({
+            code: 'custom',
+            path: ['rollout', 'waves', index, 'bakeMinutes'],
+            message: `the bake time (${wave.bakeMinutes * 60} s) must be shorter than deadlines.refreshing (${allowed} s)`,
+          });
+      });
+    }),
+  );
 
 export type PipelineInput = z.input<typeof pipelineSchema>;
 type ParsedPipeline = z.output<typeof pipelineSchema>;
@@ -442,4 +440,4 @@ export function deadlineOf(
   );
 }
 
-export const pipelinesSchema = z.array(pipelineSchema).min(1);
+export const pipelinesSchema = z.array(pipelineSchema).check(z.minLength(1));

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod';
 import { BAKE_ID } from '../bake/model';
 
 /** What woke the reconciler: a timer message, an AWS event about a resource, or the sweep. */
@@ -20,21 +20,21 @@ export type Trigger =
 const sqsEvent = z.object({
   Records: z
     .array(z.object({ messageId: z.string(), body: z.string(), eventSource: z.literal('aws:sqs') }))
-    .min(1),
+    .check(z.minLength(1)),
 });
 
 const eventBridgeEvent = z.object({
   'detail-type': z.string(),
   source: z.string(),
-  resources: z.array(z.string()).default([]),
+  resources: z._default(z.array(z.string()), []),
   detail: z.record(z.string(), z.unknown()),
 });
 
 const timerBody = z.object({
-  bakeId: z.string().regex(BAKE_ID),
-  version: z.number().int().min(0),
+  bakeId: z.string().check(z.regex(BAKE_ID)),
+  version: z.int().check(z.minimum(0)),
 });
-const lifecycleTimerBody = z.object({ lifecycle: z.string().min(1).max(64) });
+const lifecycleTimerBody = z.object({ lifecycle: z.string().check(z.minLength(1), z.maxLength(64)) });
 
 /** Ids an EC2, SSM or Auto Scaling event names: instance, image, command and refresh ids, group names. */
 function resourceIds(event: z.infer<typeof eventBridgeEvent>): string[] {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import type * as z from '../../lib/zod';
 import { pipelines } from '../../config/pipelines';
 import { createSandbox } from '../../emulator/sandbox';
 import {
@@ -43,7 +43,7 @@ beforeAll(async () => {
 });
 
 /** The body, checked against the operation's response schema. */
-function as<T extends z.ZodType>(schema: T, result: CallResult): z.output<T> {
+function as<T extends z.ZodMiniType>(schema: T, result: CallResult): z.output<T> {
   return schema.parse(result.body);
 }
 
