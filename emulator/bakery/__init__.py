@@ -13,12 +13,13 @@ def install(app):
 
     Call ``compat.check()`` first: it names every missing moto internal at once.
     """
-    from . import autoscaling, core, ec2, kms, ssm
+    from . import autoscaling, core, ec2, kms, scale, ssm
     from .wsgi import BakeryMiddleware
 
     ec2.install()
     kms.install()
     ssm.install()
     autoscaling.install()
+    scale.install()
     core.start_ticker()
     return BakeryMiddleware(app)

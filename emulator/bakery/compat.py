@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 
 REQUIRED = {
-    "moto.core.responses": ["ActionResult", "EmptyResult", "BaseResponse"],
     "moto.core.exceptions": ["ServiceException"],
     "moto.ssm.exceptions": ["SSMException"],
     "moto.ec2.models": ["ec2_backends"],
@@ -78,6 +77,23 @@ REQUIRED = {
     "moto.sqs.models": ["sqs_backends"],
     "moto.cloudwatch.models": ["cloudwatch_backends"],
     "moto.moto_server.werkzeug_app": ["DomainDispatcherApplication", "create_backend_app"],
+    "moto.backends": ["list_of_moto_modules"],
+    "moto.core.responses": ["ActionResult", "EmptyResult", "BaseResponse", "method_names_from_class"],
+    "moto.dynamodb.models.DynamoDBBackend": ["transact_write_items", "get_table", "get_item", "put_item", "delete_item", "update_item"],
+    "moto.dynamodb.exceptions": [
+        "ConditionalCheckFailed",
+        "MockValidationException",
+        "MultipleTransactionsException",
+        "TooManyTransactionsException",
+        "TransactionCanceledException",
+        "TransactWriteSingleOpException",
+    ],
+    "moto.sqs.models.Queue": [
+        "messages",
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_delayed",
+        "approximate_number_of_messages_not_visible",
+    ],
 }
 
 
