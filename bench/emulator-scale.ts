@@ -4,6 +4,9 @@
  * ids, DescribeAutoScalingGroups of one group — with 1,000 live instances, after 10,000 launches
  * (9,000 of them terminated), and once those terminated ones are past the hour AWS keeps showing
  * them. `BENCH_SCALE_LAUNCHES` (default 10,000) and `BENCH_SCALE_LIVE` (1,000) size it.
+ * Then the writes every pass makes — TransactWriteItems, SQS SendMessage, SNS Publish to a
+ * topic a queue subscribes to — into an empty table and queue, and once 3,000 items and 3,000
+ * messages wait there (`BENCH_SCALE_ITEMS`).
  */
 import {
   CreateAutoScalingGroupCommand,
@@ -17,13 +20,27 @@ import {
   TerminateInstancesCommand,
   type Instance,
 } from '@aws-sdk/client-ec2';
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
+import { CreateTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { percentile, type Figure } from './figures';
 import type { LocalEnvironment } from '../scripts/local/environment';
 
 const LIVE = Number(process.env.BENCH_SCALE_LIVE ?? 1_000);
 const LAUNCHES = Number(process.env.BENCH_SCALE_LAUNCHES ?? 10_000);
+const ITEMS = Number(process.env.BENCH_SCALE_ITEMS ?? 3_000);
 const BATCH = 100;
 const SAMPLES = 30;
+const COMMAND = 'BENCH_ONLY=emulator npm run bench';
 
 export interface ScaleStage {
   readonly stage: string;
@@ -136,7 +153,104 @@ export async function benchEmulatorScale(
     value: `${stage.byTag.toFixed(1)} / ${stage.byIds.toFixed(1)} / ${stage.group.toFixed(1)} ms`,
     target: stage === live ? '-' : '<= 2 × the 1,000-live figures',
     ...(stage === live ? {} : { met: ratio(stage) <= 2 }),
-    command: 'BENCH_ONLY=emulator npm run bench',
+    command: COMMAND,
   });
-  return [figure(live), figure(churned), figure(forgotten)];
+  return [figure(live), figure(churned), figure(forgotten), ...(await benchWrites(local, out))];
+}
+
+interface WriteStage {
+  readonly stage: string;
+  readonly transact: number;
+  readonly send: number;
+  readonly publish: number;
+}
+
+/** The writes a pass makes, into an empty table and queue, then with ITEMS of each waiting. */
+async function benchWrites(local: LocalEnvironment, out: (line?: string) => void): Promise<Figure[]> {
+  const { aws } = local;
+  const table = 'scale-writes';
+  await aws.dynamodb.send(
+    new CreateTableCommand({
+      TableName: table,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    }),
+  );
+  const { QueueUrl } = await aws.sqs.send(new CreateQueueCommand({ QueueName: 'scale-writes' }));
+  const { Attributes } = await aws.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const { TopicArn } = await aws.sns.send(new CreateTopicCommand({ Name: 'scale-writes' }));
+  await aws.sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }));
+  const record = { data: { S: 'x'.repeat(2_000) }, n: { N: '0' } };
+  let written = 0;
+  const measure = async (stage: string): Promise<WriteStage> => {
+    const result = {
+      stage,
+      // A record's commit: its new version and an outbox entry, in one transaction.
+      transact: await timed(async () => {
+        written += 1;
+        await aws.dynamodb.send(
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              { Put: { TableName: table, Item: { pk: { S: `probe-${written}` }, ...record } } },
+              {
+                Update: {
+                  TableName: table,
+                  Key: { pk: { S: 'counter' } },
+                  UpdateExpression: 'ADD n :one',
+                  ExpressionAttributeValues: { ':one': { N: '1' } },
+                },
+              },
+            ],
+          }),
+        );
+      }),
+      send: await timed(() =>
+        aws.sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'timer', DelaySeconds: 900 })),
+      ),
+      publish: await timed(() => aws.sns.send(new PublishCommand({ TopicArn, Message: 'milestone' }))),
+    };
+    out(
+      `emulator: ${stage}: TransactWriteItems ${result.transact.toFixed(1)} ms, SendMessage ${result.send.toFixed(1)} ms, Publish to a subscribed queue ${result.publish.toFixed(1)} ms`,
+    );
+    return result;
+  };
+  const empty = await measure('an empty table and queue');
+  for (let i = 0; i < ITEMS; i += 25)
+    await aws.dynamodb.send(
+      new BatchWriteItemCommand({
+        RequestItems: {
+          [table]: Array.from({ length: Math.min(25, ITEMS - i) }, (_, j) => ({
+            PutRequest: { Item: { pk: { S: `item-${i + j}` }, ...record } },
+          })),
+        },
+      }),
+    );
+  for (let i = 0; i < ITEMS; i += 10)
+    await aws.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl,
+        Entries: Array.from({ length: Math.min(10, ITEMS - i) }, (_, j) => ({
+          Id: String(j),
+          MessageBody: `waiting-${i + j}`,
+          DelaySeconds: 900,
+        })),
+      }),
+    );
+  const full = await measure(`${ITEMS} items and ${ITEMS} messages waiting`);
+  const ratio = Math.max(
+    full.transact / empty.transact,
+    full.send / empty.send,
+    full.publish / empty.publish,
+  );
+  const figure = (stage: WriteStage, last: boolean): Figure => ({
+    figure: `emulator: TransactWriteItems / SQS SendMessage / SNS Publish to a subscribed queue, ${stage.stage}`,
+    value: `${stage.transact.toFixed(1)} / ${stage.send.toFixed(1)} / ${stage.publish.toFixed(1)} ms`,
+    target: last ? '<= 2 × the empty figures' : '-',
+    ...(last ? { met: ratio <= 2 } : {}),
+    command: COMMAND,
+  });
+  return [figure(empty, false), figure(full, true)];
 }
