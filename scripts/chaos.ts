@@ -7,7 +7,7 @@
  * or at the commit). Each pipeline's bakes and each group's hooks run in their own "container"
  * (own SDK clients, own fate), concurrently, as Lambda would run them. Then the report: bakes that
  * reached a terminal phase, builders left running, records lost or stuck, duplicate AMIs, lifecycle
- * actions left pending, calls the emulator's IAM enforcement denied; written into docs/benchmarks.md. Stops by itself (CHAOS_MINUTES, default 8)
+ * actions left pending, calls the emulator's IAM enforcement denied; written into docs/benchmarks.md. Stops by itself (CHAOS_MINUTES, default 12)
  * and exits 1 when any figure misses its target.
  */
 import {
@@ -31,6 +31,7 @@ import type { Pluggable } from '@smithy/types';
 import { createAwsClients, type AwsClientOptions } from '../lib/aws/clients';
 import { readAwsSettings } from '../lib/aws/settings';
 import { createBakery } from '../functions/bakery';
+import { PipelineBusyError } from '../lib/errors';
 import { isTerminal } from '../lib/bake/model';
 import { reconcile, startBake, type Bakery } from '../lib/bake/service';
 import { TAG_BAKE_ID, TAG_MANAGED, TAG_ROLE } from '../lib/aws/tags';
@@ -158,6 +159,10 @@ interface Tally {
   notifications: number;
   deliveriesFailed: number;
   lifecycleSteps: number;
+  /** Bakes a loop followed from a PipelineBusyError's activeBakeId (their start failed after writing). */
+  adopted: number;
+  /** What each pipeline's loop is doing (shown when the run stops moving). */
+  loops: Map<string, string>;
 }
 
 /**
@@ -219,12 +224,23 @@ async function bakeLoop(
         current = (await startBake(api, pipeline, { reason: 'chaos' })).id;
         unchanged = 0;
         started.push(current);
-      } catch {
-        // throttled, or the previous bake still holds the lock while its outbox goes out
-        await pause(50);
+      } catch (error) {
+        tally.loops.set(pipeline, `starting: ${(error as Error).name}`);
+        if (error instanceof PipelineBusyError && !started.includes(error.activeBakeId)) {
+          // A start that wrote its record but failed after (its notification or its timer): the
+          // API's 409 names the bake that holds the pipeline, as this does, and a client follows it.
+          current = error.activeBakeId;
+          unchanged = 0;
+          started.push(current);
+          tally.adopted += 1;
+        } else {
+          // throttled, or the previous bake still holds the lock while its outbox goes out
+          await pause(50);
+        }
       }
       continue;
     }
+    tally.loops.set(pipeline, `reconciling ${current}`);
     const begun = Date.now();
     let outcome: string | undefined;
     try {
@@ -250,6 +266,7 @@ async function bakeLoop(
       tally.finished += 1;
     } else await pause(20);
   }
+  tally.loops.set(pipeline, 'done');
   return started;
 }
 
@@ -455,6 +472,8 @@ async function main(): Promise<number> {
       notifications: 0,
       deliveriesFailed: 0,
       lifecycleSteps: 0,
+      adopted: 0,
+      loops: new Map(),
     };
     const total = PIPELINES * BAKES_PER_PIPELINE;
     say(
@@ -470,14 +489,21 @@ async function main(): Promise<number> {
     let settled = false;
     const watcher = (async () => {
       let told = Date.now();
+      let lastPasses = -1;
       while (!settled && Date.now() < deadline) {
         settled = await lifecyclesDone();
         await pause(500);
         if (Date.now() - told >= 30_000) {
           told = Date.now();
+          const passes = tally.passes;
           say(
-            `  ${((told - begun) / 1000).toFixed(0)} s: ${tally.finished} of ${total} bakes finished, ${tally.passes} passes`,
+            `  ${((told - begun) / 1000).toFixed(0)} s: ${tally.finished} of ${total} bakes finished, ${passes} passes`,
           );
+          // Not one pass in 30 s, with bakes still to go: say where each unfinished loop stands.
+          if (passes === lastPasses && tally.finished < total)
+            for (const [pipeline, state] of tally.loops)
+              if (state !== 'done') say(`    ${pipeline}: ${state}`);
+          lastPasses = passes;
         }
       }
       settled = true;
@@ -627,6 +653,11 @@ async function main(): Promise<number> {
       figure(
         'reconcile passes / killed or failed bake steps / median pass',
         `${tally.passes} / ${tally.killed} / ${medianPass.toFixed(2)} s`,
+        '-',
+      ),
+      figure(
+        'starts that failed after writing their bake, followed through the 409 that names it',
+        String(tally.adopted),
         '-',
       ),
       figure(
