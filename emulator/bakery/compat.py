@@ -89,6 +89,10 @@ REQUIRED = {
         "TransactWriteSingleOpException",
     ],
     "moto.sqs.models.Queue": [
+        "attributes",
+        "BASE_ATTRIBUTES",
+        "FIFO_ATTRIBUTES",
+        "KMS_ATTRIBUTES",
         "messages",
         "approximate_number_of_messages",
         "approximate_number_of_messages_delayed",

@@ -173,6 +173,22 @@ describe('SQS message counts, the clock read once per call', () => {
       ApproximateNumberOfMessagesDelayed: '1',
       ApproximateNumberOfMessagesNotVisible: '1',
     });
+    // Every other attribute as moto gives it.
+    const all = await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }));
+    expect(Object.keys(all.Attributes ?? {}).sort()).toEqual([
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesDelayed',
+      'ApproximateNumberOfMessagesNotVisible',
+      'CreatedTimestamp',
+      'DelaySeconds',
+      'LastModifiedTimestamp',
+      'MaximumMessageSize',
+      'MessageRetentionPeriod',
+      'QueueArn',
+      'ReceiveMessageWaitTimeSeconds',
+      'SqsManagedSseEnabled',
+      'VisibilityTimeout',
+    ]);
     // Only the two available ones can be received.
     const rest = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
     expect(rest.Messages?.map((m) => m.Body).sort()).toEqual(['m0', 'm0']);
