@@ -13,6 +13,7 @@
 import { pipelines } from '../config/pipelines';
 import type { EmulatorDelays } from '../emulator/control';
 import { createBakery } from '../functions/bakery';
+import { crossAccount } from '../lib/aws/cross-account';
 import { isTerminal } from '../lib/bake/model';
 import { reconcile, startBake, type Bakery } from '../lib/bake/service';
 import { parseTrigger } from '../lib/triggers/parse';
@@ -180,7 +181,10 @@ export function reportLifecycle(result: LifecycleBench, out: Out): Figure[] {
 export async function benchBakes(local: LocalEnvironment, out: Out): Promise<Figure[]> {
   {
     const engines: Engines = {
-      bakery: createBakery(quiet, process.env, { clientOptions: local.clientOptions('reconcile') }),
+      bakery: createBakery(quiet, process.env, {
+        clientOptions: local.clientOptions('reconcile'),
+        crossAccount,
+      }),
       api: createBakery(quiet, process.env, { clientOptions: local.clientOptions('api') }),
     };
     const results: ModeResult[] = [];

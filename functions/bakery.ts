@@ -1,6 +1,6 @@
 import { pipelines } from '../config/pipelines';
 import { createAwsClients, type AwsClientOptions, type AwsClients } from '../lib/aws/clients';
-import { createRegionalClients } from '../lib/aws/regional';
+import { createRegionalClients, type CrossAccount } from '../lib/aws/regional';
 import { readAwsSettings } from '../lib/aws/settings';
 import { readEnvironment } from '../lib/config/environment';
 import { loadPipelines, PipelineCatalog } from '../lib/pipeline/catalog';
@@ -19,6 +19,12 @@ export interface BakeryOptions {
   readonly clients?: AwsClients;
   /** The pipelines to bake; config/pipelines.ts unless given. */
   readonly pipelines?: readonly PipelineInput[];
+  /**
+   * KMS and other accounts' roles (lib/aws/cross-account.ts): given by the reconcile function
+   * only, which shares images and rolls out to other accounts; the other functions' bundles do
+   * without both clients.
+   */
+  readonly crossAccount?: CrossAccount;
   /** Parts the caller replaces: a test's scheduler and clock, the chaos run's dying store. */
   readonly overrides?: Partial<Bakery>;
 }
@@ -37,7 +43,7 @@ export function createBakery(
   const settings = readAwsSettings(env);
   const environment = readEnvironment(env);
   const aws = options.clients ?? createAwsClients(settings, options.clientOptions);
-  const regional = createRegionalClients(aws, settings, options.clientOptions);
+  const regional = createRegionalClients(aws, settings, options.clientOptions, options.crossAccount);
   return {
     region: settings.region,
     store: new BakeStore(aws.documents, environment.BAKES_TABLE),

@@ -3,6 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { createBakery } from './bakery';
+import { crossAccount } from '../lib/aws/cross-account';
 import type { Bakery } from '../lib/bake/service';
 import { parseTrigger, UnknownTriggerError } from '../lib/triggers/parse';
 import { wake } from '../lib/triggers/wake';
@@ -21,7 +22,7 @@ async function reconcileHandler(event: unknown): Promise<SQSBatchResponse | unde
     logger.warn('dropped an unrecognised event', { error });
     return undefined;
   }
-  bakery ??= createBakery(logger);
+  bakery ??= createBakery(logger, process.env, { crossAccount });
   const started = Date.now();
   const result = await wake(bakery, trigger);
   logger.info('reconciled', {

@@ -30,6 +30,7 @@ import { addLifecycleHooks, snsEvent } from '../emulator/hooks';
 import type { Pluggable } from '@smithy/types';
 import { createAwsClients, type AwsClientOptions } from '../lib/aws/clients';
 import { readAwsSettings } from '../lib/aws/settings';
+import { crossAccount } from '../lib/aws/cross-account';
 import { createBakery } from '../functions/bakery';
 import { PipelineBusyError } from '../lib/errors';
 import { isTerminal } from '../lib/bake/model';
@@ -185,7 +186,12 @@ function container(
     },
   };
   const clients = createAwsClients(readAwsSettings(), clientOptions);
-  const base = createBakery(quiet, process.env, { clients, clientOptions });
+  // Each function as it is wired: only reconcile reaches KMS and other accounts.
+  const base = createBakery(quiet, process.env, {
+    clients,
+    clientOptions,
+    ...(fn === 'reconcile' ? { crossAccount } : {}),
+  });
   // Lifecycle work reads hook timeouts from Auto Scaling, which counts them in emulator time:
   // its containers run on the emulator's clock (bakes keep the real one, as their tests do).
   const begun = Date.now();

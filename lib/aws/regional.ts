@@ -1,6 +1,6 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { AnyAwsClient, AwsClients, AwsClientOptions } from './clients';
@@ -25,6 +25,30 @@ export interface RegionalClients {
   readonly kmsIn: (region: string, role?: AssumedRole) => KMSClient;
 }
 
+/**
+ * What reaches past the service's own account and its EC2, SSM and Auto Scaling: KMS clients, and
+ * other accounts' roles. Only the reconcile function is given it (lib/aws/cross-account.ts).
+ */
+export interface CrossAccount {
+  readonly kmsClient: (config: ReturnType<typeof clientConfig>) => KMSClient;
+  readonly assumeRole: (
+    settings: AwsSettings,
+    options: AwsClientOptions,
+    role: AssumedRole,
+  ) => Promise<AwsCredentialIdentity>;
+}
+
+/** Raised when a function without cross-account clients is asked for one: a wiring mistake. */
+export class NoCrossAccountError extends Error {
+  override readonly name = 'NoCrossAccountError';
+}
+
+function withoutCrossAccount(what: string): never {
+  throw new NoCrossAccountError(
+    `${what}: this function is built without KMS and cross-account clients (only reconcile has them)`,
+  );
+}
+
 /** The AWS partition of a region's ARNs. */
 export function partitionOf(region: string): string {
   if (region.startsWith('cn-')) return 'aws-cn';
@@ -32,14 +56,21 @@ export function partitionOf(region: string): string {
   return 'aws';
 }
 
+/** Credentials are asked for again this long before they expire. */
+const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
+
 /** Clients kept per (region, role session): one Lambda container serves few bakes at a time. */
 const MOST_CACHED = 256;
 
-/** Regional clients that reuse the home region's clients and build the others on first use. */
+/**
+ * Regional clients that reuse the home region's clients and build the others on first use; KMS
+ * clients and clients acting through another account's role only when given `reach`.
+ */
 export function createRegionalClients(
   home: AwsClients,
   settings: AwsSettings,
   options: AwsClientOptions = {},
+  reach?: CrossAccount,
 ): RegionalClients {
   const cache = new Map<string, AnyAwsClient | KMSClient>();
   function build<T extends AnyAwsClient | KMSClient>(key: string, make: () => T): T {
@@ -61,7 +92,12 @@ export function createRegionalClients(
     const key = `${role.roleArn}|${role.sessionName}`;
     let provider = sessions.get(key);
     if (!provider) {
-      provider = assumeRole(settings, options, role);
+      provider = assumeRole(
+        settings,
+        options,
+        role,
+        reach ?? withoutCrossAccount(`assuming ${role.roleArn}`),
+      );
       if (sessions.size >= MOST_CACHED) {
         const oldest = sessions.keys().next();
         if (!oldest.done) sessions.delete(oldest.value);
@@ -87,12 +123,12 @@ export function createRegionalClients(
       region === settings.region && !role
         ? home.autoScaling
         : build(keyOf('autoscaling', region, role), () => new AutoScalingClient(config(region, role))),
-    kmsIn: (region, role) => build(keyOf('kms', region, role), () => new KMSClient(config(region, role))),
+    kmsIn: (region, role) =>
+      build(keyOf('kms', region, role), () =>
+        (reach ?? withoutCrossAccount(`KMS in ${region}`)).kmsClient(config(region, role)),
+      ),
   };
 }
-
-/** Credentials are asked for again this long before they expire. */
-const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
 
 /**
  * Credentials of `role`, assumed with the service's own (AssumeRole in the home region, with the
@@ -103,40 +139,14 @@ function assumeRole(
   settings: AwsSettings,
   options: AwsClientOptions,
   role: AssumedRole,
+  reach: CrossAccount,
 ): AwsCredentialIdentityProvider {
   let current: Promise<AwsCredentialIdentity> | undefined;
   return async () => {
     const held = current ? await current.catch(() => undefined) : undefined;
     const fresh =
       held && (!held.expiration || held.expiration.getTime() - Date.now() > REFRESH_BEFORE_EXPIRY_MS);
-    if (!current || !fresh) current = assume(settings, options, role);
+    if (!current || !fresh) current = reach.assumeRole(settings, options, role);
     return current;
-  };
-}
-
-async function assume(
-  settings: AwsSettings,
-  options: AwsClientOptions,
-  role: AssumedRole,
-): Promise<AwsCredentialIdentity> {
-  // Loaded on first use: only a rollout into another account needs STS.
-  const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
-  const sts = new STSClient(clientConfig(settings, settings.region, options.credentials));
-  options.instrument?.(sts);
-  const { Credentials: credentials } = await sts.send(
-    new AssumeRoleCommand({
-      RoleArn: role.roleArn,
-      RoleSessionName: role.sessionName,
-      ExternalId: role.externalId,
-      DurationSeconds: 3_600,
-    }),
-  );
-  if (!credentials?.AccessKeyId || !credentials.SecretAccessKey)
-    throw new Error(`AssumeRole of ${role.roleArn} returned no credentials`);
-  return {
-    accessKeyId: credentials.AccessKeyId,
-    secretAccessKey: credentials.SecretAccessKey,
-    ...(credentials.SessionToken ? { sessionToken: credentials.SessionToken } : {}),
-    ...(credentials.Expiration ? { expiration: credentials.Expiration } : {}),
   };
 }

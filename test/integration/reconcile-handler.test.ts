@@ -11,6 +11,7 @@ import timerEvent from '../../events/sqs-timer.json';
 import { bundleFunction } from '../../build/bundle';
 import { createSandbox } from '../../emulator/sandbox';
 import { createBakery } from '../../functions/bakery';
+import { crossAccount } from '../../lib/aws/cross-account';
 import { isTerminal } from '../../lib/bake/model';
 import { startBake, type Bakery } from '../../lib/bake/service';
 import { awsForDefaultAccount, controlFor } from '../support/aws';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   await handlerEnvironment(aws, sandbox, 'handler', 'reconcile');
   process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
   // The admin's engine, to start bakes as a fixture; the handler under test runs as reconcile.
-  bakery = createBakery(quietLog, process.env, { clients: aws });
+  bakery = createBakery(quietLog, process.env, { clients: aws, crossAccount });
   const module = await import('../../functions/reconcile');
   handler = module.handler;
   const out = await mkdtemp(join(tmpdir(), 'ami-bakery-bundle-'));

@@ -19,6 +19,7 @@ import type { PassScheduler } from '../../lib/bake/timer';
 import type { PipelineInput } from '../../lib/pipeline/schema';
 import { BakeStore, type StoredBake } from '../../lib/store/bakes';
 import { createBakery } from '../../functions/bakery';
+import { crossAccount } from '../../lib/aws/cross-account';
 import { accountHeader, controlFor, type TestAws } from './aws';
 import { BUILDER_PROFILE_NAME, type Sandbox } from '../../emulator/sandbox';
 import { createBakesTable, createTimerQueue } from '../../emulator/stack';
@@ -117,7 +118,15 @@ export async function bakeryForTest(
         },
       };
       const clients = createAwsClients(settings, clientOptions);
-      const base = createBakery(quietLog, env, { clients, clientOptions, pipelines, overrides: { clock } });
+      // Each function as it is wired: only reconcile reaches KMS and other accounts.
+      const reach = fn === 'reconcile' ? { crossAccount } : {};
+      const base = createBakery(quietLog, env, {
+        clients,
+        clientOptions,
+        pipelines,
+        ...reach,
+        overrides: { clock },
+      });
       bakery = {
         ...base,
         documents: clients.documents,

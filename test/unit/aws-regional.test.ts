@@ -2,7 +2,8 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients';
-import { createRegionalClients, type AssumedRole } from '../../lib/aws/regional';
+import { crossAccount } from '../../lib/aws/cross-account';
+import { createRegionalClients, NoCrossAccountError, type AssumedRole } from '../../lib/aws/regional';
 import { readAwsSettings } from '../../lib/aws/settings';
 
 // Clients in another account: one AssumeRole per role session, shared by every client of that
@@ -39,9 +40,12 @@ describe('regional clients through a role', () => {
 
   it('assumes the role once for every client of a session, with its ExternalId and session name', async () => {
     sts.on(AssumeRoleCommand).resolves(assumed(3_600_000));
-    const regional = createRegionalClients(createAwsClients(settings, { credentials }), settings, {
-      credentials,
-    });
+    const regional = createRegionalClients(
+      createAwsClients(settings, { credentials }),
+      settings,
+      { credentials },
+      crossAccount,
+    );
 
     const [first] = await Promise.all([
       credentialsOf(regional.ec2In('us-east-1', role('b1'))),
@@ -73,9 +77,12 @@ describe('regional clients through a role', () => {
       .rejectsOnce(Object.assign(new Error('not trusted'), { name: 'AccessDenied' }))
       .resolvesOnce(assumed(60_000))
       .resolves(assumed(3_600_000));
-    const regional = createRegionalClients(createAwsClients(settings, { credentials }), settings, {
-      credentials,
-    });
+    const regional = createRegionalClients(
+      createAwsClients(settings, { credentials }),
+      settings,
+      { credentials },
+      crossAccount,
+    );
     const client = regional.ec2In('eu-west-1', role('b1'));
 
     await expect(credentialsOf(client)).rejects.toThrow('not trusted');
@@ -84,5 +91,19 @@ describe('regional clients through a role', () => {
     await credentialsOf(client);
 
     expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(3);
+  });
+
+  it('are refused to a function built without cross-account clients, as is KMS', () => {
+    const regional = createRegionalClients(createAwsClients(settings, { credentials }), settings, {
+      credentials,
+    });
+
+    expect(() => regional.ec2In('us-east-1', role('b1'))).toThrow(NoCrossAccountError);
+    expect(() => regional.kmsIn('eu-west-1')).toThrow(
+      'KMS in eu-west-1: this function is built without KMS and cross-account clients (only reconcile has them)',
+    );
+    // Its own account's clients are there as ever.
+    expect(regional.ec2In('eu-west-1').config.region).toBeDefined();
+    expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(0);
   });
 });
