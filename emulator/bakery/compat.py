@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 REQUIRED = {
+    "moto.core.responses": ["ActionResult", "EmptyResult", "BaseResponse", "method_names_from_class"],
     "moto.core.exceptions": ["ServiceException"],
     "moto.ssm.exceptions": ["SSMException"],
     "moto.ec2.models": ["ec2_backends"],
@@ -78,7 +79,6 @@ REQUIRED = {
     "moto.cloudwatch.models": ["cloudwatch_backends"],
     "moto.moto_server.werkzeug_app": ["DomainDispatcherApplication", "create_backend_app"],
     "moto.backends": ["list_of_moto_modules"],
-    "moto.core.responses": ["ActionResult", "EmptyResult", "BaseResponse", "method_names_from_class"],
     "moto.dynamodb.models.DynamoDBBackend": ["transact_write_items", "get_table", "get_item", "put_item", "delete_item", "update_item"],
     "moto.dynamodb.exceptions": [
         "ConditionalCheckFailed",
