@@ -5,9 +5,9 @@ request work whose answer never changes. Each fix here keeps moto's answers exac
 (the tests in test/integration/emulator-scale.test.ts go through the SDK) and only removes cost:
 
 - TransactWriteItems deep-copied every table a transaction names, whole, before each call, to
-  restore them if the transaction is cancelled: with a few thousand items a call took 90 ms
-  instead of 5. It now keeps a copy of the items the transaction names, and restores those. AWS's
-  contract is the same either way: a cancelled transaction changes nothing
+  restore them if the transaction is cancelled: with 3,000 items a call took 66 ms instead of 5.
+  It now keeps a copy of the items the transaction names, and restores those. AWS's contract is
+  the same either way: a cancelled transaction changes nothing
   (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
 - SendMessage read all of a queue's attributes to learn whether it deduplicates by content, and
   each of the three ApproximateNumberOfMessages* counts read the clock once per message in the
@@ -32,6 +32,7 @@ import moto.backends
 import moto.core.responses
 from moto.core.utils import camelcase_to_underscores, method_names_from_class, unix_time_millis
 from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
     MockValidationException,
     MultipleTransactionsException,
     TooManyTransactionsException,
@@ -42,7 +43,6 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.comparisons import get_filter_expression
-from moto.dynamodb.exceptions import ConditionalCheckFailed
 from moto.sqs.models import Queue
 
 
