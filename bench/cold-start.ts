@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Metafile } from 'esbuild';
 import { parse } from 'yaml';
-import { bundleFunction } from '../build/bundle';
+import { bundleFunction, sdkClientsOf as clientsOf } from '../build/bundle';
 import { percentile, type Figure, type Out } from './figures';
 
 const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 21);
@@ -57,17 +57,6 @@ const ONE_COMMAND: Record<string, [client: string, command: string]> = {
   'client-ssm': ['SSMClient', 'GetParameterCommand'],
   'client-sts': ['STSClient', 'AssumeRoleCommand'],
 };
-
-/** The AWS SDK clients a bundle holds (its metafile's @aws-sdk/client-* packages). */
-function clientsOf(metafile: Metafile): string[] {
-  const found = new Set<string>();
-  for (const output of Object.values(metafile.outputs))
-    for (const path of Object.keys(output.inputs)) {
-      const match = /node_modules\/@aws-sdk\/(client-[^/]+)\//.exec(path);
-      if (match?.[1]) found.add(match[1]);
-    }
-  return [...found].sort();
-}
 
 /**
  * A handler that loads the given clients, builds each and makes one call with each: what a

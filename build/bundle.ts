@@ -33,3 +33,14 @@ export async function bundleFunction(entry: string, outfile: string): Promise<Bu
   });
   return { file: outfile, metafile: result.metafile };
 }
+
+/** The AWS SDK clients a bundle holds (its metafile's `@aws-sdk/client-*` packages), sorted. */
+export function sdkClientsOf(metafile: Metafile): string[] {
+  const found = new Set<string>();
+  for (const output of Object.values(metafile.outputs))
+    for (const path of Object.keys(output.inputs)) {
+      const match = /node_modules\/@aws-sdk\/(client-[^/]+)\//.exec(path);
+      if (match?.[1]) found.add(match[1]);
+    }
+  return [...found].sort();
+}

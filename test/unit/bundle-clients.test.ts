@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleFunction } from '../../build/bundle';
+import { bundleFunction, sdkClientsOf } from '../../build/bundle';
 
 // A function's module init grows with the code it loads (docs/benchmarks.md, Cold start): the AWS
 // SDK clients only reconcile calls stay out of the other functions' bundles.
@@ -17,13 +17,7 @@ beforeAll(async () => {
       new URL(`../../functions/${name}.ts`, import.meta.url).pathname,
       join(out, `${name}.js`),
     );
-    const found = new Set<string>();
-    for (const output of Object.values(metafile.outputs))
-      for (const path of Object.keys(output.inputs)) {
-        const match = /node_modules\/@aws-sdk\/(client-[^/]+)\//.exec(path);
-        if (match?.[1]) found.add(match[1]);
-      }
-    clients.set(name, found);
+    clients.set(name, new Set(sdkClientsOf(metafile)));
   }
 }, 60_000);
 
