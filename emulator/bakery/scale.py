@@ -13,7 +13,8 @@ request work whose answer never changes. Each fix here keeps moto's answers exac
   each of the three ApproximateNumberOfMessages* counts read the clock once per message in the
   queue (SNS Publish to a subscribed queue pays the same): 65 ms a call with 3,000 messages
   waiting. The counts now read the clock once per call, and a queue's attributes count its
-  messages in one pass.
+  messages in one pass; what they count is unchanged (available, delayed, in flight:
+  https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html).
 - Every request listed moto's package directory (to tell a service name from a host name) and
   inspected its response class's members with ``inspect``: both answers are fixed for the life of
   the process, and are now computed once.
